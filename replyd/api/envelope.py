@@ -1,0 +1,62 @@
+"""The one place errors become ``{"success": false, "error": ..., "error_code": ...}``."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from replyd.errors import MethodNotAllowed, NotFound, RateLimited, ReplydError, ValidationFailed
+from replyd.api.validation import problems_from_pydantic
+
+log = logging.getLogger(__name__)
+
+
+def error_body(error: ReplydError) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": False, "error": error.message, "error_code": error.error_code}
+    if isinstance(error, ValidationFailed):
+        body["details"] = [{"field": p.field, "message": p.message} for p in error.problems]
+    return body
+
+
+def error_response(error: ReplydError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, RateLimited) else None
+    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
+
+
+async def _on_replyd_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ReplydError)
+    if exc.status >= 500:
+        log.warning("request failed: %s %s", exc.error_code, exc.message, exc_info=exc.__cause__ or exc)
+    return error_response(exc)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed("This path does not accept that method."))
+    if exc.status_code == 404:
+        return error_response(NotFound("There is nothing at this path; see /docs for the API."))
+    error = ReplydError(str(exc.detail))
+    return JSONResponse(
+        {"success": False, "error": error.message, "error_code": f"HTTP_{exc.status_code}"}, status_code=exc.status_code
+    )
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(ValidationFailed(problems_from_pydantic(exc.errors())))
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(ReplydError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ReplydError, _on_replyd_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,30 @@
+"""Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware)."""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from replyd.api.deps import RATE_LIMIT_HEADERS
+
+
+class RateLimitHeaders:
+    """Puts the X-RateLimit-* headers the limiter left in ``request.state`` on the answer,
+    success or error alike."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = scope.get("state", {}).get(RATE_LIMIT_HEADERS)
+                if extra:
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        *((name.lower().encode(), value.encode()) for name, value in extra.items()),
+                    ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

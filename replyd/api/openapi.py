@@ -1,0 +1,26 @@
+"""OpenAPI helpers: routes that read their body themselves still document it, and every
+route lists the errors it can answer with in replyd's envelope."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from replyd.api.schemas import ErrorOut
+from replyd.errors import ReplydError
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring ``model`` as the request body."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def error_responses(*errors: type[ReplydError]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for FastAPI: each status with the error codes it may carry."""
+    by_status: dict[int, list[str]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error.error_code)
+    return {
+        status: {"model": ErrorOut, "description": "error_code: " + " or ".join(codes)}
+        for status, codes in sorted(by_status.items())
+    }

@@ -1,0 +1,44 @@
+"""``POST /api/ai/generate-reply``: Famulor's contract, answered by replyd's reply engine."""
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from replyd import errors
+from replyd.api.deps import RateLimitedToken, State
+from replyd.api.openapi import error_responses, json_body
+from replyd.api.schemas import ReplyIn, ReplyOut
+from replyd.api.validation import read_json_object, validate_model
+from replyd.engine.idempotency import request_fingerprint
+from replyd.engine.reply import IdempotencyKey, ReplyRequest
+
+router = APIRouter(tags=["replies"])
+
+ROUTE = "/api/ai/generate-reply"
+
+
+@router.post(
+    ROUTE,
+    summary="Generate an AI reply to a customer's message",
+    openapi_extra=json_body(ReplyIn),
+    responses=error_responses(
+        errors.InvalidJson, errors.Unauthenticated, errors.InsufficientBalance, errors.AssistantNotFound,
+        errors.RequestInProgress, errors.PayloadTooLarge, errors.ValidationFailed, errors.IdempotencyKeyReused,
+        errors.RateLimited, errors.ProviderError, errors.ProviderTimeout, errors.ReplydError,
+    ),
+)
+async def generate_reply(
+    request: Request,
+    token: RateLimitedToken,
+    state: State,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> ReplyOut:
+    data = await read_json_object(request, state.settings.max_body_bytes)
+    body = validate_model(ReplyIn, data, {"max_message_chars": state.settings.max_message_chars})
+    reply_request = ReplyRequest(body.assistant_id, body.customer_identifier, body.message, body.variables)
+    key = IdempotencyKey(idempotency_key, request_fingerprint(ROUTE, reply_request)) if idempotency_key else None
+    result = await state.idempotency.run(
+        token.account_id, key, lambda key: state.replies.reply(token.account_id, reply_request, key)
+    )
+    return ReplyOut(**asdict(result))

@@ -1,0 +1,60 @@
+"""Reading JSON request bodies ourselves, so that the order of checks is the spec's
+(authenticate, rate-limit, then validate) and every failure speaks in replyd's envelope."""
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect, Request
+
+from replyd.errors import FieldProblem, InvalidJson, PayloadTooLarge, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def problems_from_pydantic(errors: Sequence[Any]) -> list[FieldProblem]:
+    """Pydantic's error list -> ``[{field, message}]`` with dotted field names."""
+    problems = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        problems.append(FieldProblem(".".join(location) or "body", _message(error)))
+    return problems
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "missing":
+        return "This field is required."
+    message = str(error.get("msg", "Invalid value."))
+    message = message.removeprefix("Value error, ")
+    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object, refusing one larger than ``max_bytes`` without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidJson("The request body was cut off.") from None
+    try:
+        data = json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson("The request body is not valid JSON; send a JSON object.") from None
+    if not isinstance(data, dict):
+        raise InvalidJson("The request body must be a JSON object.")
+    return data
+
+
+def validate_model(model: type[M], data: dict[str, Any], context: dict[str, Any] | None = None) -> M:
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ValidationFailed(problems_from_pydantic(exc.errors())) from None

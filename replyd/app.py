@@ -1,0 +1,43 @@
+"""``create_app(settings)``: the FastAPI app of replyd. Nothing is built at import time, so a
+process (or a test) can make as many differently configured apps as it likes."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from replyd import __version__
+from replyd.api.envelope import install_error_handlers
+from replyd.api.middleware import RateLimitHeaders
+from replyd.api.routes import replies
+from replyd.api.state import AppState
+from replyd.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
+    """``preload_model`` loads the embedded model at start-up instead of on the first reply."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = AppState.build(settings)
+        app.state.replyd = state
+        if preload_model:
+            await state.providers.preload_local()
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+    app = FastAPI(
+        title="replyd",
+        version=__version__,
+        description="Self-hosted AI reply server; its main endpoint keeps Famulor's generate-reply contract.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RateLimitHeaders)
+    install_error_handlers(app)
+    app.include_router(replies.router)
+    return app

@@ -1,0 +1,1 @@
+"""The ``replyd`` command line: the operator's way in."""

@@ -1,0 +1,56 @@
+"""``replyd chat``: talk to an assistant in the terminal, through the same reply pipeline
+(memory, variables, charging) as the HTTP API."""
+
+import asyncio
+
+import typer
+from rich.prompt import Prompt
+
+from replyd.api.state import AppState
+from replyd.cli.common import console, errors, fail, load_settings
+from replyd.engine.reply import ReplyRequest
+from replyd.errors import ReplydError
+from replyd.store.migrate import upgrade_database
+from replyd.store.tables import Assistant
+
+QUIT = {"/quit", "/exit"}
+
+
+def chat(
+    assistant_id: int = typer.Argument(...),
+    customer: str = typer.Option("terminal", help="The customer identifier to talk as; same id, same memory."),
+) -> None:
+    """Chat with an assistant in the terminal (type /quit or Ctrl-D to leave)."""
+    settings = load_settings()
+    upgrade_database(settings.database_url)
+    asyncio.run(_chat(AppState.build(settings), assistant_id, customer))
+
+
+async def _chat(state: AppState, assistant_id: int, customer: str) -> None:
+    try:
+        async with state.sessions() as session:
+            assistant = await session.get(Assistant, assistant_id)
+        if assistant is None:
+            fail(f"no assistant {assistant_id}")
+        errors.print(f"Talking to [bold]{assistant.name}[/] ({assistant.model}) as {customer!r}. /quit to leave.")
+        while True:
+            try:
+                message = await asyncio.to_thread(Prompt.ask, "[bold cyan]you[/]", console=console)
+            except EOFError:
+                break
+            if message.strip() in QUIT:
+                break
+            if not message.strip():
+                continue
+            try:
+                result = await state.replies.reply(assistant.account_id, ReplyRequest(assistant_id, customer, message))
+            except ReplydError as exc:
+                errors.print(f"[red]{exc.error_code}:[/] {exc.message}")
+                continue
+            console.print(f"[bold green]{assistant.name}[/]: {result.reply or '(AI disabled: a human will answer)'}")
+    finally:
+        await state.aclose()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chat")(chat)

@@ -1,0 +1,54 @@
+"""The one schema for an assistant's settings, used by the CLI's ``--config`` file and the API."""
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from replyd.money import parse_amount
+from replyd.providers.registry import DEFAULT_MODEL, parse_model
+
+DEFAULT_PROMPT = (
+    "You are a friendly customer service assistant. Answer briefly and helpfully. "
+    "The customer's identifier is {{customer_identifier}}."
+)
+
+Amount = Decimal
+
+
+class AssistantConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    system_prompt: str = Field(default=DEFAULT_PROMPT, max_length=100_000)
+    """May hold ``{{variable}}`` placeholders."""
+    model: str = DEFAULT_MODEL
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_reply_tokens: int = Field(default=256, ge=1, le=32_768)
+    context_budget_tokens: int = Field(default=2048, ge=256, le=2_000_000)
+    """Most tokens of system prompt, history and new message sent to the model per reply."""
+    first_message: str | None = Field(default=None, max_length=10_000)
+    reply_fee: Amount = Field(default=Decimal("0.01"), ge=0, decimal_places=6)
+    input_price_per_million_tokens: Amount = Field(default=Decimal(0), ge=0, decimal_places=6)
+    output_price_per_million_tokens: Amount = Field(default=Decimal(0), ge=0, decimal_places=6)
+
+    @field_validator("model")
+    @classmethod
+    def _model_is_known(cls, model: str) -> str:
+        parse_model(model)
+        return model
+
+    def to_columns(self) -> dict[str, Any]:
+        """The assistant's table columns, with money in micro-units."""
+        return {
+            "name": self.name,
+            "system_prompt": self.system_prompt,
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_reply_tokens": self.max_reply_tokens,
+            "context_budget_tokens": self.context_budget_tokens,
+            "first_message": self.first_message,
+            "reply_fee_micros": parse_amount(self.reply_fee),
+            "input_price_micros": parse_amount(self.input_price_per_million_tokens),
+            "output_price_micros": parse_amount(self.output_price_per_million_tokens),
+        }

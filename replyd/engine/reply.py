@@ -1,0 +1,189 @@
+"""The reply pipeline behind ``POST /api/ai/generate-reply``.
+
+For one message: find the assistant, take the conversation's lock, merge variables, check
+the balance, build the model input, call the model with no database transaction open,
+then store the exchange and the charge in one transaction. Any error before that last
+step leaves everything as it was."""
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.clock import utcnow
+from replyd.engine import context
+from replyd.engine.variables import Scalar, builtin_variables, merge_variables, render_prompt
+from replyd.errors import AssistantNotFound, InsufficientBalance
+from replyd.limits import ConversationLocks
+from replyd.money import format_micros, reply_cost_micros
+from replyd.providers.base import ChatMessage, Completion, Options, Provider
+from replyd.providers.registry import ProviderRegistry
+from replyd.store import assistants, conversations, idempotency, ledger
+from replyd.store.tables import Assistant, Conversation
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    assistant_id: int
+    customer_identifier: str
+    message: str
+    variables: dict[str, Scalar] | None = None
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    conversation_id: str
+    customer_identifier: str
+    reply: str | None
+    ai_disabled: bool
+    function_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the pipeline knows about the conversation once it holds its lock."""
+
+    conversation_id: str
+    is_new: bool
+    variables: dict[str, Scalar]
+    ai_disabled: bool
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """The client's key and a hash of the request it came with; its answer is stored with the exchange."""
+
+    key: str
+    request_sha256: str
+
+
+class ReplyEngine:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], providers: ProviderRegistry, locks: ConversationLocks
+    ) -> None:
+        self._sessions = sessions
+        self._providers = providers
+        self._locks = locks
+
+    async def reply(
+        self, account_id: int, request: ReplyRequest, idempotency_key: IdempotencyKey | None = None
+    ) -> ReplyResult:
+        async with self._sessions() as session:
+            assistant = await assistants.get_assistant(session, account_id, request.assistant_id)
+        if assistant is None:
+            raise AssistantNotFound(f"Assistant {request.assistant_id} was not found in your account.")
+        async with self._locks.hold(f"{assistant.id}:{request.customer_identifier}"):
+            return await self._reply_in_order(account_id, assistant, request, idempotency_key)
+
+    async def _reply_in_order(
+        self, account_id: int, assistant: Assistant, request: ReplyRequest, key: IdempotencyKey | None
+    ) -> ReplyResult:
+        async with self._sessions() as session:
+            conversation = await conversations.find_conversation(session, assistant.id, request.customer_identifier)
+            turn = _turn(conversation, request)
+            if turn.ai_disabled:
+                return await self._store_takeover_message(session, account_id, request, turn, key)
+            await _check_balance(session, account_id, assistant)
+            history = await _history(session, turn, assistant)
+        provider, model_name = self._providers.resolve(assistant.model)
+        messages = self._model_input(provider, assistant, request, turn, history)
+        completion = await provider.complete(
+            model_name, messages, Options(assistant.temperature, assistant.max_reply_tokens)
+        )
+        return await self._store_exchange(account_id, assistant, request, turn, completion, key)
+
+    def _model_input(
+        self,
+        provider: Provider,
+        assistant: Assistant,
+        request: ReplyRequest,
+        turn: Turn,
+        history: list[ChatMessage],
+    ) -> list[ChatMessage]:
+        builtins = builtin_variables(request.customer_identifier, turn.conversation_id, utcnow())
+        system_prompt = render_prompt(assistant.system_prompt, {**turn.variables, **builtins})
+        return context.build_model_input(
+            system_prompt, history, request.message, assistant.context_budget_tokens, provider.count_tokens
+        )
+
+    async def _store_takeover_message(
+        self,
+        session: AsyncSession,
+        account_id: int,
+        request: ReplyRequest,
+        turn: Turn,
+        key: IdempotencyKey | None,
+    ) -> ReplyResult:
+        """With the AI disabled a human answers: keep the message, call no model, charge nothing."""
+        await conversations.save_conversation(
+            session, turn.conversation_id, is_new=False, assistant_id=request.assistant_id,
+            customer_identifier=request.customer_identifier, variables=turn.variables,
+        )
+        await conversations.add_message(session, turn.conversation_id, role="user", author="customer", content=request.message)
+        result = ReplyResult(turn.conversation_id, request.customer_identifier, reply=None, ai_disabled=True)
+        await _remember_answer(session, account_id, key, result)
+        await session.commit()
+        return result
+
+    async def _store_exchange(
+        self,
+        account_id: int,
+        assistant: Assistant,
+        request: ReplyRequest,
+        turn: Turn,
+        completion: Completion,
+        key: IdempotencyKey | None,
+    ) -> ReplyResult:
+        usage = completion.usage
+        cost = reply_cost_micros(
+            usage.prompt_tokens, usage.completion_tokens,
+            assistant.input_price_micros, assistant.output_price_micros, assistant.reply_fee_micros,
+        )
+        result = ReplyResult(turn.conversation_id, request.customer_identifier, reply=completion.text, ai_disabled=False)
+        async with self._sessions() as session, session.begin():
+            await conversations.save_conversation(
+                session, turn.conversation_id, is_new=turn.is_new, assistant_id=assistant.id,
+                customer_identifier=request.customer_identifier, variables=turn.variables,
+            )
+            await conversations.add_message(session, turn.conversation_id, role="user", author="customer", content=request.message)
+            reply = await conversations.add_message(
+                session, turn.conversation_id, role="assistant", author="ai", content=completion.text,
+                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_micros=cost,
+            )
+            await ledger.record(
+                session, account_id, "reply", -cost, assistant_id=assistant.id, conversation_id=turn.conversation_id,
+                message_id=reply.id, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            )
+            await _remember_answer(session, account_id, key, result)
+        return result
+
+
+def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:
+    if conversation is None:
+        return Turn(str(uuid.uuid4()), True, merge_variables({}, request.variables), False)
+    return Turn(conversation.id, False, merge_variables(conversation.variables, request.variables), conversation.ai_disabled)
+
+
+async def _check_balance(session: AsyncSession, account_id: int, assistant: Assistant) -> None:
+    balance = await ledger.balance_micros(session, account_id)
+    if balance <= 0 or balance < assistant.reply_fee_micros:
+        raise InsufficientBalance(
+            f"Your balance ({format_micros(balance)}) is too low for a reply "
+            f"(fee {format_micros(assistant.reply_fee_micros)}); top up your account."
+        )
+
+
+async def _history(session: AsyncSession, turn: Turn, assistant: Assistant) -> list[ChatMessage]:
+    if turn.is_new:
+        return []
+    limit = context.most_messages_in_budget(assistant.context_budget_tokens)
+    rows = await conversations.recent_messages(session, turn.conversation_id, limit)
+    return [ChatMessage("user" if row.role == "user" else "assistant", row.content) for row in rows]
+
+
+async def _remember_answer(
+    session: AsyncSession, account_id: int, key: IdempotencyKey | None, result: ReplyResult
+) -> None:
+    if key is not None:
+        await idempotency.complete(session, account_id, key.key, 200, asdict(result))

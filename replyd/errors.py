@@ -1,0 +1,99 @@
+"""The errors a client of replyd can see. ``api/envelope.py`` renders each one as
+``{"success": false, "error": <message>, "error_code": <code>}`` with its HTTP status.
+
+    ReplydError                      500 INTERNAL_ERROR
+    ├── InvalidJson                  400 INVALID_JSON
+    ├── Unauthenticated              401 UNAUTHENTICATED
+    ├── InsufficientBalance          402 INSUFFICIENT_BALANCE
+    ├── NotFound                     404 NOT_FOUND
+    │   └── AssistantNotFound        404 ASSISTANT_NOT_FOUND
+    ├── MethodNotAllowed             405 METHOD_NOT_ALLOWED
+    ├── RequestInProgress            409 REQUEST_IN_PROGRESS
+    ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
+    ├── ValidationFailed             422 VALIDATION_ERROR
+    ├── IdempotencyKeyReused         422 IDEMPOTENCY_KEY_REUSED
+    ├── RateLimited                  429 RATE_LIMITED
+    └── ProviderError                502 LLM_ERROR
+        └── ProviderTimeout          504 LLM_TIMEOUT
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One broken rule of a request field, listed in a 422's ``details``."""
+
+    field: str
+    message: str
+
+
+class ReplydError(Exception):
+    """Base for anything a client may see; its message is shown to the client as is."""
+
+    status, error_code = 500, "INTERNAL_ERROR"
+
+    def __init__(self, message: str = "Something went wrong on our side; please retry later.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidJson(ReplydError):
+    status, error_code = 400, "INVALID_JSON"
+
+
+class Unauthenticated(ReplydError):
+    status, error_code = 401, "UNAUTHENTICATED"
+
+
+class InsufficientBalance(ReplydError):
+    status, error_code = 402, "INSUFFICIENT_BALANCE"
+
+
+class NotFound(ReplydError):
+    status, error_code = 404, "NOT_FOUND"
+
+
+class AssistantNotFound(NotFound):
+    status, error_code = 404, "ASSISTANT_NOT_FOUND"
+
+
+class MethodNotAllowed(ReplydError):
+    status, error_code = 405, "METHOD_NOT_ALLOWED"
+
+
+class RequestInProgress(ReplydError):
+    status, error_code = 409, "REQUEST_IN_PROGRESS"
+
+
+class PayloadTooLarge(ReplydError):
+    status, error_code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class ValidationFailed(ReplydError):
+    status, error_code = 422, "VALIDATION_ERROR"
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        fields = ", ".join(dict.fromkeys(p.field for p in problems))
+        super().__init__(f"The request is invalid; check these fields: {fields}.")
+        self.problems = problems
+
+
+class IdempotencyKeyReused(ReplydError):
+    status, error_code = 422, "IDEMPOTENCY_KEY_REUSED"
+
+
+class RateLimited(ReplydError):
+    status, error_code = 429, "RATE_LIMITED"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"Rate limit exceeded; retry in {retry_after_s} seconds.")
+        self.retry_after_s = retry_after_s
+
+
+class ProviderError(ReplydError):
+    status, error_code = 502, "LLM_ERROR"
+
+
+class ProviderTimeout(ProviderError):
+    status, error_code = 504, "LLM_TIMEOUT"

@@ -1,0 +1,70 @@
+"""Rate limits per API token (the `limits` library) and the per-conversation lock that makes
+messages of one conversation run one at a time, in arrival order.
+
+Both live in this process; with several processes they move to Redis behind the same methods."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+
+@lru_cache(maxsize=256)
+def parse_rate(rate: str) -> RateLimitItem:
+    """``"5/minute"`` -> a rate item; raises ValueError for text `limits` cannot read."""
+    try:
+        return parse(rate)
+    except ValueError:
+        raise ValueError(f"{rate!r} is not a rate limit; write it like 5/minute or 100/hour") from None
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    is_allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int
+    """Unix time at which the oldest counted request leaves the window."""
+    retry_after_s: int
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def hit(self, key: str, rate: str) -> RateDecision:
+        item = parse_rate(rate)
+        is_allowed = await self._limiter.hit(item, key)
+        stats = await self._limiter.get_window_stats(item, key)
+        reset_at = int(stats.reset_time + 0.999)
+        return RateDecision(is_allowed, item.amount, max(stats.remaining, 0), reset_at, max(1, reset_at - int(time.time())))
+
+
+class ConversationLocks:
+    """One FIFO lock per conversation key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -1,0 +1,1 @@
+"""Model providers: one ``complete`` method each, behind the ``Provider`` protocol."""

@@ -1,0 +1,55 @@
+"""What every model provider offers the reply engine: ``complete(...)`` and a token count.
+
+Providers translate their library's exceptions into ``ProviderError``/``ProviderTimeout``;
+no openai or llama_cpp exception leaves this package."""
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+
+CHARS_PER_TOKEN = 4
+"""Estimate used where no tokenizer is at hand: English text averages about four characters a token."""
+
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens a chat template adds around each message (role markers, separators)."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Options:
+    temperature: float = 0.7
+    max_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class Provider(Protocol):
+    """A source of chat completions, such as the embedded model or an OpenAI-compatible server."""
+
+    async def complete(self, model: str, messages: list[ChatMessage], options: Options) -> Completion:
+        """Answer the conversation in ``messages`` with the named model."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` costs this provider's models (an estimate where exact is unknown)."""
+        ...
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN

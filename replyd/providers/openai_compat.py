@@ -1,0 +1,64 @@
+"""Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp server,
+a gateway), through the official openai SDK."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import openai
+
+from replyd.errors import ProviderError, ProviderTimeout
+from replyd.providers.base import ChatMessage, Completion, Options, Usage, estimate_tokens
+
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+@contextmanager
+def map_openai_errors() -> Iterator[None]:
+    """Turn the SDK's exceptions into replyd's, most specific first."""
+    try:
+        yield
+    except openai.APITimeoutError as exc:
+        raise ProviderTimeout("The model provider did not answer in time; please retry.") from exc
+    except openai.APIConnectionError as exc:
+        raise ProviderError("Could not reach the model provider; please retry later.") from exc
+    except openai.APIStatusError as exc:
+        raise ProviderError(f"The model provider failed with HTTP {exc.status_code}; please retry later.") from exc
+    except (openai.OpenAIError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ProviderError("The model provider sent an answer replyd could not read.") from exc
+
+
+class OpenAICompatProvider:
+    def __init__(self, base_url: str | None, api_key: str | None, timeout_s: float, retries: int) -> None:
+        self._is_configured = bool(base_url or api_key)
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url or OPENAI_URL,
+            api_key=api_key or "unused",  # self-hosted servers usually want no key
+            timeout=timeout_s,
+            max_retries=retries,
+        )
+
+    async def complete(self, model: str, messages: list[ChatMessage], options: Options) -> Completion:
+        if not self._is_configured:
+            raise ProviderError(
+                "The openai provider is not configured: set REPLYD_OPENAI_API_KEY, and "
+                "REPLYD_OPENAI_BASE_URL for a server other than OpenAI."
+            )
+        with map_openai_errors():
+            response = await self._client.chat.completions.create(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                temperature=options.temperature,
+                max_tokens=options.max_tokens,
+            )
+            choice = response.choices[0]
+            usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    async def aclose(self) -> None:
+        await self._client.close()

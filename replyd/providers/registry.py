@@ -1,0 +1,47 @@
+"""Finds the provider for an assistant's model, written ``provider:name`` (``local:smollm2``,
+``openai:gpt-4o-mini``). Providers are built once per app and shared by all requests."""
+
+import asyncio
+
+from replyd.errors import ProviderError
+from replyd.providers.base import Provider
+from replyd.providers.local import MODEL_NAMES, LocalProvider
+from replyd.providers.openai_compat import OpenAICompatProvider
+from replyd.settings import Settings
+
+PROVIDER_NAMES = ("local", "openai")
+DEFAULT_MODEL = "local:smollm2"
+
+
+def parse_model(model: str) -> tuple[str, str]:
+    """``"openai:gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``; raises ValueError with advice."""
+    provider, sep, name = model.partition(":")
+    if not sep or not name or provider not in PROVIDER_NAMES:
+        raise ValueError(f"model must be provider:name with provider one of {', '.join(PROVIDER_NAMES)}, e.g. {DEFAULT_MODEL}")
+    if provider == "local" and name not in MODEL_NAMES:
+        raise ValueError(f"the embedded provider only has {', '.join(sorted(MODEL_NAMES))}; use {DEFAULT_MODEL}")
+    return provider, name
+
+
+class ProviderRegistry:
+    def __init__(self, settings: Settings) -> None:
+        self.local = LocalProvider(
+            settings.local_model_path, settings.local_context_tokens, settings.local_threads, settings.model_timeout_s
+        )
+        self.openai = OpenAICompatProvider(
+            settings.openai_base_url, settings.openai_api_key, settings.model_timeout_s, settings.model_retries
+        )
+
+    def resolve(self, model: str) -> tuple[Provider, str]:
+        try:
+            provider, name = parse_model(model)
+        except ValueError as exc:
+            raise ProviderError(f"The assistant's model {model!r} is not usable: {exc}.") from None
+        return (self.local if provider == "local" else self.openai), name
+
+    async def preload_local(self) -> float:
+        """Load the embedded model now (off the event loop); returns the seconds it took."""
+        return await asyncio.to_thread(self.local.load)
+
+    async def aclose(self) -> None:
+        await self.openai.aclose()

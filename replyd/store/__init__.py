@@ -1,0 +1,1 @@
+"""Storage: tables, the async database session, one repository module per aggregate."""

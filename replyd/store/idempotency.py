@@ -1,0 +1,92 @@
+"""Idempotency keys: the first request with a key runs, later ones with the same key and
+body get its stored answer. Kept in the database so every server process sees them."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replyd.clock import utcnow
+from replyd.store.tables import IdempotencyRecord
+
+ClaimState = Literal["claimed", "replay", "mismatch", "running"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    status_code: int | None = None
+    response: dict[str, Any] | None = None
+
+
+def _age(created_at: datetime) -> timedelta:
+    if created_at.tzinfo is None:  # SQLite hands back naive UTC
+        return utcnow().replace(tzinfo=None) - created_at
+    return utcnow() - created_at
+
+
+async def claim(
+    session: AsyncSession, account_id: int, key: str, request_sha256: str, *, ttl_s: int, lease_s: float
+) -> Claim:
+    """Take the key for this request, or say why not. A running claim older than ``lease_s``
+    belonged to a process that died and is taken over; one older than ``ttl_s`` is forgotten."""
+    try:
+        async with session.begin_nested():
+            session.add(IdempotencyRecord(account_id=account_id, key=key, request_sha256=request_sha256, created_at=utcnow()))
+        await session.commit()
+        return Claim("claimed")
+    except IntegrityError:
+        await session.rollback()
+    record = await session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
+    )
+    if record is None:  # deleted meanwhile by a failed first request: try again
+        return await claim(session, account_id, key, request_sha256, ttl_s=ttl_s, lease_s=lease_s)
+    age = _age(record.created_at)
+    is_expired = age > timedelta(seconds=ttl_s)
+    is_abandoned = record.status_code is None and age > timedelta(seconds=lease_s)
+    if is_expired or is_abandoned:
+        return await _take_over(session, record, request_sha256)
+    if record.request_sha256 != request_sha256:
+        return Claim("mismatch")
+    if record.status_code is None:
+        return Claim("running")
+    return Claim("replay", record.status_code, record.response)
+
+
+async def _take_over(session: AsyncSession, record: IdempotencyRecord, request_sha256: str) -> Claim:
+    result = await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.account_id == record.account_id,
+            IdempotencyRecord.key == record.key,
+            IdempotencyRecord.created_at == record.created_at,
+        )
+        .values(request_sha256=request_sha256, status_code=None, response=None, created_at=utcnow())
+    )
+    await session.commit()
+    return Claim("claimed") if result.rowcount else Claim("running")  # type: ignore[attr-defined]
+
+
+async def complete(session: AsyncSession, account_id: int, key: str, status_code: int, response: dict[str, Any]) -> None:
+    """Store the answer; called inside the transaction that stores the exchange itself."""
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
+        .values(status_code=status_code, response=response)
+    )
+
+
+async def release(session: AsyncSession, account_id: int, key: str) -> None:
+    """Forget a key whose request failed, so that a retry runs afresh."""
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.account_id == account_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code.is_(None),
+        )
+    )
+    await session.commit()

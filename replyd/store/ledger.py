@@ -1,0 +1,55 @@
+"""The ledger: one entry per top-up and per charged reply. An account's balance is the sum of
+its entries; ``accounts.balance_micros`` is kept equal to it in the same transaction, so the
+balance check before a reply is one row read instead of a sum."""
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replyd.clock import utcnow
+from replyd.store.tables import Account, LedgerEntry
+
+
+async def record(
+    session: AsyncSession,
+    account_id: int,
+    kind: str,
+    amount_micros: int,
+    *,
+    assistant_id: int | None = None,
+    conversation_id: str | None = None,
+    message_id: int | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+) -> LedgerEntry:
+    """Add an entry and move the balance by the same amount. The caller commits both at once."""
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(balance_micros=Account.balance_micros + amount_micros)
+    )
+    entry = LedgerEntry(
+        account_id=account_id,
+        kind=kind,
+        amount_micros=amount_micros,
+        assistant_id=assistant_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        created_at=utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def balance_micros(session: AsyncSession, account_id: int) -> int:
+    balance = await session.scalar(select(Account.balance_micros).where(Account.id == account_id))
+    return balance or 0
+
+
+async def ledger_sum_micros(session: AsyncSession, account_id: int) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(LedgerEntry.account_id == account_id)
+    )
+    return int(total or 0)
