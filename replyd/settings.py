@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REPLYD_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REPLYD_", env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = "sqlite:///replyd.db"
     """Plain ``sqlite:///path`` or ``postgresql://...``; replyd picks the async driver."""

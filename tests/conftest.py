@@ -1,0 +1,161 @@
+"""Fixtures: a migrated database, a stub model server, live replyd servers over real HTTP,
+and tenants (account + token + assistant) made fresh for each test."""
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.app import create_app
+from replyd.engine.assistant_config import AssistantConfig
+from replyd.money import parse_amount
+from replyd.settings import Settings
+from replyd.store import accounts, ledger
+from replyd.store.assistants import create_assistant
+from replyd.store.migrate import upgrade_database
+from replyd.store.session import create_engine, session_factory
+from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
+from tests.servers import StubModel, serve_in_thread
+
+STUB_MODEL = "openai:stub-model"
+
+
+@pytest.fixture(scope="session")
+def stub_model() -> Iterator[StubModel]:
+    stub = StubModel()
+    with serve_in_thread(stub.app()) as url:
+        stub.base_url = url + "/v1"  # type: ignore[attr-defined]
+        yield stub
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stub(stub_model: StubModel) -> None:
+    stub_model.reset()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("REPLYD_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db')}/replyd.db"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "openai_base_url": stub_model.base_url,  # type: ignore[attr-defined]
+            "openai_api_key": "test-key",
+            "rate_limit": "1000/minute",
+            "model_timeout_s": 10.0,
+            "model_retries": 0,
+        }
+        return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def start_server(make_settings: Callable[..., Settings]) -> Callable[..., AbstractContextManager[str]]:
+    """Start another replyd server with some settings changed; yields its base URL."""
+
+    @contextmanager
+    def start(**overrides: Any) -> Iterator[str]:
+        with serve_in_thread(create_app(make_settings(**overrides))) as url:
+            yield url
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def server(start_server: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    with start_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@dataclass
+class Tenant:
+    account_id: int
+    token: str
+    token_id: int
+    assistant_id: int
+    client: httpx.AsyncClient
+
+    async def reply(self, message: str = "Hello", customer: str = "+49155551234", **fields: Any) -> httpx.Response:
+        body = {"assistant_id": self.assistant_id, "customer_identifier": customer, "message": message, **fields}
+        return await self.client.post("/api/ai/generate-reply", json=body)
+
+
+@pytest.fixture
+async def make_tenant(
+    db: async_sessionmaker[AsyncSession], server: str
+) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_tenant(balance="10.00", rate_limit=None, base_url=server, **assistant_fields)``."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(balance: str = "10.00", rate_limit: str | None = None, base_url: str | None = None,
+                   **assistant_fields: Any) -> Tenant:
+        config = AssistantConfig.model_validate({"name": "Test assistant", "model": STUB_MODEL} | assistant_fields)
+        async with db() as session, session.begin():
+            account = await accounts.create_account(session, "test", parse_amount(balance))
+            token = await accounts.create_token(session, account.id, rate_limit)
+            assistant = await create_assistant(session, account.id, config.to_columns())
+        client = httpx.AsyncClient(base_url=base_url or server, headers={"Authorization": f"Bearer {token.secret}"})
+        clients.append(client)
+        return Tenant(account.id, token.secret, token.token.id, assistant.id, client)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def tenant(make_tenant: Callable[..., Any]) -> Tenant:
+    tenant: Tenant = await make_tenant()
+    return tenant
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an account has stored: compare two to prove an error changed nothing."""
+
+    conversations: int
+    messages: int
+    ledger_entries: int
+    balance_micros: int
+    ledger_sum_micros: int
+
+
+@pytest.fixture
+def snapshot(db: async_sessionmaker[AsyncSession]) -> Callable[[int], Any]:
+    async def take(account_id: int) -> Snapshot:
+        owned = Conversation.assistant_id.in_(select(Assistant.id).where(Assistant.account_id == account_id))
+        async with db() as session:
+            conversations = await session.scalar(select(func.count()).select_from(Conversation).where(owned))
+            messages = await session.scalar(select(func.count()).select_from(Message).join(Conversation).where(owned))
+            entries = await session.scalar(
+                select(func.count()).select_from(LedgerEntry).where(LedgerEntry.account_id == account_id)
+            )
+            return Snapshot(
+                conversations or 0,
+                messages or 0,
+                entries or 0,
+                await ledger.balance_micros(session, account_id),
+                await ledger.ledger_sum_micros(session, account_id),
+            )
+
+    return take
