@@ -4,6 +4,7 @@ messages of one conversation run one at a time, in arrival order.
 Both live in this process; with several processes they move to Redis behind the same methods."""
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,8 +43,8 @@ class RateLimiter:
         item = parse_rate(rate)
         is_allowed = await self._limiter.hit(item, key)
         stats = await self._limiter.get_window_stats(item, key)
-        reset_at = int(stats.reset_time + 0.999)
-        return RateDecision(is_allowed, item.amount, max(stats.remaining, 0), reset_at, max(1, reset_at - int(time.time())))
+        retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
+        return RateDecision(is_allowed, item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time), retry_after_s)
 
 
 class ConversationLocks:

@@ -114,7 +114,9 @@ async def make_tenant(
             account = await accounts.create_account(session, "test", parse_amount(balance))
             token = await accounts.create_token(session, account.id, rate_limit)
             assistant = await create_assistant(session, account.id, config.to_columns())
-        client = httpx.AsyncClient(base_url=base_url or server, headers={"Authorization": f"Bearer {token.secret}"})
+        client = httpx.AsyncClient(
+            base_url=base_url or server, headers={"Authorization": f"Bearer {token.secret}"}, timeout=60
+        )
         clients.append(client)
         return Tenant(account.id, token.secret, token.token.id, assistant.id, client)
 

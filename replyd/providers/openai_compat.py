@@ -23,7 +23,7 @@ def map_openai_errors() -> Iterator[None]:
         raise ProviderError("Could not reach the model provider; please retry later.") from exc
     except openai.APIStatusError as exc:
         raise ProviderError(f"The model provider failed with HTTP {exc.status_code}; please retry later.") from exc
-    except (openai.OpenAIError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (openai.OpenAIError, ValueError, LookupError, TypeError, AttributeError) as exc:
         raise ProviderError("The model provider sent an answer replyd could not read.") from exc
 
 
