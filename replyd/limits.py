@@ -44,7 +44,9 @@ class RateLimiter:
         is_allowed = await self._limiter.hit(item, key)
         stats = await self._limiter.get_window_stats(item, key)
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
-        return RateDecision(is_allowed, item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time), retry_after_s)
+        return RateDecision(
+            is_allowed, item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time), retry_after_s
+        )
 
 
 class ConversationLocks:

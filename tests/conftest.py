@@ -101,14 +101,13 @@ class Tenant:
 
 
 @pytest.fixture
-async def make_tenant(
-    db: async_sessionmaker[AsyncSession], server: str
-) -> AsyncIterator[Callable[..., Any]]:
+async def make_tenant(db: async_sessionmaker[AsyncSession], server: str) -> AsyncIterator[Callable[..., Any]]:
     """``await make_tenant(balance="10.00", rate_limit=None, base_url=server, **assistant_fields)``."""
     clients: list[httpx.AsyncClient] = []
 
-    async def make(balance: str = "10.00", rate_limit: str | None = None, base_url: str | None = None,
-                   **assistant_fields: Any) -> Tenant:
+    async def make(
+        balance: str = "10.00", rate_limit: str | None = None, base_url: str | None = None, **assistant_fields: Any
+    ) -> Tenant:
         config = AssistantConfig.model_validate({"name": "Test assistant", "model": STUB_MODEL} | assistant_fields)
         async with db() as session, session.begin():
             account = await accounts.create_account(session, "test", parse_amount(balance))

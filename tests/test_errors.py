@@ -6,9 +6,18 @@ import re
 from replyd import errors
 
 SPEC_CODES = {
-    "INVALID_JSON", "UNAUTHENTICATED", "INSUFFICIENT_BALANCE", "ASSISTANT_NOT_FOUND", "REQUEST_IN_PROGRESS",
-    "PAYLOAD_TOO_LARGE", "VALIDATION_ERROR", "IDEMPOTENCY_KEY_REUSED", "RATE_LIMITED", "LLM_ERROR",
-    "LLM_TIMEOUT", "INTERNAL_ERROR",
+    "INVALID_JSON",
+    "UNAUTHENTICATED",
+    "INSUFFICIENT_BALANCE",
+    "ASSISTANT_NOT_FOUND",
+    "REQUEST_IN_PROGRESS",
+    "PAYLOAD_TOO_LARGE",
+    "VALIDATION_ERROR",
+    "IDEMPOTENCY_KEY_REUSED",
+    "RATE_LIMITED",
+    "LLM_ERROR",
+    "LLM_TIMEOUT",
+    "INTERNAL_ERROR",
 }
 OWN_CODES = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}
 """replyd's own codes, for paths that do not exist or do not take the method."""
@@ -28,7 +37,7 @@ def test_every_error_has_a_unique_code_from_the_spec() -> None:
 
 
 def test_every_spec_code_has_the_spec_status() -> None:
-    spec = (pathlib.Path(__file__).parents[2] / "shared" / "SPEC.md")
+    spec = pathlib.Path(__file__).parents[2] / "shared" / "SPEC.md"
     by_code = {cls.error_code: cls.status for cls in all_error_classes()}
     if spec.exists():
         for status, codes in re.findall(r"^\| (\d{3}) \| ([A-Z_ /]+) \|", spec.read_text(), re.M):

@@ -5,7 +5,9 @@ from hypothesis import strategies as st
 from replyd.money import format_micros, parse_amount, reply_cost_micros
 
 
-@pytest.mark.parametrize(("text", "micros"), [("10.00", 10_000_000), ("0.01", 10_000), ("3", 3_000_000), ("0.000001", 1)])
+@pytest.mark.parametrize(
+    ("text", "micros"), [("10.00", 10_000_000), ("0.01", 10_000), ("3", 3_000_000), ("0.000001", 1)]
+)
 def test_amounts_parse_to_micro_units(text: str, micros: int) -> None:
     assert parse_amount(text) == micros
 
@@ -25,7 +27,9 @@ def test_format_shows_cents_at_least() -> None:
     assert [format_micros(m) for m in (10_000_000, 15_830, 1, -2_500_000)] == ["10.00", "0.01583", "0.000001", "-2.50"]
 
 
-@given(st.integers(0, 10**7), st.integers(0, 10**7), st.integers(0, 10**8), st.integers(0, 10**8), st.integers(0, 10**7))
+@given(
+    st.integers(0, 10**7), st.integers(0, 10**7), st.integers(0, 10**8), st.integers(0, 10**8), st.integers(0, 10**7)
+)
 def test_cost_is_exact_integer_arithmetic_rounded_up(
     prompt: int, completion: int, input_price: int, output_price: int, fee: int
 ) -> None:

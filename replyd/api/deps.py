@@ -38,11 +38,15 @@ CurrentToken = Annotated[ApiToken, Depends(authenticate)]
 async def limit_replies(request: Request, token: CurrentToken, state: State) -> ApiToken:
     """Count this call against the token's reply limit; the headers go on every answer."""
     decision = await state.limiter.hit(f"reply:{token.id}", token.rate_limit or state.settings.rate_limit)
-    setattr(request.state, RATE_LIMIT_HEADERS, {
-        "X-RateLimit-Limit": str(decision.limit),
-        "X-RateLimit-Remaining": str(decision.remaining),
-        "X-RateLimit-Reset": str(decision.reset_at),
-    })
+    setattr(
+        request.state,
+        RATE_LIMIT_HEADERS,
+        {
+            "X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+            "X-RateLimit-Reset": str(decision.reset_at),
+        },
+    )
     if not decision.is_allowed:
         raise RateLimited(decision.retry_after_s)
     return token

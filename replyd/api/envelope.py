@@ -8,8 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from replyd.errors import MethodNotAllowed, NotFound, RateLimited, ReplydError, ValidationFailed
 from replyd.api.validation import problems_from_pydantic
+from replyd.errors import MethodNotAllowed, NotFound, RateLimited, ReplydError, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,11 @@
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr, ValidationInfo, field_validator
 
 from replyd.engine.variables import Scalar
 
-REPLY_EXAMPLE = {
+REPLY_EXAMPLE: dict[str, JsonValue] = {
     "success": True,
     "conversation_id": "5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21",
     "customer_identifier": "+49155551234",
@@ -36,7 +36,9 @@ class ReplyIn(BaseModel):
     customer_identifier: StrictStr = Field(
         min_length=1, max_length=255, description="Phone number, e-mail, CRM id...; used exactly as sent."
     )
-    message: StrictStr = Field(min_length=1, description="The customer's message; at most 32,000 characters by default.")
+    message: StrictStr = Field(
+        min_length=1, description="The customer's message; at most 32,000 characters by default."
+    )
     variables: dict[str, Any] | None = Field(
         default=None,
         description="Flat object of string, number, boolean or null values, merged into the conversation's "

@@ -1,6 +1,7 @@
 """``replyd accounts`` and ``replyd tokens``: tenants, their balance and their API tokens."""
 
 import typer
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.cli.common import JsonOption, emit, fail, in_transaction, load_settings
@@ -28,6 +29,8 @@ def create(
 ) -> None:
     """Create an account with an opening balance and its first API token."""
     balance_micros = _amount(balance)
+    if balance_micros < 0:
+        fail("an opening balance cannot be negative")
 
     async def work(session: AsyncSession) -> tuple[int, str]:
         account = await store.create_account(session, name, balance_micros)
@@ -35,9 +38,12 @@ def create(
         return account.id, new.secret
 
     account_id, secret = in_transaction(load_settings(), work)
-    emit(as_json, {"account_id": account_id, "api_token": secret},
-         f"Created account [bold]{account_id}[/] ({name}), balance {format_micros(balance_micros)}.\n"
-         f"API token (shown once, keep it safe): [bold]{secret}[/]")
+    emit(
+        as_json,
+        {"account_id": account_id, "api_token": secret},
+        f"Created account [bold]{account_id}[/] ({escape(name)}), balance {format_micros(balance_micros)}.\n"
+        f"API token (shown once, keep it safe): [bold]{secret}[/]",
+    )
 
 
 @accounts_app.command("top-up")
@@ -58,8 +64,11 @@ def top_up(
         return await ledger.balance_micros(session, account_id)
 
     balance = in_transaction(load_settings(), work)
-    emit(as_json, {"account_id": account_id, "balance": format_micros(balance), "balance_micros": balance},
-         f"Account {account_id}: balance now {format_micros(balance)}.")
+    emit(
+        as_json,
+        {"account_id": account_id, "balance": format_micros(balance), "balance_micros": balance},
+        f"Account {account_id}: balance now {format_micros(balance)}.",
+    )
 
 
 @accounts_app.command("show")
@@ -73,10 +82,17 @@ def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> N
         return account.name, account.currency, account.balance_micros
 
     name, currency, balance = in_transaction(load_settings(), work)
-    emit(as_json,
-         {"account_id": account_id, "name": name, "currency": currency,
-          "balance": format_micros(balance), "balance_micros": balance},
-         f"Account {account_id} ({name}): balance {format_micros(balance)} {currency}.")
+    emit(
+        as_json,
+        {
+            "account_id": account_id,
+            "name": name,
+            "currency": currency,
+            "balance": format_micros(balance),
+            "balance_micros": balance,
+        },
+        f"Account {account_id} ({escape(name)}): balance {format_micros(balance)} {currency}.",
+    )
 
 
 @tokens_app.command("create")
@@ -99,8 +115,11 @@ def create_token(
         return new.token.id, new.secret
 
     token_id, secret = in_transaction(load_settings(), work)
-    emit(as_json, {"token_id": token_id, "api_token": secret},
-         f"Created token {token_id} for account {account_id} (shown once): [bold]{secret}[/]")
+    emit(
+        as_json,
+        {"token_id": token_id, "api_token": secret},
+        f"Created token {token_id} for account {account_id} (shown once): [bold]{secret}[/]",
+    )
 
 
 @tokens_app.command("revoke")
@@ -113,5 +132,8 @@ def revoke(token_id: int = typer.Argument(...), as_json: bool = JsonOption) -> N
         return await store.revoke_token(session, token_id)
 
     was_active = in_transaction(load_settings(), work)
-    emit(as_json, {"token_id": token_id, "revoked": True},
-         f"Token {token_id} revoked." if was_active else f"Token {token_id} was already revoked.")
+    emit(
+        as_json,
+        {"token_id": token_id, "revoked": True},
+        f"Token {token_id} revoked." if was_active else f"Token {token_id} was already revoked.",
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.cli.common import JsonOption, emit, fail, in_transaction, load_settings
@@ -60,5 +61,9 @@ def create(
         return (await create_assistant(session, account_id, settings.to_columns())).id
 
     assistant_id = in_transaction(load_settings(), work)
-    emit(as_json, {"assistant_id": assistant_id},
-         f"Created assistant [bold]{assistant_id}[/] ({settings.name}, {settings.model}) for account {account_id}.")
+    emit(
+        as_json,
+        {"assistant_id": assistant_id},
+        f"Created assistant [bold]{assistant_id}[/] ({escape(settings.name)}, {settings.model}) "
+        f"for account {account_id}.",
+    )

@@ -4,6 +4,7 @@
 import asyncio
 
 import typer
+from rich.markup import escape
 from rich.prompt import Prompt
 
 from replyd.api.state import AppState
@@ -32,7 +33,10 @@ async def _chat(state: AppState, assistant_id: int, customer: str) -> None:
             assistant = await session.get(Assistant, assistant_id)
         if assistant is None:
             fail(f"no assistant {assistant_id}")
-        errors.print(f"Talking to [bold]{assistant.name}[/] ({assistant.model}) as {customer!r}. /quit to leave.")
+        errors.print(
+            f"Talking to [bold]{escape(assistant.name)}[/] ({assistant.model}) as {escape(repr(customer))}. "
+            "/quit to leave."
+        )
         while True:
             try:
                 message = await asyncio.to_thread(Prompt.ask, "[bold cyan]you[/]", console=console)
@@ -45,9 +49,10 @@ async def _chat(state: AppState, assistant_id: int, customer: str) -> None:
             try:
                 result = await state.replies.reply(assistant.account_id, ReplyRequest(assistant_id, customer, message))
             except ReplydError as exc:
-                errors.print(f"[red]{exc.error_code}:[/] {exc.message}")
+                errors.print(f"[red]{exc.error_code}:[/] {escape(exc.message)}")
                 continue
-            console.print(f"[bold green]{assistant.name}[/]: {result.reply or '(AI disabled: a human will answer)'}")
+            reply = escape(result.reply) if result.reply else "(AI disabled: a human will answer)"
+            console.print(f"[bold green]{escape(assistant.name)}[/]: {reply}")
     finally:
         await state.aclose()
 

@@ -8,6 +8,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.settings import Settings
@@ -27,7 +28,7 @@ def load_settings() -> Settings:
 
 
 def fail(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(1)
 
 

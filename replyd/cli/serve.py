@@ -26,9 +26,9 @@ def serve(
     errors.print(
         f"Serving on {base}  (API docs at {base}/docs)\n"
         f"Call it with the token `replyd init` printed (or make one: `replyd tokens create ACCOUNT_ID`):\n"
-        f"  curl -s {base}/api/ai/generate-reply -H \"Authorization: Bearer $REPLYD_TOKEN\" "
+        f'  curl -s {base}/api/ai/generate-reply -H "Authorization: Bearer $REPLYD_TOKEN" '
         "-H 'Content-Type: application/json' \\\n"
-        "    -d '{\"assistant_id\": 1, \"customer_identifier\": \"+49155551234\", \"message\": \"Hello!\"}'"
+        '    -d \'{"assistant_id": 1, "customer_identifier": "+49155551234", "message": "Hello!"}\''
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
 

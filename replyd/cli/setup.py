@@ -7,7 +7,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replyd.cli.common import JsonOption, console, emit, errors, in_transaction, load_settings
+from replyd.cli.common import JsonOption, emit, errors, in_transaction, load_settings
 from replyd.engine.assistant_config import AssistantConfig
 from replyd.money import parse_amount
 from replyd.store import accounts
@@ -19,7 +19,13 @@ STARTING_BALANCE = "10.00"
 
 
 def curl_example(token: str, assistant_id: int, base_url: str = "http://127.0.0.1:8000") -> str:
-    body = json.dumps({"assistant_id": assistant_id, "customer_identifier": "+49155551234", "message": "Hi! Are you open on Saturday?"})
+    body = json.dumps(
+        {
+            "assistant_id": assistant_id,
+            "customer_identifier": "+49155551234",
+            "message": "Hi! Are you open on Saturday?",
+        }
+    )
     return (
         f"curl -s {base_url}/api/ai/generate-reply \\\n"
         f"  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
@@ -45,18 +51,30 @@ def init(as_json: bool = JsonOption) -> None:
     created = in_transaction(settings, work)
     revision = head_revision(settings.database_url)
     if created is None:
-        emit(as_json, {"database": settings.database_url, "revision": revision, "created": False},
-             f"Database is at revision {revision}; accounts already exist, nothing else to do.\n"
-             "Create more with `replyd accounts create NAME`.")
+        emit(
+            as_json,
+            {"database": settings.database_url, "revision": revision, "created": False},
+            f"Database is at revision {revision}; accounts already exist, nothing else to do.\n"
+            "Create more with `replyd accounts create NAME`.",
+        )
         return
     account_id, secret, assistant_id = created
-    emit(as_json,
-         {"account_id": account_id, "api_token": secret, "assistant_id": assistant_id,
-          "database": settings.database_url, "revision": revision, "created": True},
-         f"Database ready at revision {revision}.\n"
-         f"Created account {account_id} (balance {STARTING_BALANCE}) and demo assistant {assistant_id} on the embedded model.\n"
-         f"API token (shown once, keep it safe): [bold]{secret}[/]\n\n"
-         "Start the server with `replyd serve`, then try:\n")
+    emit(
+        as_json,
+        {
+            "account_id": account_id,
+            "api_token": secret,
+            "assistant_id": assistant_id,
+            "database": settings.database_url,
+            "revision": revision,
+            "created": True,
+        },
+        f"Database ready at revision {revision}.\n"
+        f"Created account {account_id} (balance {STARTING_BALANCE}) and demo assistant {assistant_id} "
+        "on the embedded model.\n"
+        f"API token (shown once, keep it safe): [bold]{secret}[/]\n\n"
+        "Start the server with `replyd serve`, then try:\n",
+    )
     if not as_json:
         typer.echo(curl_example(secret, assistant_id))
 

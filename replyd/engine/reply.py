@@ -117,10 +117,16 @@ class ReplyEngine:
     ) -> ReplyResult:
         """With the AI disabled a human answers: keep the message, call no model, charge nothing."""
         await conversations.save_conversation(
-            session, turn.conversation_id, is_new=False, assistant_id=request.assistant_id,
-            customer_identifier=request.customer_identifier, variables=turn.variables,
+            session,
+            turn.conversation_id,
+            is_new=False,
+            assistant_id=request.assistant_id,
+            customer_identifier=request.customer_identifier,
+            variables=turn.variables,
         )
-        await conversations.add_message(session, turn.conversation_id, role="user", author="customer", content=request.message)
+        await conversations.add_message(
+            session, turn.conversation_id, role="user", author="customer", content=request.message
+        )
         result = ReplyResult(turn.conversation_id, request.customer_identifier, reply=None, ai_disabled=True)
         await _remember_answer(session, account_id, key, result)
         await session.commit()
@@ -137,23 +143,47 @@ class ReplyEngine:
     ) -> ReplyResult:
         usage = completion.usage
         cost = reply_cost_micros(
-            usage.prompt_tokens, usage.completion_tokens,
-            assistant.input_price_micros, assistant.output_price_micros, assistant.reply_fee_micros,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            assistant.input_price_micros,
+            assistant.output_price_micros,
+            assistant.reply_fee_micros,
         )
-        result = ReplyResult(turn.conversation_id, request.customer_identifier, reply=completion.text, ai_disabled=False)
+        result = ReplyResult(
+            turn.conversation_id, request.customer_identifier, reply=completion.text, ai_disabled=False
+        )
         async with self._sessions() as session, session.begin():
             await conversations.save_conversation(
-                session, turn.conversation_id, is_new=turn.is_new, assistant_id=assistant.id,
-                customer_identifier=request.customer_identifier, variables=turn.variables,
+                session,
+                turn.conversation_id,
+                is_new=turn.is_new,
+                assistant_id=assistant.id,
+                customer_identifier=request.customer_identifier,
+                variables=turn.variables,
             )
-            await conversations.add_message(session, turn.conversation_id, role="user", author="customer", content=request.message)
+            await conversations.add_message(
+                session, turn.conversation_id, role="user", author="customer", content=request.message
+            )
             reply = await conversations.add_message(
-                session, turn.conversation_id, role="assistant", author="ai", content=completion.text,
-                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_micros=cost,
+                session,
+                turn.conversation_id,
+                role="assistant",
+                author="ai",
+                content=completion.text,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost_micros=cost,
             )
             await ledger.record(
-                session, account_id, "reply", -cost, assistant_id=assistant.id, conversation_id=turn.conversation_id,
-                message_id=reply.id, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                session,
+                account_id,
+                "reply",
+                -cost,
+                assistant_id=assistant.id,
+                conversation_id=turn.conversation_id,
+                message_id=reply.id,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
             )
             await _remember_answer(session, account_id, key, result)
         return result
@@ -162,7 +192,9 @@ class ReplyEngine:
 def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:
     if conversation is None:
         return Turn(str(uuid.uuid4()), True, merge_variables({}, request.variables), False)
-    return Turn(conversation.id, False, merge_variables(conversation.variables, request.variables), conversation.ai_disabled)
+    return Turn(
+        conversation.id, False, merge_variables(conversation.variables, request.variables), conversation.ai_disabled
+    )
 
 
 async def _check_balance(session: AsyncSession, account_id: int, assistant: Assistant) -> None:

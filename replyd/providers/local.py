@@ -42,7 +42,7 @@ class LocalProvider:
         self._context_tokens = context_tokens
         self._threads = threads
         self._timeout_s = timeout_s
-        self._llama: "Llama | None" = None
+        self._llama: Llama | None = None
         self._lock = threading.Lock()
 
     def load(self) -> float:

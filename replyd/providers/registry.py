@@ -17,7 +17,9 @@ def parse_model(model: str) -> tuple[str, str]:
     """``"openai:gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``; raises ValueError with advice."""
     provider, sep, name = model.partition(":")
     if not sep or not name or provider not in PROVIDER_NAMES:
-        raise ValueError(f"model must be provider:name with provider one of {', '.join(PROVIDER_NAMES)}, e.g. {DEFAULT_MODEL}")
+        raise ValueError(
+            f"model must be provider:name with provider one of {', '.join(PROVIDER_NAMES)}, e.g. {DEFAULT_MODEL}"
+        )
     if provider == "local" and name not in MODEL_NAMES:
         raise ValueError(f"the embedded provider only has {', '.join(sorted(MODEL_NAMES))}; use {DEFAULT_MODEL}")
     return provider, name

@@ -35,7 +35,9 @@ async def claim(
     belonged to a process that died and is taken over; one older than ``ttl_s`` is forgotten."""
     try:
         async with session.begin_nested():
-            session.add(IdempotencyRecord(account_id=account_id, key=key, request_sha256=request_sha256, created_at=utcnow()))
+            session.add(
+                IdempotencyRecord(account_id=account_id, key=key, request_sha256=request_sha256, created_at=utcnow())
+            )
         await session.commit()
         return Claim("claimed")
     except IntegrityError:
@@ -71,7 +73,9 @@ async def _take_over(session: AsyncSession, record: IdempotencyRecord, request_s
     return Claim("claimed") if result.rowcount else Claim("running")  # type: ignore[attr-defined]
 
 
-async def complete(session: AsyncSession, account_id: int, key: str, status_code: int, response: dict[str, Any]) -> None:
+async def complete(
+    session: AsyncSession, account_id: int, key: str, status_code: int, response: dict[str, Any]
+) -> None:
     """Store the answer; called inside the transaction that stores the exchange itself."""
     await session.execute(
         update(IdempotencyRecord)

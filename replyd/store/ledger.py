@@ -23,9 +23,7 @@ async def record(
 ) -> LedgerEntry:
     """Add an entry and move the balance by the same amount. The caller commits both at once."""
     await session.execute(
-        update(Account)
-        .where(Account.id == account_id)
-        .values(balance_micros=Account.balance_micros + amount_micros)
+        update(Account).where(Account.id == account_id).values(balance_micros=Account.balance_micros + amount_micros)
     )
     entry = LedgerEntry(
         account_id=account_id,

@@ -143,9 +143,7 @@ async def test_authentication_comes_before_body_checks(server: str) -> None:
         assert_error(await client.post(ROUTE, content=b"{oops"), 401, "UNAUTHENTICATED")
 
 
-async def test_another_accounts_assistant_is_not_found_like_a_missing_one(
-    make_tenant: Any, snapshot: Any
-) -> None:
+async def test_another_accounts_assistant_is_not_found_like_a_missing_one(make_tenant: Any, snapshot: Any) -> None:
     mine: Tenant = await make_tenant()
     theirs: Tenant = await make_tenant()
     before = await snapshot(theirs.account_id)
@@ -225,7 +223,9 @@ async def test_model_failures_change_nothing(
     assert "second" not in [m["content"] for m in stub_model.requests[-1]["messages"]]
 
 
-async def test_model_timeout_is_llm_timeout(start_server: Any, make_tenant: Any, stub_model: StubModel, snapshot: Any) -> None:
+async def test_model_timeout_is_llm_timeout(
+    start_server: Any, make_tenant: Any, stub_model: StubModel, snapshot: Any
+) -> None:
     gate = threading.Event()
     with start_server(model_timeout_s=0.3) as url:
         tenant: Tenant = await make_tenant(base_url=url)
@@ -238,9 +238,7 @@ async def test_model_timeout_is_llm_timeout(start_server: Any, make_tenant: Any,
             gate.set()
 
 
-async def test_unconfigured_openai_provider_says_what_to_set(
-    start_server: Any, make_tenant: Any
-) -> None:
+async def test_unconfigured_openai_provider_says_what_to_set(start_server: Any, make_tenant: Any) -> None:
     with start_server(openai_base_url=None, openai_api_key=None) as url:
         tenant: Tenant = await make_tenant(base_url=url)
         error = assert_error(await tenant.reply(), 502, "LLM_ERROR")

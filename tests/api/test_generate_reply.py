@@ -118,7 +118,9 @@ async def test_variables_merge_and_render_into_the_system_prompt(make_tenant: An
 async def test_variable_values_are_never_evaluated_as_templates(make_tenant: Any, stub_model: StubModel) -> None:
     tenant: Tenant = await make_tenant(system_prompt="Hello {{name}}, your id is {{customer_identifier}}")
     await tenant.reply(customer="c-2", variables={"name": "{{customer_identifier}} {% if 1 %}x{% endif %}"})
-    assert system_prompt(stub_model.requests[0]) == "Hello {{customer_identifier}} {% if 1 %}x{% endif %}, your id is c-2"
+    assert (
+        system_prompt(stub_model.requests[0]) == "Hello {{customer_identifier}} {% if 1 %}x{% endif %}, your id is c-2"
+    )
 
 
 async def test_builtin_variables_render(make_tenant: Any, stub_model: StubModel) -> None:
@@ -140,8 +142,12 @@ async def test_takeover_stores_the_message_without_model_or_charge(
     response = await tenant.reply("is anyone there?")
     assert response.status_code == 200
     assert response.json() == {
-        "success": True, "conversation_id": conversation_id, "customer_identifier": "+49155551234",
-        "reply": None, "function_calls": [], "ai_disabled": True,
+        "success": True,
+        "conversation_id": conversation_id,
+        "customer_identifier": "+49155551234",
+        "reply": None,
+        "function_calls": [],
+        "ai_disabled": True,
     }
     after = await snapshot(tenant.account_id)
     assert len(stub_model.requests) == calls

@@ -24,7 +24,7 @@ def test_context_never_exceeds_its_budget(history: list[ChatMessage], budget: in
 @given(history_strategy, st.integers(min_value=64, max_value=4000))
 def test_kept_history_is_the_newest_unbroken_run(history: list[ChatMessage], budget: int) -> None:
     kept = build_model_input("", history, "m", budget, estimate_tokens)[:-1]
-    assert kept == (history[len(history) - len(kept):] if kept else [])
+    assert kept == (history[len(history) - len(kept) :] if kept else [])
     if len(kept) < len(history):  # the next older message would not have fitted
         dropped = history[len(history) - len(kept) - 1]
         assert total(kept) + message_tokens(dropped, estimate_tokens) + total([ChatMessage("user", "m")]) > budget

@@ -8,7 +8,11 @@ names = st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True)
 
 
 def test_merge_adds_overwrites_and_removes() -> None:
-    assert merge_variables({"a": 1, "b": "x", "c": True}, {"b": "y", "c": None, "d": 2.5}) == {"a": 1, "b": "y", "d": 2.5}
+    assert merge_variables({"a": 1, "b": "x", "c": True}, {"b": "y", "c": None, "d": 2.5}) == {
+        "a": 1,
+        "b": "y",
+        "d": 2.5,
+    }
 
 
 def test_merge_with_nothing_keeps_the_variables() -> None:

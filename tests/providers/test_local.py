@@ -13,12 +13,14 @@ def test_the_weights_come_from_the_installed_package() -> None:
     assert path.stat().st_size > 50_000_000
 
 
-async def test_embedded_model_answers_through_the_api_and_remembers(
-    make_tenant: Any, snapshot: Any
-) -> None:
+async def test_embedded_model_answers_through_the_api_and_remembers(make_tenant: Any, snapshot: Any) -> None:
     tenant: Tenant = await make_tenant(
-        model="local:smollm2", system_prompt="You are a helpful assistant.", max_reply_tokens=24,
-        temperature=0, input_price_per_million_tokens="1", output_price_per_million_tokens="1",
+        model="local:smollm2",
+        system_prompt="You are a helpful assistant.",
+        max_reply_tokens=24,
+        temperature=0,
+        input_price_per_million_tokens="1",
+        output_price_per_million_tokens="1",
     )
     first = await tenant.reply("Hello! My name is Anna.", customer="local-1")
     second = await tenant.reply("Thanks!", customer="local-1")

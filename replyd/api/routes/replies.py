@@ -23,9 +23,18 @@ ROUTE = "/api/ai/generate-reply"
     summary="Generate an AI reply to a customer's message",
     openapi_extra=json_body(ReplyIn),
     responses=error_responses(
-        errors.InvalidJson, errors.Unauthenticated, errors.InsufficientBalance, errors.AssistantNotFound,
-        errors.RequestInProgress, errors.PayloadTooLarge, errors.ValidationFailed, errors.IdempotencyKeyReused,
-        errors.RateLimited, errors.ProviderError, errors.ProviderTimeout, errors.ReplydError,
+        errors.InvalidJson,
+        errors.Unauthenticated,
+        errors.InsufficientBalance,
+        errors.AssistantNotFound,
+        errors.RequestInProgress,
+        errors.PayloadTooLarge,
+        errors.ValidationFailed,
+        errors.IdempotencyKeyReused,
+        errors.RateLimited,
+        errors.ProviderError,
+        errors.ProviderTimeout,
+        errors.ReplydError,
     ),
 )
 async def generate_reply(
