@@ -17,9 +17,9 @@ def serve(
 ) -> None:
     """Start the HTTP server (the database is migrated first)."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     errors.print(f"replyd {__version__}: migrating database {settings.database_url} ...")
     upgrade_database(settings.database_url)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     errors.print("Loading the embedded model (SmolLM2-135M-Instruct) ...")
     app = create_app(settings, preload_model=True)
     base = f"http://{host}:{port}"
