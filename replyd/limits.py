@@ -11,18 +11,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 
 @lru_cache(maxsize=256)
 def parse_rate(rate: str) -> RateLimitItem:
-    """``"5/minute"`` -> a rate item; raises ValueError for text `limits` cannot read."""
+    """``"5/minute"`` -> a rate item; raises ValueError for anything but one positive rate."""
+    advice = f"{rate!r} is not a rate limit; write one rate like 5/minute or 100/hour"
     try:
-        return parse(rate)
+        items = parse_many(rate)
     except ValueError:
-        raise ValueError(f"{rate!r} is not a rate limit; write it like 5/minute or 100/hour") from None
+        raise ValueError(advice) from None
+    if len(items) != 1 or items[0].amount < 1:
+        raise ValueError(advice)
+    return items[0]
 
 
 @dataclass(frozen=True)

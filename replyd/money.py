@@ -5,6 +5,8 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 MICROS = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000
 """Token prices are per one million tokens."""
+LARGEST_AMOUNT = 10**12
+"""No single amount beyond a trillion: keeps every sum far inside a 64-bit column."""
 
 
 def parse_amount(text: str | int | float | Decimal) -> int:
@@ -15,6 +17,8 @@ def parse_amount(text: str | int | float | Decimal) -> int:
         raise ValueError(f"{text!r} is not an amount; write it like 10.00") from None
     if not value.is_finite() or value != value.to_integral_value():
         raise ValueError(f"{text!r} is not an amount with at most six decimals")
+    if abs(value) > LARGEST_AMOUNT * MICROS:
+        raise ValueError(f"{text!r} is larger than {LARGEST_AMOUNT:,}")
     return int(value)
 
 

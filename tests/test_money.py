@@ -37,3 +37,9 @@ def test_cost_is_exact_integer_arithmetic_rounded_up(
     exact_numerator = prompt * input_price + completion * output_price
     assert isinstance(cost, int)
     assert cost - fee == -(-exact_numerator // 1_000_000)
+
+
+@pytest.mark.parametrize("text", ["1e400", "1000000000001", "-1000000000001"])
+def test_amounts_beyond_a_trillion_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="larger than"):
+        parse_amount(text)

@@ -59,7 +59,7 @@ def top_up(
 
     async def work(session: AsyncSession) -> int:
         if await store.get_account(session, account_id) is None:
-            fail(f"no account {account_id}; list them with `replyd accounts show ID` or create one")
+            fail(f"no account {account_id}; create one with `replyd accounts create NAME`")
         await ledger.record(session, account_id, "top_up", amount_micros)
         return await ledger.balance_micros(session, account_id)
 

@@ -9,6 +9,7 @@ from replyd import __version__
 from replyd.app import create_app
 from replyd.cli.common import errors, load_settings
 from replyd.store.migrate import upgrade_database
+from replyd.store.session import display_url
 
 
 def serve(
@@ -17,7 +18,7 @@ def serve(
 ) -> None:
     """Start the HTTP server (the database is migrated first)."""
     settings = load_settings()
-    errors.print(f"replyd {__version__}: migrating database {settings.database_url} ...")
+    errors.print(f"replyd {__version__}: migrating database {display_url(settings.database_url)} ...")
     upgrade_database(settings.database_url)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     errors.print("Loading the embedded model (SmolLM2-135M-Instruct) ...")

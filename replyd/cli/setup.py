@@ -13,6 +13,7 @@ from replyd.money import parse_amount
 from replyd.store import accounts
 from replyd.store.assistants import create_assistant
 from replyd.store.migrate import head_revision
+from replyd.store.session import display_url
 from replyd.store.tables import Account
 
 STARTING_BALANCE = "10.00"
@@ -37,7 +38,7 @@ def init(as_json: bool = JsonOption) -> None:
     """Create or migrate the database; on first run also create an account (balance 10.00),
     an API token and a demo assistant on the embedded model."""
     settings = load_settings()
-    errors.print(f"Migrating database {settings.database_url} ...")
+    errors.print(f"Migrating database {display_url(settings.database_url)} ...")
 
     async def work(session: AsyncSession) -> tuple[int, str, int] | None:
         if await session.scalar(select(func.count()).select_from(Account)):
@@ -53,7 +54,7 @@ def init(as_json: bool = JsonOption) -> None:
     if created is None:
         emit(
             as_json,
-            {"database": settings.database_url, "revision": revision, "created": False},
+            {"database": display_url(settings.database_url), "revision": revision, "created": False},
             f"Database is at revision {revision}; accounts already exist, nothing else to do.\n"
             "Create more with `replyd accounts create NAME`.",
         )
@@ -65,7 +66,7 @@ def init(as_json: bool = JsonOption) -> None:
             "account_id": account_id,
             "api_token": secret,
             "assistant_id": assistant_id,
-            "database": settings.database_url,
+            "database": display_url(settings.database_url),
             "revision": revision,
             "created": True,
         },

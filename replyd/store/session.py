@@ -19,6 +19,11 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
 
 
+def display_url(url: str) -> str:
+    """The URL with its password masked, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def create_engine(url: str) -> AsyncEngine:
     full_url = async_url(url)
     is_sqlite = full_url.startswith("sqlite")
