@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     local_context_tokens: int = Field(default=4096, ge=512)
     local_threads: int | None = None
 
+    webhook_allow: str = ""
+    """Hosts and networks that function webhooks may reach although they are not public,
+    comma-separated: ``localhost,127.0.0.0/8,10.1.2.0/24``. For development and tests."""
+
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     idempotency_wait_s: float = Field(default=10.0, ge=0)
     """How long a retry waits for the first request with the same Idempotency-Key before 409."""

@@ -56,6 +56,7 @@ def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Set
             "rate_limit": "1000/minute",
             "model_timeout_s": 10.0,
             "model_retries": 0,
+            "webhook_allow": "127.0.0.1/32",  # the tests' own webhook server; nothing else
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

@@ -50,6 +50,8 @@ class Scripted:
     gate: threading.Event | None = None
     """If set, the answer waits until the test sets this event."""
     usage: tuple[int, int] | None = None
+    tool_calls: list[tuple[str, Any]] | None = None
+    """Function calls to ask for instead of text: (name, arguments as a dict or raw JSON text)."""
 
 
 @dataclass
@@ -93,30 +95,74 @@ class StubModel:
         return JSONResponse(completion(payload, answer))
 
 
+@dataclass
+class Webhook:
+    """A function's receiving end: records every call, and answers by path.
+
+    ``/json`` echoes the arguments as JSON, ``/text`` answers plain text, ``/status/<n>``
+    answers that status, ``/slow`` waits for ``gate``, ``/redirect`` points elsewhere,
+    ``/huge`` sends 1 MB, ``/binary`` bytes that are not text."""
+
+    calls: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{kind}/{rest:path}", self._receive, methods=["POST", "PUT", "PATCH"])])
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.gate = threading.Event()
+
+    async def _receive(self, request: Request) -> Response:
+        body = await request.body()
+        self.calls.append((request.url.path, dict(request.headers), body))
+        kind, rest = request.path_params["kind"], request.path_params["rest"]
+        if kind == "json":
+            return JSONResponse({"ok": True, "arguments": json.loads(body)["arguments"]})
+        if kind == "text":
+            return PlainTextResponse("Friday 10:00 is free.")
+        if kind == "status":
+            return PlainTextResponse("no", status_code=int(rest))
+        if kind == "slow":
+            await asyncio.to_thread(self.gate.wait, 30)
+            return JSONResponse({"late": True})
+        if kind == "redirect":
+            return Response(status_code=302, headers={"Location": rest.replace("_", "/")})
+        if kind == "huge":
+            return PlainTextResponse("x" * 1_000_000)
+        return Response(b"\xff\xfe\x00binary", media_type="application/octet-stream")
+
+
 def echo_text(payload: dict[str, Any]) -> str:
     last_user = [m["content"] for m in payload["messages"] if m["role"] == "user"][-1]
     return f"echo: {last_user}"
 
 
 def completion(payload: dict[str, Any], answer: Scripted) -> dict[str, Any]:
-    text = answer.text if answer.text is not None else echo_text(payload)
+    text = answer.text if answer.text is not None else ("" if answer.tool_calls else echo_text(payload))
     prompt_tokens, completion_tokens = answer.usage or (
-        sum(len(m["content"]) for m in payload["messages"]) // 4,
+        sum(len(m.get("content") or "") for m in payload["messages"]) // 4,
         len(text) // 4,
     )
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if answer.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{len(payload['messages'])}_{n}",
+                "type": "function",
+                "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
+            }
+            for n, (name, args) in enumerate(answer.tool_calls)
+        ]
     return {
         "id": "chatcmpl-stub",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": payload["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if answer.tool_calls else "stop"}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))

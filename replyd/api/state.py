@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from replyd.engine.idempotency import IdempotentRunner
 from replyd.engine.reply import ReplyEngine
+from replyd.functions.ssrf import AddressGuard
+from replyd.functions.webhook import WebhookCaller
 from replyd.limits import ConversationLocks, RateLimiter
 from replyd.providers.registry import ProviderRegistry
 from replyd.settings import Settings
@@ -18,6 +21,7 @@ class AppState:
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     providers: ProviderRegistry
+    webhook_client: httpx.AsyncClient
     limiter: RateLimiter
     replies: ReplyEngine
     idempotency: IdempotentRunner
@@ -27,16 +31,21 @@ class AppState:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         providers = ProviderRegistry(settings)
+        # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
+        webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
+        webhooks = WebhookCaller(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
         return cls(
             settings=settings,
             db=db,
             sessions=sessions,
             providers=providers,
+            webhook_client=webhook_client,
             limiter=RateLimiter(),
-            replies=ReplyEngine(sessions, providers, ConversationLocks()),
+            replies=ReplyEngine(sessions, providers, ConversationLocks(), webhooks),
             idempotency=IdempotentRunner(sessions, settings),
         )
 
     async def aclose(self) -> None:
+        await self.webhook_client.aclose()
         await self.providers.aclose()
         await self.db.dispose()

@@ -32,17 +32,36 @@ def create(
     if balance_micros < 0:
         fail("an opening balance cannot be negative")
 
-    async def work(session: AsyncSession) -> tuple[int, str]:
+    async def work(session: AsyncSession) -> tuple[int, str, str]:
         account = await store.create_account(session, name, balance_micros)
         new = await store.create_token(session, account.id)
-        return account.id, new.secret
+        return account.id, new.secret, account.webhook_secret
 
-    account_id, secret = in_transaction(load_settings(), work)
+    account_id, secret, webhook_secret = in_transaction(load_settings(), work)
     emit(
         as_json,
-        {"account_id": account_id, "api_token": secret},
+        {"account_id": account_id, "api_token": secret, "webhook_secret": webhook_secret},
         f"Created account [bold]{account_id}[/] ({escape(name)}), balance {format_micros(balance_micros)}.\n"
-        f"API token (shown once, keep it safe): [bold]{secret}[/]",
+        f"API token (shown once, keep it safe): [bold]{secret}[/]\n"
+        f"Webhook signing secret (verifies X-Replyd-Signature): [bold]{webhook_secret}[/]",
+    )
+
+
+@accounts_app.command("rotate-secret")
+def rotate_secret(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
+    """Replace the account's webhook signing secret; calls are signed with the new one at once."""
+
+    async def work(session: AsyncSession) -> str:
+        secret = await store.rotate_webhook_secret(session, account_id)
+        if secret is None:
+            fail(f"no account {account_id}")
+        return secret
+
+    secret = in_transaction(load_settings(), work)
+    emit(
+        as_json,
+        {"account_id": account_id, "webhook_secret": secret},
+        f"New webhook signing secret of account {account_id}: [bold]{secret}[/]",
     )
 
 

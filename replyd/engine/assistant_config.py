@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from replyd.functions.handoff import DEFAULT_HANDOFF_MESSAGE
+from replyd.functions.spec import FunctionSpec, check_unique_names
 from replyd.money import parse_amount
 from replyd.providers.registry import DEFAULT_MODEL, parse_model
 
@@ -31,6 +33,18 @@ class AssistantConfig(BaseModel):
     reply_fee: Amount = Field(default=Decimal("0.01"), ge=0, decimal_places=6)
     input_price_per_million_tokens: Amount = Field(default=Decimal(0), ge=0, decimal_places=6)
     output_price_per_million_tokens: Amount = Field(default=Decimal(0), ge=0, decimal_places=6)
+    functions: list[FunctionSpec] = Field(default_factory=list, max_length=64)
+    """Webhooks the model may call while it answers."""
+    handoff_enabled: bool = False
+    """Offer the built-in handoff_to_human, which disables the AI on the conversation."""
+    handoff_message: str = Field(default=DEFAULT_HANDOFF_MESSAGE, min_length=1, max_length=2000)
+    """The reply the customer gets when the model hands the conversation over."""
+    max_function_rounds: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("functions")
+    @classmethod
+    def _unique_function_names(cls, functions: list[FunctionSpec]) -> list[FunctionSpec]:
+        return check_unique_names(functions)
 
     @field_validator("model")
     @classmethod
@@ -51,4 +65,8 @@ class AssistantConfig(BaseModel):
             "reply_fee_micros": parse_amount(self.reply_fee),
             "input_price_micros": parse_amount(self.input_price_per_million_tokens),
             "output_price_micros": parse_amount(self.output_price_per_million_tokens),
+            "functions": [f.model_dump(mode="json") for f in self.functions],
+            "handoff_enabled": self.handoff_enabled,
+            "handoff_message": self.handoff_message,
+            "max_function_rounds": self.max_function_rounds,
         }

@@ -1,9 +1,9 @@
 """The reply pipeline behind ``POST /api/ai/generate-reply``.
 
 For one message: find the assistant, take the conversation's lock, merge variables, check
-the balance, build the model input, call the model with no database transaction open,
-then store the exchange and the charge in one transaction. Any error before that last
-step leaves everything as it was."""
+the balance, build the model input, let the model answer (calling functions on the way)
+with no database transaction open, then store the exchange and the charge in one
+transaction. Any error before that last step leaves everything as it was."""
 
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
 from replyd.engine import context
+from replyd.engine.function_loop import Answer, answer
 from replyd.engine.variables import Scalar, builtin_variables, merge_variables, render_prompt
 from replyd.errors import AssistantNotFound, InsufficientBalance
+from replyd.functions.spec import FunctionSpec
+from replyd.functions.toolbox import Toolbox
+from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import ConversationLocks
 from replyd.money import format_micros, reply_cost_micros
-from replyd.providers.base import ChatMessage, Completion, Options, Provider
+from replyd.providers.base import ChatMessage, Options, Provider
 from replyd.providers.registry import ProviderRegistry
-from replyd.store import assistants, conversations, idempotency, ledger
+from replyd.store import accounts, assistants, conversations, idempotency, ledger
 from replyd.store.tables import Assistant, Conversation
 
 
@@ -60,11 +64,16 @@ class IdempotencyKey:
 
 class ReplyEngine:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], providers: ProviderRegistry, locks: ConversationLocks
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        providers: ProviderRegistry,
+        locks: ConversationLocks,
+        webhooks: WebhookCaller,
     ) -> None:
         self._sessions = sessions
         self._providers = providers
         self._locks = locks
+        self._webhooks = webhooks
 
     async def reply(
         self, account_id: int, request: ReplyRequest, idempotency_key: IdempotencyKey | None = None
@@ -86,12 +95,19 @@ class ReplyEngine:
                 return await self._store_takeover_message(session, account_id, request, turn, key)
             await _check_balance(session, account_id, assistant)
             history = await _history(session, turn, assistant)
+            secret = await accounts.webhook_secret(session, account_id)
         provider, model_name = self._providers.resolve(assistant.model)
-        messages = self._model_input(provider, assistant, request, turn, history)
-        completion = await provider.complete(
-            model_name, messages, Options(assistant.temperature, assistant.max_reply_tokens)
+        toolbox = self._toolbox(assistant, request, turn, secret)
+        reply = await answer(
+            provider,
+            model_name,
+            self._model_input(provider, assistant, request, turn, history),
+            Options(assistant.temperature, assistant.max_reply_tokens),
+            toolbox,
+            assistant.max_function_rounds,
+            assistant.handoff_message,
         )
-        return await self._store_exchange(account_id, assistant, request, turn, completion, key)
+        return await self._store_exchange(account_id, assistant, request, turn, reply, key)
 
     def _model_input(
         self,
@@ -99,13 +115,20 @@ class ReplyEngine:
         assistant: Assistant,
         request: ReplyRequest,
         turn: Turn,
-        history: list[ChatMessage],
+        history: list[context.Unit],
     ) -> list[ChatMessage]:
         builtins = builtin_variables(request.customer_identifier, turn.conversation_id, utcnow())
         system_prompt = render_prompt(assistant.system_prompt, {**turn.variables, **builtins})
         return context.build_model_input(
             system_prompt, history, request.message, assistant.context_budget_tokens, provider.count_tokens
         )
+
+    def _toolbox(self, assistant: Assistant, request: ReplyRequest, turn: Turn, secret: str) -> Toolbox:
+        call_context = CallContext(
+            assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, secret
+        )
+        functions = [FunctionSpec.model_validate(f) for f in assistant.functions]
+        return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)
 
     async def _store_takeover_message(
         self,
@@ -138,10 +161,10 @@ class ReplyEngine:
         assistant: Assistant,
         request: ReplyRequest,
         turn: Turn,
-        completion: Completion,
+        reply: Answer,
         key: IdempotencyKey | None,
     ) -> ReplyResult:
-        usage = completion.usage
+        usage = reply.usage
         cost = reply_cost_micros(
             usage.prompt_tokens,
             usage.completion_tokens,
@@ -150,7 +173,7 @@ class ReplyEngine:
             assistant.reply_fee_micros,
         )
         result = ReplyResult(
-            turn.conversation_id, request.customer_identifier, reply=completion.text, ai_disabled=False
+            turn.conversation_id, request.customer_identifier, reply.text, reply.handed_off, reply.function_calls
         )
         async with self._sessions() as session, session.begin():
             await conversations.save_conversation(
@@ -164,16 +187,19 @@ class ReplyEngine:
             await conversations.add_message(
                 session, turn.conversation_id, role="user", author="customer", content=request.message
             )
-            reply = await conversations.add_message(
+            message = await conversations.add_message(
                 session,
                 turn.conversation_id,
                 role="assistant",
                 author="ai",
-                content=completion.text,
+                content=reply.text,
+                function_calls=reply.function_calls,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 cost_micros=cost,
             )
+            if reply.handed_off:
+                await conversations.set_ai_disabled(session, turn.conversation_id, True)
             await ledger.record(
                 session,
                 account_id,
@@ -181,7 +207,7 @@ class ReplyEngine:
                 -cost,
                 assistant_id=assistant.id,
                 conversation_id=turn.conversation_id,
-                message_id=reply.id,
+                message_id=message.id,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
             )
@@ -192,9 +218,8 @@ class ReplyEngine:
 def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:
     if conversation is None:
         return Turn(str(uuid.uuid4()), True, merge_variables({}, request.variables), False)
-    return Turn(
-        conversation.id, False, merge_variables(conversation.variables, request.variables), conversation.ai_disabled
-    )
+    variables = merge_variables(conversation.variables, request.variables)
+    return Turn(conversation.id, False, variables, conversation.ai_disabled)
 
 
 async def _check_balance(session: AsyncSession, account_id: int, assistant: Assistant) -> None:
@@ -206,12 +231,12 @@ async def _check_balance(session: AsyncSession, account_id: int, assistant: Assi
         )
 
 
-async def _history(session: AsyncSession, turn: Turn, assistant: Assistant) -> list[ChatMessage]:
+async def _history(session: AsyncSession, turn: Turn, assistant: Assistant) -> list[context.Unit]:
     if turn.is_new:
         return []
     limit = context.most_messages_in_budget(assistant.context_budget_tokens)
     rows = await conversations.recent_messages(session, turn.conversation_id, limit)
-    return [ChatMessage("user" if row.role == "user" else "assistant", row.content) for row in rows]
+    return [context.stored_unit(row.id, row.role, row.content, row.function_calls) for row in rows]
 
 
 async def _remember_answer(

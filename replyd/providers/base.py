@@ -3,10 +3,11 @@
 Providers translate their library's exceptions into ``ProviderError``/``ProviderTimeout``;
 no openai or llama_cpp exception leaves this package."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 CHARS_PER_TOKEN = 4
 """Estimate used where no tokenizer is at hand: English text averages about four characters a token."""
@@ -16,9 +17,31 @@ MESSAGE_OVERHEAD_TOKENS = 4
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """The model's request to call a function; ``arguments`` is the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function offered to the model."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    """On an assistant message: the calls it asked for."""
+    tool_call_id: str | None = None
+    """On a tool message: the call whose result it carries."""
 
 
 @dataclass(frozen=True)
@@ -32,18 +55,25 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
+
 
 @dataclass(frozen=True)
 class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class Provider(Protocol):
     """A source of chat completions, such as the embedded model or an OpenAI-compatible server."""
 
-    async def complete(self, model: str, messages: list[ChatMessage], options: Options) -> Completion:
-        """Answer the conversation in ``messages`` with the named model."""
+    async def complete(
+        self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
+    ) -> Completion:
+        """Answer the conversation in ``messages`` with the named model, which may ask to
+        call some of ``tools`` instead of answering in text."""
         ...
 
     def count_tokens(self, text: str) -> int:

@@ -8,12 +8,13 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, Options, Usage, estimate_tokens
+from replyd.providers.base import ChatMessage, Completion, Options, ToolSpec, Usage, estimate_tokens
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -62,7 +63,11 @@ class LocalProvider:
             log.info("embedded model loaded from %s in %.2fs", path, elapsed)
             return elapsed
 
-    async def complete(self, model: str, messages: list[ChatMessage], options: Options) -> Completion:
+    async def complete(
+        self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
+    ) -> Completion:
+        """``tools`` are not offered: SmolLM2 does not call functions reliably, so an assistant
+        with functions still answers in plain text on the embedded model."""
         if model not in MODEL_NAMES:
             raise ProviderError(f"The embedded provider has no model {model!r}; use local:smollm2.")
         try:
@@ -76,7 +81,7 @@ class LocalProvider:
         with self._lock:
             try:
                 result: Any = self._llama.create_chat_completion(
-                    messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                    messages=[_plain(m) for m in messages if m.content],  # type: ignore[misc]
                     temperature=options.temperature,
                     max_tokens=options.max_tokens,
                 )
@@ -93,3 +98,10 @@ class LocalProvider:
         if self._llama is None:
             return estimate_tokens(text)
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+def _plain(message: ChatMessage) -> dict[str, str]:
+    """A function's result, kept from a turn on another model, reads as the assistant's note."""
+    if message.role == "tool":
+        return {"role": "assistant", "content": f"(function result: {message.content})"}
+    return {"role": message.role, "content": message.content}

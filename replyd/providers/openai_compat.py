@@ -1,13 +1,14 @@
 """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp server,
 a gateway), through the official openai SDK."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import openai
 
 from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, Options, Usage, estimate_tokens
+from replyd.providers.base import ChatMessage, Completion, Options, ToolCall, ToolSpec, Usage, estimate_tokens
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -37,28 +38,65 @@ class OpenAICompatProvider:
             max_retries=retries,
         )
 
-    async def complete(self, model: str, messages: list[ChatMessage], options: Options) -> Completion:
+    async def complete(
+        self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
+    ) -> Completion:
         if not self._is_configured:
             raise ProviderError(
                 "The openai provider is not configured: set REPLYD_OPENAI_API_KEY, and "
                 "REPLYD_OPENAI_BASE_URL for a server other than OpenAI."
             )
+        extra: dict[str, Any] = {"tools": [_tool(t) for t in tools]} if tools else {}
         with map_openai_errors():
             response = await self._client.chat.completions.create(
                 model=model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                messages=[_message(m) for m in messages],
                 temperature=options.temperature,
                 max_tokens=options.max_tokens,
+                **extra,
             )
-            choice = response.choices[0]
+            message = response.choices[0].message
+            calls = tuple(
+                ToolCall(call.id, call.function.name, call.function.arguments or "{}")
+                for call in message.tool_calls or ()
+                if call.type == "function"
+            )
             usage = response.usage
         return Completion(
-            text=choice.message.content or "",
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            text=message.content or "",
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else self._estimate(messages, message),
+            tool_calls=calls,
         )
+
+    def _estimate(self, messages: list[ChatMessage], answer: Any) -> Usage:
+        """For servers that report no usage: bill an estimate rather than nothing."""
+        prompt = sum(self.count_tokens(m.content) for m in messages)
+        return Usage(prompt, self.count_tokens(answer.content or ""))
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _message(message: ChatMessage) -> Any:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def _tool(tool: ToolSpec) -> Any:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.functions.signing import new_webhook_secret
 from replyd.store import ledger
 from replyd.store.tables import Account, ApiToken
 
@@ -27,7 +28,9 @@ def hash_token(secret: str) -> str:
 
 
 async def create_account(session: AsyncSession, name: str, balance_micros: int = 0) -> Account:
-    account = Account(name=name, currency="EUR", balance_micros=0, created_at=utcnow())
+    account = Account(
+        name=name, currency="EUR", balance_micros=0, webhook_secret=new_webhook_secret(), created_at=utcnow()
+    )
     session.add(account)
     await session.flush()
     if balance_micros:
@@ -37,6 +40,11 @@ async def create_account(session: AsyncSession, name: str, balance_micros: int =
 
 async def get_account(session: AsyncSession, account_id: int) -> Account | None:
     return await session.get(Account, account_id, populate_existing=True)
+
+
+async def webhook_secret(session: AsyncSession, account_id: int) -> str:
+    secret = await session.scalar(select(Account.webhook_secret).where(Account.id == account_id))
+    return secret or ""
 
 
 async def create_token(session: AsyncSession, account_id: int, rate_limit: str | None = None) -> NewToken:
@@ -72,3 +80,10 @@ async def revoke_token(session: AsyncSession, token_id: int) -> bool:
 
 async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
+
+
+async def rotate_webhook_secret(session: AsyncSession, account_id: int) -> str | None:
+    """A new signing secret for the account's webhooks; None if there is no such account."""
+    secret = new_webhook_secret()
+    result = await session.execute(update(Account).where(Account.id == account_id).values(webhook_secret=secret))
+    return secret if result.rowcount else None  # type: ignore[attr-defined]

@@ -25,6 +25,8 @@ class Account(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     balance_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     """Always the sum of this account's ledger; updated in the same transaction as each entry."""
+    webhook_secret: Mapped[str] = mapped_column(String(64))
+    """Signs every webhook call of the account's functions; kept in clear, since signing needs it."""
     created_at: Mapped[datetime]
 
 
@@ -53,6 +55,11 @@ class Assistant(Base):
     max_reply_tokens: Mapped[int]
     context_budget_tokens: Mapped[int]
     first_message: Mapped[str | None] = mapped_column(Text)
+    functions: Mapped[list[Any]]
+    """Function specs, as ``functions.spec.FunctionSpec`` validates them."""
+    handoff_enabled: Mapped[bool]
+    handoff_message: Mapped[str] = mapped_column(Text)
+    max_function_rounds: Mapped[int]
     reply_fee_micros: Mapped[int] = mapped_column(BigInteger)
     input_price_micros: Mapped[int] = mapped_column(BigInteger)
     """Price of one million prompt tokens."""

@@ -467,3 +467,28 @@ def test_chat_with_an_unknown_assistant_exits_1(cli: Cli) -> None:
     result = cli("chat", "7", input="hello\n")
     assert result.exit_code == 1
     assert "no assistant 7" in plain(result.stderr)
+
+
+def test_account_webhook_secret_is_shown_at_creation_and_rotates(cli: Cli) -> None:
+    created = cli.json("accounts", "create", "shop")
+    first = created["webhook_secret"]
+    assert first.startswith("whsec_")
+    assert cli.query("SELECT webhook_secret FROM accounts WHERE id = ?", created["account_id"]) == [(first,)]
+    rotated = cli.json("accounts", "rotate-secret", str(created["account_id"]))["webhook_secret"]
+    assert rotated.startswith("whsec_") and rotated != first
+    assert cli.query("SELECT webhook_secret FROM accounts WHERE id = ?", created["account_id"]) == [(rotated,)]
+    unknown = cli("accounts", "rotate-secret", "999")
+    assert unknown.exit_code == 1 and "no account 999" in unknown.stderr
+
+
+def test_assistant_functions_are_validated_from_the_config_file(cli: Cli, tmp_path: Path) -> None:
+    account_id = cli.json("accounts", "create", "shop")["account_id"]
+    config = tmp_path / "functions.json"
+    config.write_text(json.dumps({"name": "a", "functions": [{"name": "bad name", "url": "https://x.example"}]}))
+    result = cli("assistants", "create", str(account_id), "--config", str(config))
+    assert result.exit_code == 1 and "functions.0.name" in result.stderr
+    good = {"name": "book", "url": "https://crm.example.com/book", "parameters": {"type": "object"}}
+    config.write_text(json.dumps({"name": "a", "functions": [good], "handoff_enabled": True}))
+    assistant_id = cli.json("assistants", "create", str(account_id), "--config", str(config))["assistant_id"]
+    stored = cli.query("SELECT functions, handoff_enabled FROM assistants WHERE id = ?", assistant_id)
+    assert json.loads(stored[0][0])[0]["name"] == "book" and stored[0][1] == 1

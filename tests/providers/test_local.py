@@ -40,3 +40,18 @@ def test_token_counts_use_the_models_own_tokenizer_once_loaded() -> None:
     local.load()
     exact = local.count_tokens(text)
     assert exact > 0 and exact != estimate_tokens(text)
+
+
+async def test_an_assistant_with_functions_still_answers_in_plain_text_on_the_embedded_model(
+    make_tenant: Any,
+) -> None:
+    tenant: Tenant = await make_tenant(
+        model="local:smollm2",
+        max_reply_tokens=16,
+        temperature=0,
+        handoff_enabled=True,
+        functions=[{"name": "book", "parameters": {"type": "object"}, "url": "https://crm.example.com/book"}],
+    )
+    body = (await tenant.reply("Please book me for Friday.", customer="local-2")).json()
+    assert body["reply"].strip()
+    assert body["function_calls"] == [] and body["ai_disabled"] is False

@@ -1,0 +1,60 @@
+"""How an assistant declares a function, validated when the assistant is saved."""
+
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from replyd.functions.handoff import HANDOFF_NAME
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class FunctionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(default="", max_length=4000)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    """A JSON Schema of type object; the model's arguments are validated against it."""
+    url: HttpUrl
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Static headers sent with every call, e.g. an API key of the receiving system."""
+    timeout_s: float = Field(default=10, gt=0, le=120)
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name == HANDOFF_NAME:
+            raise ValueError(f"{HANDOFF_NAME} is built in; enable it with handoff_enabled instead")
+        return name
+
+    @field_validator("parameters")
+    @classmethod
+    def _valid_object_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(f"parameters is not a valid JSON Schema: {exc.message}") from None
+        if schema.get("type") != "object":
+            raise ValueError('parameters must be a JSON Schema with "type": "object"')
+        return schema
+
+    @field_validator("headers")
+    @classmethod
+    def _no_reserved_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        reserved = {"host", "content-length", "content-type", "x-replyd-signature"}
+        clash = sorted(name for name in headers if name.lower() in reserved)
+        if clash:
+            raise ValueError(f"replyd sets these headers itself: {', '.join(clash)}")
+        return headers
+
+
+def check_unique_names(functions: list[FunctionSpec]) -> list[FunctionSpec]:
+    names = [f.name for f in functions]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"function names must be unique; repeated: {', '.join(duplicates)}")
+    return functions

@@ -1,0 +1,84 @@
+"""The address guard: a webhook may only reach public internet addresses, unless the
+operator allows a host name or network (``REPLYD_WEBHOOK_ALLOW``, for development and tests).
+
+The guard resolves the name itself and hands back the address to connect to, so the
+address checked is the address used: DNS cannot answer differently a moment later."""
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class BlockedAddress(Exception):
+    """The webhook's host is, or resolves to, an address replyd may not call."""
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def is_public(address: IPAddress) -> bool:
+    """Loopback, private, link-local, shared, multicast, reserved and unspecified addresses
+    are not public. An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4) is judged
+    by the IPv4 address inside it, which is where a gateway would deliver it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(address)
+        if inner is not None:
+            return is_public(inner)
+    return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
+async def system_lookup(host: str, port: int) -> list[str]:
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+        return [str(literal)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise BlockedAddress(f"cannot resolve {host}: {exc.strerror}") from None
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+@dataclass(frozen=True)
+class AddressGuard:
+    allowed_hosts: frozenset[str] = frozenset()
+    allowed_networks: tuple[Network, ...] = ()
+    lookup: Callable[[str, int], Awaitable[list[str]]] = system_lookup
+    """Name resolution; tests pass their own to play DNS."""
+
+    @classmethod
+    def from_setting(cls, allow: str) -> "AddressGuard":
+        """``"localhost, 127.0.0.0/8, hooks.internal"`` -> a guard allowing those."""
+        hosts, networks = set(), []
+        for item in filter(None, (part.strip() for part in allow.split(","))):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                hosts.add(item.lower())
+        return cls(frozenset(hosts), tuple(networks))
+
+    def is_allowed(self, address: IPAddress) -> bool:
+        return is_public(address) or any(address in network for network in self.allowed_networks)
+
+    async def resolve(self, host: str, port: int) -> str:
+        """The address to connect to for ``host``; raises BlockedAddress if none may be used."""
+        addresses = await self.lookup(host, port)
+        if not addresses:
+            raise BlockedAddress(f"{host} has no address")
+        if host.lower() not in self.allowed_hosts:
+            for text in addresses:  # every address, or DNS could pick the bad one on the next lookup
+                if not self.is_allowed(ipaddress.ip_address(text)):
+                    raise BlockedAddress(f"{host} resolves to {text}, which webhooks may not reach")
+        return addresses[0]

@@ -1,0 +1,59 @@
+"""The functions one reply may call: offered to the model as tools, run when it asks."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from replyd.functions.arguments import InvalidArguments, parse_arguments
+from replyd.functions.handoff import HANDOFF_NAME, HANDOFF_RESULT, HANDOFF_TOOL
+from replyd.functions.spec import FunctionSpec
+from replyd.functions.webhook import CallContext, WebhookCaller
+from replyd.providers.base import ToolCall, ToolSpec
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    is_handoff: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """The call as the API lists it in ``function_calls``."""
+        return {"name": self.name, "arguments": self.arguments, "result": self.result}
+
+
+class Toolbox:
+    def __init__(
+        self, functions: list[FunctionSpec], handoff_enabled: bool, caller: WebhookCaller, context: CallContext
+    ) -> None:
+        self._functions = {f.name: f for f in functions}
+        self._handoff_enabled = handoff_enabled
+        self._caller = caller
+        self._context = context
+
+    @property
+    def tools(self) -> tuple[ToolSpec, ...]:
+        offered = [ToolSpec(f.name, f.description, f.parameters) for f in self._functions.values()]
+        return (*offered, HANDOFF_TOOL) if self._handoff_enabled else tuple(offered)
+
+    async def run(self, call: ToolCall) -> CallOutcome:
+        if call.name == HANDOFF_NAME and self._handoff_enabled:
+            return CallOutcome(call.name, _loose_arguments(call.arguments), HANDOFF_RESULT, is_handoff=True)
+        function = self._functions.get(call.name)
+        if function is None:
+            return CallOutcome(call.name, _loose_arguments(call.arguments), {"error": f"no function {call.name!r}"})
+        try:
+            arguments = parse_arguments(call.arguments, function.parameters)
+        except InvalidArguments as exc:
+            return CallOutcome(call.name, _loose_arguments(call.arguments), {"error": str(exc)})
+        return CallOutcome(call.name, arguments, await self._caller.call(function, arguments, self._context))
+
+
+def _loose_arguments(text: str) -> dict[str, Any]:
+    """The arguments as far as they are a JSON object; ``{}`` where they are not."""
+    try:
+        arguments = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return arguments if isinstance(arguments, dict) else {}

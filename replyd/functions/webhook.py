@@ -1,0 +1,99 @@
+"""Calling a function's webhook: a signed request to the address the guard approved, with a
+timeout, no redirects, and a capped answer. Whatever goes wrong becomes ``{"error": ...}``
+for the model; the customer still gets a reply."""
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from replyd.functions.signing import SIGNATURE_HEADER, sign
+from replyd.functions.spec import FunctionSpec
+from replyd.functions.ssrf import AddressGuard, BlockedAddress
+
+MAX_ANSWER_BYTES = 64 * 1024
+USER_AGENT = "replyd-webhook/1"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What every call of one reply tells the receiver besides the arguments."""
+
+    assistant_id: int
+    conversation_id: str
+    customer_identifier: str
+    variables: dict[str, Any]
+    secret: str
+
+
+class WebhookCaller:
+    def __init__(self, client: httpx.AsyncClient, guard: AddressGuard) -> None:
+        self._client = client
+        self._guard = guard
+
+    async def call(self, function: FunctionSpec, arguments: dict[str, Any], context: CallContext) -> Any:
+        body = json.dumps(
+            {
+                "function": function.name,
+                "arguments": arguments,
+                "assistant_id": context.assistant_id,
+                "conversation_id": context.conversation_id,
+                "customer_identifier": context.customer_identifier,
+                "variables": context.variables,
+            },
+            separators=(",", ":"),
+        ).encode()
+        try:
+            async with asyncio.timeout(function.timeout_s):
+                return await self._send(function, body, context.secret)
+        except BlockedAddress as exc:
+            return {"error": f"refused: {exc}"}
+        except (TimeoutError, httpx.TimeoutException):
+            return {"error": f"the function did not answer within {function.timeout_s:g} s"}
+        except httpx.HTTPError as exc:
+            return {"error": f"could not call the function: {type(exc).__name__}"}
+
+    async def _send(self, function: FunctionSpec, body: bytes, secret: str) -> Any:
+        url = httpx.URL(str(function.url))
+        address = await self._guard.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
+        headers = {
+            **function.headers,
+            "Host": url.netloc.decode(),
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+        }
+        request = self._client.build_request(
+            function.method,
+            url.copy_with(host=address),
+            content=body,
+            headers=headers,
+            timeout=function.timeout_s,
+            extensions={"sni_hostname": url.host},
+        )
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            if not response.is_success:
+                return {"error": f"the function answered HTTP {response.status_code}"}
+            return await _read_answer(response)
+        finally:
+            await response.aclose()
+
+
+async def _read_answer(response: httpx.Response) -> Any:
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) > MAX_ANSWER_BYTES:
+            return {"error": f"the function's answer is larger than {MAX_ANSWER_BYTES} bytes"}
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return {"error": "the function's answer is neither JSON nor text"}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
