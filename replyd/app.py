@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from replyd import __version__
 from replyd.api.envelope import install_error_handlers
 from replyd.api.middleware import RateLimitHeaders
-from replyd.api.routes import replies
+from replyd.api.routes import account, assistants, conversations, replies
 from replyd.api.state import AppState
 from replyd.settings import Settings
 
@@ -39,5 +39,6 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     )
     app.add_middleware(RateLimitHeaders)
     install_error_handlers(app)
-    app.include_router(replies.router)
+    for module in (replies, conversations, assistants, account):
+        app.include_router(module.router)
     return app

@@ -5,10 +5,13 @@
     ├── InvalidJson                  400 INVALID_JSON
     ├── Unauthenticated              401 UNAUTHENTICATED
     ├── InsufficientBalance          402 INSUFFICIENT_BALANCE
+    ├── Forbidden                    403 FORBIDDEN
     ├── NotFound                     404 NOT_FOUND
-    │   └── AssistantNotFound        404 ASSISTANT_NOT_FOUND
+    │   ├── AssistantNotFound        404 ASSISTANT_NOT_FOUND
+    │   └── ConversationNotFound     404 CONVERSATION_NOT_FOUND
     ├── MethodNotAllowed             405 METHOD_NOT_ALLOWED
     ├── RequestInProgress            409 REQUEST_IN_PROGRESS
+    ├── AssistantInUse               409 ASSISTANT_IN_USE
     ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
     ├── ValidationFailed             422 VALIDATION_ERROR
     ├── IdempotencyKeyReused         422 IDEMPOTENCY_KEY_REUSED
@@ -50,6 +53,10 @@ class InsufficientBalance(ReplydError):
     status, error_code = 402, "INSUFFICIENT_BALANCE"
 
 
+class Forbidden(ReplydError):
+    status, error_code = 403, "FORBIDDEN"
+
+
 class NotFound(ReplydError):
     status, error_code = 404, "NOT_FOUND"
 
@@ -58,12 +65,20 @@ class AssistantNotFound(NotFound):
     status, error_code = 404, "ASSISTANT_NOT_FOUND"
 
 
+class ConversationNotFound(NotFound):
+    status, error_code = 404, "CONVERSATION_NOT_FOUND"
+
+
 class MethodNotAllowed(ReplydError):
     status, error_code = 405, "METHOD_NOT_ALLOWED"
 
 
 class RequestInProgress(ReplydError):
     status, error_code = 409, "REQUEST_IN_PROGRESS"
+
+
+class AssistantInUse(ReplydError):
+    status, error_code = 409, "ASSISTANT_IN_USE"
 
 
 class PayloadTooLarge(ReplydError):

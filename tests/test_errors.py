@@ -19,8 +19,8 @@ SPEC_CODES = {
     "LLM_TIMEOUT",
     "INTERNAL_ERROR",
 }
-OWN_CODES = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}
-"""replyd's own codes, for paths that do not exist or do not take the method."""
+OWN_CODES = {"NOT_FOUND", "METHOD_NOT_ALLOWED", "FORBIDDEN", "CONVERSATION_NOT_FOUND", "ASSISTANT_IN_USE"}
+"""replyd's own codes, for the API around generate-reply and for paths that do not exist."""
 
 
 def all_error_classes() -> list[type[errors.ReplydError]]:

@@ -1,16 +1,23 @@
 """What routes need, named once as ``Annotated`` aliases so a signature lists its needs."""
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from pydantic import BaseModel
 
 from replyd.api.state import AppState
-from replyd.errors import RateLimited, Unauthenticated
+from replyd.api.validation import read_json_object, validate_model
+from replyd.errors import Forbidden, RateLimited, Unauthenticated
 from replyd.store.accounts import find_active_token
 from replyd.store.tables import ApiToken
 
 RATE_LIMIT_HEADERS = "rate_limit_headers"
 """Key in ``request.state`` under which the rate limiter leaves the X-RateLimit-* headers."""
+STATUS_ENVELOPE = "status_envelope"
+"""Key in ``request.state`` that makes errors carry Famulor's ``"status": false`` too."""
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def get_state(request: Request) -> AppState:
@@ -53,3 +60,28 @@ async def limit_replies(request: Request, token: CurrentToken, state: State) -> 
 
 
 RateLimitedToken = Annotated[ApiToken, Depends(limit_replies)]
+
+
+async def require_admin(token: CurrentToken) -> ApiToken:
+    if token.scope != "admin":
+        raise Forbidden("This token may only generate replies and read conversations; use an admin token.")
+    return token
+
+
+AdminToken = Annotated[ApiToken, Depends(require_admin)]
+
+
+def use_status_envelope(request: Request) -> None:
+    """For Famulor's conversation endpoints, whose clients read ``status``."""
+    setattr(request.state, STATUS_ENVELOPE, True)
+
+
+def body_of(model: type[M]) -> Callable[[Request, AppState], Awaitable[M]]:
+    """A dependency reading the body as ``model``: declared after the token, it runs after
+    authentication, and a broken body answers in replyd's envelope (400 or 422)."""
+
+    async def parse(request: Request, state: State) -> M:
+        data = await read_json_object(request, state.settings.max_body_bytes)
+        return validate_model(model, data, {"max_message_chars": state.settings.max_message_chars})
+
+    return parse

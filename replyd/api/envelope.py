@@ -8,29 +8,37 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from replyd.api.deps import STATUS_ENVELOPE
 from replyd.api.validation import problems_from_pydantic
-from replyd.errors import MethodNotAllowed, NotFound, RateLimited, ReplydError, ValidationFailed
+from replyd.errors import MethodNotAllowed, NotFound, RateLimited, ReplydError, Unauthenticated, ValidationFailed
 
 log = logging.getLogger(__name__)
 
 
-def error_body(error: ReplydError) -> dict[str, Any]:
+def error_body(error: ReplydError, with_status: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {"success": False, "error": error.message, "error_code": error.error_code}
+    if with_status:
+        body["status"] = False
     if isinstance(error, ValidationFailed):
         body["details"] = [{"field": p.field, "message": p.message} for p in error.problems]
     return body
 
 
-def error_response(error: ReplydError) -> JSONResponse:
-    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, RateLimited) else None
-    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
+def error_response(error: ReplydError, request: Request | None = None) -> JSONResponse:
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    with_status = request is not None and getattr(request.state, STATUS_ENVELOPE, False)
+    return JSONResponse(error_body(error, with_status), status_code=error.status, headers=headers)
 
 
-async def _on_replyd_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_replyd_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ReplydError)
     if exc.status >= 500:
         log.warning("request failed: %s %s", exc.error_code, exc.message, exc_info=exc.__cause__ or exc)
-    return error_response(exc)
+    return error_response(exc, request)
 
 
 async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -45,14 +53,14 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(ValidationFailed(problems_from_pydantic(exc.errors())))
+    return error_response(ValidationFailed(problems_from_pydantic(exc.errors())), request)
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
-    return error_response(ReplydError())
+    return error_response(ReplydError(), request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -19,7 +19,9 @@ def error_responses(*errors: type[ReplydError]) -> dict[int | str, dict[str, Any
     """``responses=`` for FastAPI: each status with the error codes it may carry."""
     by_status: dict[int, list[str]] = {}
     for error in errors:
-        by_status.setdefault(error.status, []).append(error.error_code)
+        codes = by_status.setdefault(error.status, [])
+        if error.error_code not in codes:
+            codes.append(error.error_code)
     return {
         status: {"model": ErrorOut, "description": "error_code: " + " or ".join(codes)}
         for status, codes in sorted(by_status.items())

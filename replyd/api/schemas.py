@@ -1,9 +1,9 @@
 """Request and response bodies of the HTTP API, with the rules the spec gives each field."""
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr, ValidationInfo
 
 from replyd.engine.variables import Scalar
 
@@ -15,6 +15,45 @@ REPLY_EXAMPLE: dict[str, JsonValue] = {
     "function_calls": [],
     "ai_disabled": False,
 }
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _within_message_limit(value: str, info: ValidationInfo) -> str:
+    """The limit is a setting, so it comes in the validation context."""
+    limit = (info.context or {}).get("max_message_chars")
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters (it has {len(value)})")
+    return value
+
+
+def _flat(variables: dict[str, Any] | None) -> dict[str, Scalar] | None:
+    for key, value in (variables or {}).items():
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValueError(f"variable {key!r} must be a string, number, boolean or null (variables are flat)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"variable {key!r} must be a finite number")
+    return variables
+
+
+MessageText = Annotated[
+    StrictStr,
+    Field(min_length=1, description="Not blank; at most 32,000 characters by default (REPLYD_MAX_MESSAGE_CHARS)."),
+    AfterValidator(_not_blank),
+    AfterValidator(_within_message_limit),
+]
+Variables = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="Flat object of string, number, boolean or null values, merged into the conversation's "
+        "variables; null removes a key."
+    ),
+    AfterValidator(_flat),
+]
 
 
 class ReplyIn(BaseModel):
@@ -33,42 +72,13 @@ class ReplyIn(BaseModel):
     )
 
     assistant_id: StrictInt = Field(ge=1, description="An assistant of your account.")
-    customer_identifier: StrictStr = Field(
-        min_length=1, max_length=255, description="Phone number, e-mail, CRM id...; used exactly as sent."
-    )
-    message: StrictStr = Field(
-        min_length=1, description="The customer's message; at most 32,000 characters by default."
-    )
-    variables: dict[str, Any] | None = Field(
-        default=None,
-        description="Flat object of string, number, boolean or null values, merged into the conversation's "
-        "variables; null removes a key.",
-    )
-
-    @field_validator("customer_identifier", "message")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("message")
-    @classmethod
-    def _not_too_long(cls, value: str, info: ValidationInfo) -> str:
-        limit = (info.context or {}).get("max_message_chars")
-        if limit is not None and len(value) > limit:
-            raise ValueError(f"must be at most {limit} characters (it has {len(value)})")
-        return value
-
-    @field_validator("variables")
-    @classmethod
-    def _flat(cls, variables: dict[str, Any] | None) -> dict[str, Scalar] | None:
-        for key, value in (variables or {}).items():
-            if value is not None and not isinstance(value, str | int | float | bool):
-                raise ValueError(f"variable {key!r} must be a string, number, boolean or null (variables are flat)")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"variable {key!r} must be a finite number")
-        return variables
+    customer_identifier: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=255, description="Phone number, e-mail, CRM id...; used exactly as sent."),
+        AfterValidator(_not_blank),
+    ]
+    message: MessageText
+    variables: Variables = None
 
 
 class ReplyOut(BaseModel):

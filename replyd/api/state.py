@@ -5,8 +5,11 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from replyd.engine.assistants import AssistantService
+from replyd.engine.conversations import ConversationService
 from replyd.engine.idempotency import IdempotentRunner
 from replyd.engine.reply import ReplyEngine
+from replyd.engine.usage import UsageService
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
 from replyd.limits import ConversationLocks, RateLimiter
@@ -25,12 +28,16 @@ class AppState:
     limiter: RateLimiter
     replies: ReplyEngine
     idempotency: IdempotentRunner
+    conversations: ConversationService
+    assistants: AssistantService
+    usage: UsageService
 
     @classmethod
     def build(cls, settings: Settings) -> "AppState":
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         providers = ProviderRegistry(settings)
+        locks = ConversationLocks()
         # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
         webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
         webhooks = WebhookCaller(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
@@ -41,8 +48,11 @@ class AppState:
             providers=providers,
             webhook_client=webhook_client,
             limiter=RateLimiter(),
-            replies=ReplyEngine(sessions, providers, ConversationLocks(), webhooks),
+            replies=ReplyEngine(sessions, providers, locks, webhooks),
             idempotency=IdempotentRunner(sessions, settings),
+            conversations=ConversationService(sessions, locks),
+            assistants=AssistantService(sessions),
+            usage=UsageService(sessions),
         )
 
     async def aclose(self) -> None:

@@ -15,7 +15,7 @@ from replyd.clock import utcnow
 from replyd.engine import context
 from replyd.engine.function_loop import Answer, answer
 from replyd.engine.variables import Scalar, builtin_variables, merge_variables, render_prompt
-from replyd.errors import AssistantNotFound, InsufficientBalance
+from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
@@ -29,16 +29,21 @@ from replyd.store.tables import Assistant, Conversation
 
 @dataclass(frozen=True)
 class ReplyRequest:
+    """A customer's message: to the conversation with ``customer_identifier`` (generate-reply,
+    created on its first message), or to an existing conversation by ``conversation_id``
+    (widget and test chats)."""
+
     assistant_id: int
-    customer_identifier: str
+    customer_identifier: str | None
     message: str
     variables: dict[str, Scalar] | None = None
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ReplyResult:
     conversation_id: str
-    customer_identifier: str
+    customer_identifier: str | None
     reply: str | None
     ai_disabled: bool
     function_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -82,14 +87,27 @@ class ReplyEngine:
             assistant = await assistants.get_assistant(session, account_id, request.assistant_id)
         if assistant is None:
             raise AssistantNotFound(f"Assistant {request.assistant_id} was not found in your account.")
-        async with self._locks.hold(f"{assistant.id}:{request.customer_identifier}"):
+        async with self._locks.hold(lock_key(assistant.id, request.customer_identifier, request.conversation_id)):
             return await self._reply_in_order(account_id, assistant, request, idempotency_key)
+
+    async def reply_in_conversation(
+        self, account_id: int, conversation_id: str, message: str, idempotency_key: IdempotencyKey | None = None
+    ) -> ReplyResult:
+        """A message to an existing conversation, addressed by its id."""
+        async with self._sessions() as session:
+            conversation = await conversations.get_conversation(session, account_id, conversation_id)
+        if conversation is None:
+            raise ConversationNotFound(f"Conversation {conversation_id} was not found in your account.")
+        request = ReplyRequest(
+            conversation.assistant_id, conversation.customer_identifier, message, conversation_id=conversation.id
+        )
+        return await self.reply(account_id, request, idempotency_key)
 
     async def _reply_in_order(
         self, account_id: int, assistant: Assistant, request: ReplyRequest, key: IdempotencyKey | None
     ) -> ReplyResult:
         async with self._sessions() as session:
-            conversation = await conversations.find_conversation(session, assistant.id, request.customer_identifier)
+            conversation = await _find(session, account_id, assistant.id, request)
             turn = _turn(conversation, request)
             if turn.ai_disabled:
                 return await self._store_takeover_message(session, account_id, request, turn, key)
@@ -117,7 +135,7 @@ class ReplyEngine:
         turn: Turn,
         history: list[context.Unit],
     ) -> list[ChatMessage]:
-        builtins = builtin_variables(request.customer_identifier, turn.conversation_id, utcnow())
+        builtins = builtin_variables(request.customer_identifier or "", turn.conversation_id, utcnow())
         system_prompt = render_prompt(assistant.system_prompt, {**turn.variables, **builtins})
         return context.build_model_input(
             system_prompt, history, request.message, assistant.context_budget_tokens, provider.count_tokens
@@ -139,14 +157,7 @@ class ReplyEngine:
         key: IdempotencyKey | None,
     ) -> ReplyResult:
         """With the AI disabled a human answers: keep the message, call no model, charge nothing."""
-        await conversations.save_conversation(
-            session,
-            turn.conversation_id,
-            is_new=False,
-            assistant_id=request.assistant_id,
-            customer_identifier=request.customer_identifier,
-            variables=turn.variables,
-        )
+        await conversations.touch_conversation(session, turn.conversation_id, turn.variables)
         await conversations.add_message(
             session, turn.conversation_id, role="user", author="customer", content=request.message
         )
@@ -176,14 +187,18 @@ class ReplyEngine:
             turn.conversation_id, request.customer_identifier, reply.text, reply.handed_off, reply.function_calls
         )
         async with self._sessions() as session, session.begin():
-            await conversations.save_conversation(
-                session,
-                turn.conversation_id,
-                is_new=turn.is_new,
-                assistant_id=assistant.id,
-                customer_identifier=request.customer_identifier,
-                variables=turn.variables,
-            )
+            if turn.is_new:
+                await conversations.create_conversation(
+                    session,
+                    turn.conversation_id,
+                    account_id=account_id,
+                    assistant_id=assistant.id,
+                    customer_identifier=request.customer_identifier,
+                    type="api",
+                    variables=turn.variables,
+                )
+            else:
+                await conversations.touch_conversation(session, turn.conversation_id, turn.variables)
             await conversations.add_message(
                 session, turn.conversation_id, role="user", author="customer", content=request.message
             )
@@ -213,6 +228,26 @@ class ReplyEngine:
             )
             await _remember_answer(session, account_id, key, result)
         return result
+
+
+def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id: str | None) -> str:
+    """One key per conversation, whichever way it is addressed: generate-reply knows the
+    customer before the conversation exists; widget chats have only the id."""
+    if customer_identifier is not None:
+        return f"customer:{assistant_id}:{customer_identifier}"
+    return f"conversation:{conversation_id}"
+
+
+async def _find(
+    session: AsyncSession, account_id: int, assistant_id: int, request: ReplyRequest
+) -> Conversation | None:
+    if request.conversation_id is not None:
+        conversation = await conversations.get_conversation(session, account_id, request.conversation_id)
+        if conversation is None:  # erased while the message waited for the lock
+            raise ConversationNotFound(f"Conversation {request.conversation_id} was not found in your account.")
+        return conversation
+    assert request.customer_identifier is not None
+    return await conversations.find_conversation(session, assistant_id, request.customer_identifier)
 
 
 def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:

@@ -24,7 +24,7 @@ class CallContext:
 
     assistant_id: int
     conversation_id: str
-    customer_identifier: str
+    customer_identifier: str | None
     variables: dict[str, Any]
     secret: str
 

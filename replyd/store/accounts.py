@@ -47,13 +47,19 @@ async def webhook_secret(session: AsyncSession, account_id: int) -> str:
     return secret or ""
 
 
-async def create_token(session: AsyncSession, account_id: int, rate_limit: str | None = None) -> NewToken:
+SCOPES = ("admin", "replies")
+
+
+async def create_token(
+    session: AsyncSession, account_id: int, rate_limit: str | None = None, scope: str = "admin"
+) -> NewToken:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         account_id=account_id,
         token_sha256=hash_token(secret),
         prefix=secret[:12],
         rate_limit=rate_limit,
+        scope=scope,
         created_at=utcnow(),
     )
     session.add(token)

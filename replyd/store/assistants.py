@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store.tables import Assistant
+from replyd.store.tables import Assistant, Conversation, Message
 
 
 async def create_assistant(session: AsyncSession, account_id: int, fields: dict[str, Any]) -> Assistant:
@@ -21,3 +21,20 @@ async def get_assistant(session: AsyncSession, account_id: int, assistant_id: in
     return await session.scalar(
         select(Assistant).where(Assistant.id == assistant_id, Assistant.account_id == account_id)
     )
+
+
+async def list_assistants(session: AsyncSession, account_id: int) -> list[Assistant]:
+    rows = await session.scalars(select(Assistant).where(Assistant.account_id == account_id).order_by(Assistant.id))
+    return list(rows.all())
+
+
+async def update_assistant(session: AsyncSession, assistant_id: int, fields: dict[str, Any]) -> None:
+    await session.execute(update(Assistant).where(Assistant.id == assistant_id).values(updated_at=utcnow(), **fields))
+
+
+async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
+    """The assistant and its conversations with their messages; ledger entries stay."""
+    conversation_ids = select(Conversation.id).where(Conversation.assistant_id == assistant_id)
+    await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
+    await session.execute(delete(Conversation).where(Conversation.assistant_id == assistant_id))
+    await session.execute(delete(Assistant).where(Assistant.id == assistant_id))

@@ -1,15 +1,41 @@
 """Conversations and their messages.
 
-A conversation is written only together with its first exchange, so a request that fails
-leaves no empty conversation behind."""
+A conversation of generate-reply is written only together with its first exchange, so a
+request that fails leaves no empty conversation behind. Every lookup by id names the
+account, so one account never reaches another's conversations."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store.tables import Conversation, Message
+from replyd.store.tables import Assistant, Conversation, Message
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    assistant_id: int | None = None
+    type: str | None = None
+    customer_identifier: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityKey:
+    """A conversation's place in the newest-activity-first order: the keyset cursor."""
+
+    updated_at: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    conversation: Conversation
+    assistant_name: str
+    message_count: int
+    total_cost_micros: int
 
 
 async def find_conversation(session: AsyncSession, assistant_id: int, customer_identifier: str) -> Conversation | None:
@@ -21,6 +47,12 @@ async def find_conversation(session: AsyncSession, assistant_id: int, customer_i
     )
 
 
+async def get_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.account_id == account_id)
+    )
+
+
 async def recent_messages(session: AsyncSession, conversation_id: str, limit: int) -> list[Message]:
     """The newest ``limit`` messages, oldest first."""
     rows = await session.scalars(
@@ -29,35 +61,43 @@ async def recent_messages(session: AsyncSession, conversation_id: str, limit: in
     return list(reversed(rows.all()))
 
 
-async def save_conversation(
+async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
+    rows = await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+    return list(rows.all())
+
+
+async def create_conversation(
     session: AsyncSession,
     conversation_id: str,
     *,
-    is_new: bool,
+    account_id: int,
     assistant_id: int,
-    customer_identifier: str,
+    customer_identifier: str | None,
+    type: str,
     variables: dict[str, Any],
-) -> None:
-    """Insert the conversation on its first message, else store its merged variables."""
+) -> Conversation:
     now = utcnow()
-    if is_new:
-        session.add(
-            Conversation(
-                id=conversation_id,
-                assistant_id=assistant_id,
-                customer_identifier=customer_identifier,
-                type="api",
-                variables=variables,
-                ai_disabled=False,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await session.flush()
-    else:
-        await session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(variables=variables, updated_at=now)
-        )
+    conversation = Conversation(
+        id=conversation_id,
+        account_id=account_id,
+        assistant_id=assistant_id,
+        customer_identifier=customer_identifier,
+        type=type,
+        variables=variables,
+        ai_disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def touch_conversation(session: AsyncSession, conversation_id: str, variables: dict[str, Any]) -> None:
+    """Store merged variables and mark new activity."""
+    await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(variables=variables, updated_at=utcnow())
+    )
 
 
 async def set_ai_disabled(session: AsyncSession, conversation_id: str, disabled: bool) -> None:
@@ -92,3 +132,82 @@ async def add_message(
     session.add(message)
     await session.flush()
     return message
+
+
+async def delete_conversation(session: AsyncSession, conversation_id: str) -> None:
+    await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+    await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+
+
+async def count_for_assistant(session: AsyncSession, assistant_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(Conversation).where(Conversation.assistant_id == assistant_id)
+    )
+    return count or 0
+
+
+async def list_conversations(
+    session: AsyncSession,
+    account_id: int,
+    where: ConversationFilter,
+    limit: int,
+    after: ActivityKey | None = None,
+    before: ActivityKey | None = None,
+) -> list[ConversationSummary]:
+    """Newest activity first. ``after`` continues below a cursor, ``before`` goes back above
+    one; both are keysets, so conversations arriving meanwhile never shift a page."""
+    query = (
+        select(Conversation, Assistant.name)
+        .join(Assistant, Assistant.id == Conversation.assistant_id)
+        .where(Conversation.account_id == account_id, *_filters(where))
+    )
+    newest_first = (Conversation.updated_at.desc(), Conversation.id.desc())
+    if after is not None:
+        query = query.where(_older_than(after)).order_by(*newest_first)
+    elif before is not None:
+        query = query.where(_newer_than(before)).order_by(Conversation.updated_at, Conversation.id)
+    else:
+        query = query.order_by(*newest_first)
+    rows = list((await session.execute(query.limit(limit))).all())
+    if before is not None:
+        rows.reverse()
+    totals = await _message_totals(session, [conversation.id for conversation, _ in rows])
+    return [
+        ConversationSummary(conversation, name, *totals.get(conversation.id, (0, 0))) for conversation, name in rows
+    ]
+
+
+def _filters(where: ConversationFilter) -> list[Any]:
+    clauses = []
+    if where.assistant_id is not None:
+        clauses.append(Conversation.assistant_id == where.assistant_id)
+    if where.type is not None:
+        clauses.append(Conversation.type == where.type)
+    if where.customer_identifier is not None:
+        clauses.append(Conversation.customer_identifier == where.customer_identifier)
+    return clauses
+
+
+def _older_than(key: ActivityKey) -> Any:
+    return or_(
+        Conversation.updated_at < key.updated_at,
+        and_(Conversation.updated_at == key.updated_at, Conversation.id < key.id),
+    )
+
+
+def _newer_than(key: ActivityKey) -> Any:
+    return or_(
+        Conversation.updated_at > key.updated_at,
+        and_(Conversation.updated_at == key.updated_at, Conversation.id > key.id),
+    )
+
+
+async def _message_totals(session: AsyncSession, conversation_ids: list[str]) -> dict[str, tuple[int, int]]:
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(Message.conversation_id, func.count(), func.coalesce(func.sum(Message.cost_micros), 0))
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    return {conversation_id: (int(count), int(cost)) for conversation_id, count, cost in rows.all()}

@@ -2,7 +2,7 @@
 its entries; ``accounts.balance_micros`` is kept equal to it in the same transaction, so the
 balance check before a reply is one row read instead of a sum."""
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -51,3 +51,37 @@ async def ledger_sum_micros(session: AsyncSession, account_id: int) -> int:
         select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(LedgerEntry.account_id == account_id)
     )
     return int(total or 0)
+
+
+async def entries(
+    session: AsyncSession, account_id: int, limit: int, before_id: int | None = None
+) -> list[LedgerEntry]:
+    """Newest first; ``before_id`` continues below a cursor."""
+    query = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    if before_id is not None:
+        query = query.where(LedgerEntry.id < before_id)
+    rows = await session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit))
+    return list(rows.all())
+
+
+async def totals_per_day(session: AsyncSession, account_id: int) -> list[tuple[str, int, int]]:
+    """(day, charged micros, replies) per UTC day with charges, oldest first."""
+    day = func.substr(func.cast(LedgerEntry.created_at, String), 1, 10)
+    rows = await session.execute(
+        select(day, func.sum(-LedgerEntry.amount_micros), func.count())
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
+        .group_by(day)
+        .order_by(day)
+    )
+    return [(str(d), int(amount), int(count)) for d, amount, count in rows.all()]
+
+
+async def totals_per_assistant(session: AsyncSession, account_id: int) -> list[tuple[int | None, int, int]]:
+    """(assistant id, charged micros, replies) per assistant, the most charged first."""
+    rows = await session.execute(
+        select(LedgerEntry.assistant_id, func.sum(-LedgerEntry.amount_micros), func.count())
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
+        .group_by(LedgerEntry.assistant_id)
+        .order_by(func.sum(-LedgerEntry.amount_micros).desc())
+    )
+    return [(assistant_id, int(amount), int(count)) for assistant_id, amount, count in rows.all()]

@@ -27,7 +27,9 @@ def display_url(url: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     full_url = async_url(url)
     is_sqlite = full_url.startswith("sqlite")
-    engine = create_async_engine(full_url, pool_pre_ping=not is_sqlite)
+    # Timestamps are UTC everywhere; PostgreSQL sessions say so too, for date arithmetic.
+    connect_args = {} if is_sqlite else {"server_settings": {"timezone": "UTC"}}
+    engine = create_async_engine(full_url, pool_pre_ping=not is_sqlite, connect_args=connect_args)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine

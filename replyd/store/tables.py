@@ -39,6 +39,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     """The first characters of the token, so an operator can tell tokens apart."""
     rate_limit: Mapped[str | None] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    """``admin`` (everything of its account) or ``replies`` (generate-reply and reading conversations)."""
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
@@ -71,12 +73,19 @@ class Assistant(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("assistant_id", "customer_identifier"),)
+    __table_args__ = (
+        UniqueConstraint("assistant_id", "customer_identifier"),
+        Index("ix_conversations_account_activity", "account_id", "updated_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    """The assistant's account, kept here so that listing and access checks need no join."""
     assistant_id: Mapped[int] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"))
     customer_identifier: Mapped[str | None] = mapped_column(String(255))
+    """None for widget and test chats, which are addressed by id."""
     type: Mapped[str] = mapped_column(String(16), default="api")
+    """``api`` (generate-reply), ``widget`` or ``test``."""
     variables: Mapped[dict[str, Any]]
     ai_disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]

@@ -1,0 +1,187 @@
+"""Conversations with Famulor's paths and shapes: read, list, take over, hand back, widget and
+test chats, a human operator's messages, and erasure. Answers carry ``"status"``."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from replyd import errors
+from replyd.api.conversation_schemas import (
+    AgentMessageOut,
+    ConversationListItem,
+    ConversationMessageIn,
+    ConversationOut,
+    ConversationPage,
+    ConversationReplyOut,
+    ConversationStateOut,
+    DeletedConversationOut,
+    HistoryItem,
+    StartConversationIn,
+    StartedConversationOut,
+)
+from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, State, body_of, use_status_envelope
+from replyd.api.openapi import error_responses, json_body
+from replyd.api.pagination import activity_cursor, read_activity_cursor
+from replyd.engine.idempotency import request_fingerprint
+from replyd.engine.reply import IdempotencyKey, ReplyRequest
+from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
+
+router = APIRouter(tags=["conversations"], dependencies=[Depends(use_status_envelope)])
+
+READ_ERRORS = error_responses(errors.Unauthenticated, errors.ConversationNotFound)
+ADMIN_ERRORS = error_responses(errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound)
+
+
+@router.get("/api/conversations/{conversation_id}", summary="A conversation and its history", responses=READ_ERRORS)
+async def get_conversation(conversation_id: str, token: CurrentToken, state: State) -> ConversationOut:
+    view = await state.conversations.get(token.account_id, conversation_id)
+    return ConversationOut.of(view.conversation, view.messages)
+
+
+@router.get(
+    "/api/user/conversations",
+    summary="List conversations, newest activity first",
+    responses=error_responses(errors.Unauthenticated, errors.ValidationFailed),
+)
+async def list_conversations(
+    request: Request,
+    token: CurrentToken,
+    state: State,
+    assistant_id: Annotated[int | None, Query(ge=1)] = None,
+    type: Literal["api", "widget", "test"] | None = None,
+    external_identifier: Annotated[str | None, Query(max_length=255)] = None,
+    customer_phone: Annotated[str | None, Query(max_length=255, description="Alias of external_identifier.")] = None,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 15,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> ConversationPage:
+    where = ConversationFilter(assistant_id, type, external_identifier or customer_phone)
+    direction, key = read_activity_cursor(cursor) if cursor else ("next", None)
+    after, before = (key, None) if direction == "next" else (None, key)
+    rows = await state.conversations.list(token.account_id, where, per_page + 1, after, before)
+    has_more = len(rows) > per_page
+    page = (rows[-per_page:] if direction == "prev" else rows[:per_page]) if has_more else rows
+    is_first_page = key is None or (direction == "prev" and not has_more)
+    is_last_page = direction == "next" and not has_more
+    return ConversationPage(
+        data=[ConversationListItem.of(row) for row in page],
+        per_page=per_page,
+        next_cursor=None if is_last_page or not page else activity_cursor("next", _key(page[-1])),
+        prev_cursor=None if is_first_page or not page else activity_cursor("prev", _key(page[0])),
+        path=str(request.url.remove_query_params(["cursor"])),
+    )
+
+
+def _key(row: ConversationSummary) -> ActivityKey:
+    return ActivityKey(row.conversation.updated_at, row.conversation.id)
+
+
+@router.post(
+    "/api/automate/conversations/{conversation_id}/disable-ai",
+    summary="Take a conversation over: the AI stops answering",
+    responses=ADMIN_ERRORS,
+)
+async def disable_ai(conversation_id: str, token: AdminToken, state: State) -> ConversationStateOut:
+    return ConversationStateOut.of(await state.conversations.set_ai_enabled(token.account_id, conversation_id, False))
+
+
+@router.post(
+    "/api/automate/conversations/{conversation_id}/enable-ai",
+    summary="Hand a conversation back to the AI",
+    responses=ADMIN_ERRORS,
+)
+async def enable_ai(conversation_id: str, token: AdminToken, state: State) -> ConversationStateOut:
+    return ConversationStateOut.of(await state.conversations.set_ai_enabled(token.account_id, conversation_id, True))
+
+
+@router.post(
+    "/api/conversations",
+    summary="Start a widget or test chat",
+    openapi_extra=json_body(StartConversationIn),
+    responses=error_responses(
+        errors.InvalidJson,
+        errors.Unauthenticated,
+        errors.Forbidden,
+        errors.AssistantNotFound,
+        errors.PayloadTooLarge,
+        errors.ValidationFailed,
+    ),
+)
+async def start_conversation(
+    token: AdminToken, state: State, body: Annotated[StartConversationIn, Depends(body_of(StartConversationIn))]
+) -> StartedConversationOut:
+    view = await state.conversations.start(token.account_id, body.assistant_id, body.type, body.variables)
+    return StartedConversationOut(
+        conversation_id=view.conversation.id, history=[HistoryItem.of(m) for m in view.messages]
+    )
+
+
+@router.post(
+    "/api/conversations/{conversation_id}/messages",
+    summary="Send a customer's message to a conversation and get the reply",
+    openapi_extra=json_body(ConversationMessageIn),
+    responses=error_responses(
+        errors.InvalidJson,
+        errors.Unauthenticated,
+        errors.InsufficientBalance,
+        errors.Forbidden,
+        errors.ConversationNotFound,
+        errors.RequestInProgress,
+        errors.PayloadTooLarge,
+        errors.ValidationFailed,
+        errors.IdempotencyKeyReused,
+        errors.RateLimited,
+        errors.ProviderError,
+        errors.ProviderTimeout,
+    ),
+)
+async def send_message(
+    conversation_id: str,
+    _: AdminToken,
+    token: RateLimitedToken,
+    state: State,
+    body: Annotated[ConversationMessageIn, Depends(body_of(ConversationMessageIn))],
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> ConversationReplyOut:
+    fingerprint = request_fingerprint(f"messages:{conversation_id}", ReplyRequest(0, None, body.message))
+    key = IdempotencyKey(idempotency_key, fingerprint) if idempotency_key else None
+    result = await state.idempotency.run(
+        token.account_id,
+        key,
+        lambda key: state.replies.reply_in_conversation(token.account_id, conversation_id, body.message, key),
+    )
+    return ConversationReplyOut(
+        message=result.reply, function_calls=result.function_calls, ai_disabled=result.ai_disabled
+    )
+
+
+@router.post(
+    "/api/conversations/{conversation_id}/agent-messages",
+    summary="Add a human operator's message to a conversation",
+    openapi_extra=json_body(ConversationMessageIn),
+    responses=error_responses(
+        errors.InvalidJson,
+        errors.Unauthenticated,
+        errors.Forbidden,
+        errors.ConversationNotFound,
+        errors.PayloadTooLarge,
+        errors.ValidationFailed,
+    ),
+)
+async def add_agent_message(
+    conversation_id: str,
+    token: AdminToken,
+    state: State,
+    body: Annotated[ConversationMessageIn, Depends(body_of(ConversationMessageIn))],
+) -> AgentMessageOut:
+    message = await state.conversations.add_agent_message(token.account_id, conversation_id, body.message)
+    return AgentMessageOut(conversation_id=conversation_id, message=HistoryItem.of(message))
+
+
+@router.delete(
+    "/api/conversations/{conversation_id}",
+    summary="Erase a conversation and its messages (the customer's right to erasure)",
+    responses=ADMIN_ERRORS,
+)
+async def delete_conversation(conversation_id: str, token: AdminToken, state: State) -> DeletedConversationOut:
+    await state.conversations.erase(token.account_id, conversation_id)
+    return DeletedConversationOut(conversation_id=conversation_id)
