@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from replyd.api.schemas import MessageText, Variables
+from replyd.api.schemas import AssistantId, MessageText, Variables
 from replyd.money import format_micros
 from replyd.store.conversations import ConversationSummary
 from replyd.store.tables import Conversation, Message
@@ -106,7 +106,7 @@ class ConversationStateOut(BaseModel):
 class StartConversationIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    assistant_id: StrictInt = Field(ge=1)
+    assistant_id: AssistantId
     type: Literal["widget", "test"] = "widget"
     variables: Variables = None
 

@@ -17,6 +17,12 @@ REPLY_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit integers; a larger number cannot name anything."""
+
+AssistantId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="An assistant of your account.")]
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
@@ -71,7 +77,7 @@ class ReplyIn(BaseModel):
         },
     )
 
-    assistant_id: StrictInt = Field(ge=1, description="An assistant of your account.")
+    assistant_id: AssistantId
     customer_identifier: Annotated[
         StrictStr,
         Field(min_length=1, max_length=255, description="Phone number, e-mail, CRM id...; used exactly as sent."),

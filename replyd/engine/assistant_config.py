@@ -1,13 +1,13 @@
 """The one schema for an assistant's settings, used by the CLI's ``--config`` file and the API."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from replyd.functions.handoff import DEFAULT_HANDOFF_MESSAGE
 from replyd.functions.spec import FunctionSpec, check_unique_names
-from replyd.money import parse_amount
+from replyd.money import LARGEST_AMOUNT, parse_amount
 from replyd.providers.registry import DEFAULT_MODEL, parse_model
 
 DEFAULT_PROMPT = (
@@ -15,7 +15,7 @@ DEFAULT_PROMPT = (
     "The customer's identifier is {{customer_identifier}}."
 )
 
-Amount = Decimal
+Amount = Annotated[Decimal, Field(ge=0, le=LARGEST_AMOUNT, decimal_places=6)]
 
 
 class AssistantConfig(BaseModel):
@@ -30,9 +30,9 @@ class AssistantConfig(BaseModel):
     context_budget_tokens: int = Field(default=2048, ge=256, le=2_000_000)
     """Most tokens of system prompt, history and new message sent to the model per reply."""
     first_message: str | None = Field(default=None, max_length=10_000)
-    reply_fee: Amount = Field(default=Decimal("0.01"), ge=0, decimal_places=6)
-    input_price_per_million_tokens: Amount = Field(default=Decimal(0), ge=0, decimal_places=6)
-    output_price_per_million_tokens: Amount = Field(default=Decimal(0), ge=0, decimal_places=6)
+    reply_fee: Amount = Decimal("0.01")
+    input_price_per_million_tokens: Amount = Decimal(0)
+    output_price_per_million_tokens: Amount = Decimal(0)
     functions: list[FunctionSpec] = Field(default_factory=list, max_length=64)
     """Webhooks the model may call while it answers."""
     handoff_enabled: bool = False

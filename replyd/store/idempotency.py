@@ -23,8 +23,6 @@ class Claim:
 
 
 def _age(created_at: datetime) -> timedelta:
-    if created_at.tzinfo is None:  # SQLite hands back naive UTC
-        return utcnow().replace(tzinfo=None) - created_at
     return utcnow() - created_at
 
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from replyd import errors
 from replyd.api.assistant_schemas import (
@@ -14,12 +14,15 @@ from replyd.api.assistant_schemas import (
 )
 from replyd.api.deps import AdminToken, State
 from replyd.api.openapi import error_responses, json_body
+from replyd.api.schemas import MAX_ID
 from replyd.api.validation import read_json_object
 from replyd.engine.assistant_config import AssistantConfig
 
 router = APIRouter(tags=["assistants"])
 
-FOUND = (errors.Unauthenticated, errors.Forbidden, errors.AssistantNotFound)
+AssistantPathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+FOUND = (errors.Unauthenticated, errors.Forbidden, errors.AssistantNotFound, errors.ValidationFailed)
 WRITE = (errors.InvalidJson, errors.Unauthenticated, errors.Forbidden, errors.PayloadTooLarge, errors.ValidationFailed)
 
 
@@ -42,7 +45,7 @@ async def list_assistants(token: AdminToken, state: State) -> AssistantListOut:
 
 
 @router.get("/api/assistants/{assistant_id}", summary="One assistant", responses=error_responses(*FOUND))
-async def get_assistant(assistant_id: int, token: AdminToken, state: State) -> AssistantOut:
+async def get_assistant(assistant_id: AssistantPathId, token: AdminToken, state: State) -> AssistantOut:
     return AssistantOut(assistant=AssistantData.of(await state.assistants.get(token.account_id, assistant_id)))
 
 
@@ -52,7 +55,9 @@ async def get_assistant(assistant_id: int, token: AdminToken, state: State) -> A
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": partial_schema()}}}},
     responses=error_responses(*FOUND, *WRITE),
 )
-async def update_assistant(assistant_id: int, request: Request, token: AdminToken, state: State) -> AssistantOut:
+async def update_assistant(
+    assistant_id: AssistantPathId, request: Request, token: AdminToken, state: State
+) -> AssistantOut:
     changes: dict[str, Any] = await read_json_object(request, state.settings.max_body_bytes)
     assistant = await state.assistants.update(token.account_id, assistant_id, changes)
     return AssistantOut(assistant=AssistantData.of(assistant))
@@ -64,7 +69,7 @@ async def update_assistant(assistant_id: int, request: Request, token: AdminToke
     responses=error_responses(*FOUND, errors.AssistantInUse),
 )
 async def delete_assistant(
-    assistant_id: int,
+    assistant_id: AssistantPathId,
     token: AdminToken,
     state: State,
     force: Annotated[bool, Query(description="Also erase the assistant's conversations.")] = False,

@@ -22,14 +22,17 @@ from replyd.api.conversation_schemas import (
 from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, State, body_of, use_status_envelope
 from replyd.api.openapi import error_responses, json_body
 from replyd.api.pagination import activity_cursor, read_activity_cursor
+from replyd.api.schemas import MAX_ID
 from replyd.engine.idempotency import request_fingerprint
 from replyd.engine.reply import IdempotencyKey, ReplyRequest
 from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
 
 router = APIRouter(tags=["conversations"], dependencies=[Depends(use_status_envelope)])
 
-READ_ERRORS = error_responses(errors.Unauthenticated, errors.ConversationNotFound)
-ADMIN_ERRORS = error_responses(errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound)
+READ_ERRORS = error_responses(errors.Unauthenticated, errors.ConversationNotFound, errors.ValidationFailed)
+ADMIN_ERRORS = error_responses(
+    errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ValidationFailed
+)
 
 
 @router.get("/api/conversations/{conversation_id}", summary="A conversation and its history", responses=READ_ERRORS)
@@ -47,7 +50,7 @@ async def list_conversations(
     request: Request,
     token: CurrentToken,
     state: State,
-    assistant_id: Annotated[int | None, Query(ge=1)] = None,
+    assistant_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     type: Literal["api", "widget", "test"] | None = None,
     external_identifier: Annotated[str | None, Query(max_length=255)] = None,
     customer_phone: Annotated[str | None, Query(max_length=255, description="Alias of external_identifier.")] = None,

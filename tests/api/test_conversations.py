@@ -1,0 +1,263 @@
+"""The conversation endpoints, in Famulor's shapes: read, list, takeover, widget chats,
+operator messages, erasure, and 404 for anything of another account."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from replyd.store import accounts
+from tests.api.test_errors import assert_error
+from tests.conftest import Tenant
+from tests.servers import StubModel
+
+
+async def replies_token(db: Any, tenant: Tenant, server: str) -> httpx.AsyncClient:
+    async with db() as session, session.begin():
+        token = await accounts.create_token(session, tenant.account_id, scope="replies")
+    return httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {token.secret}"})
+
+
+async def test_a_conversation_reads_back_with_its_history(tenant: Tenant, stub_model: StubModel) -> None:
+    stub_model.enqueue("Hello John!")
+    reply = (await tenant.reply("Hi, I'm John", customer="+4917", variables={"name": "John"})).json()
+    response = await tenant.client.get(f"/api/conversations/{reply['conversation_id']}")
+    body = response.json()
+    assert response.status_code == 200
+    assert set(body) == {
+        "status",
+        "conversation_id",
+        "assistant_id",
+        "type",
+        "external_identifier",
+        "ai_enabled",
+        "variables",
+        "history",
+    }
+    assert body["status"] is True and body["type"] == "api" and body["external_identifier"] == "+4917"
+    assert body["assistant_id"] == tenant.assistant_id and body["ai_enabled"] is True
+    assert body["variables"] == {"name": "John"}
+    assert [(h["role"], h["author"], h["content"]) for h in body["history"]] == [
+        ("user", "customer", "Hi, I'm John"),
+        ("assistant", "ai", "Hello John!"),
+    ]
+    assert all(h["function_calls"] == [] and h["created_at"] for h in body["history"])
+
+
+async def test_takeover_then_agent_message_then_handback_reaches_the_model(
+    tenant: Tenant, stub_model: StubModel, snapshot: Any
+) -> None:
+    conversation_id = (await tenant.reply("first")).json()["conversation_id"]
+    disabled = await tenant.client.post(f"/api/automate/conversations/{conversation_id}/disable-ai")
+    assert disabled.json() == {"status": True, "conversation_id": conversation_id, "ai_enabled": False}
+    again = await tenant.client.post(
+        f"/api/automate/conversations/{conversation_id}/disable-ai", headers={"Content-Type": "application/json"}
+    )
+    assert again.status_code == 200 and again.json()["ai_enabled"] is False
+    waiting = (await tenant.reply("hello? anyone?")).json()
+    assert (waiting["reply"], waiting["ai_disabled"]) == (None, True)
+    before = await snapshot(tenant.account_id)
+    agent = await tenant.client.post(
+        f"/api/conversations/{conversation_id}/agent-messages", json={"message": "Hi, Maria from support here."}
+    )
+    assert agent.status_code == 200
+    assert agent.json()["message"]["author"] == "agent" and agent.json()["message"]["role"] == "assistant"
+    assert (await snapshot(tenant.account_id)).balance_micros == before.balance_micros
+    enabled = await tenant.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai")
+    assert enabled.json()["ai_enabled"] is True
+    await tenant.reply("thanks Maria")
+    seen = [(m["role"], m["content"]) for m in stub_model.requests[-1]["messages"] if m["role"] != "system"]
+    assert seen[-3:] == [
+        ("user", "hello? anyone?"),
+        ("assistant", "Hi, Maria from support here."),
+        ("user", "thanks Maria"),
+    ]
+    history = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()["history"]
+    assert [h["author"] for h in history] == ["customer", "ai", "customer", "agent", "customer", "ai"]
+
+
+async def test_a_widget_conversation_starts_with_the_first_message_and_remembers(
+    make_tenant: Any, stub_model: StubModel
+) -> None:
+    tenant: Tenant = await make_tenant(first_message="Welcome to Bob's Bikes! How can I help?")
+    started = await tenant.client.post(
+        "/api/conversations", json={"assistant_id": tenant.assistant_id, "type": "widget", "variables": {"page": "/"}}
+    )
+    body = started.json()
+    assert started.status_code == 200 and body["status"] is True
+    assert [(h["role"], h["content"]) for h in body["history"]] == [
+        ("assistant", "Welcome to Bob's Bikes! How can I help?")
+    ]
+    conversation_id = body["conversation_id"]
+    stub_model.enqueue("Our shop opens at 9.", "Yes, on Saturdays too.")
+    first = await tenant.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "Hours?"})
+    assert first.json() == {
+        "status": True,
+        "message": "Our shop opens at 9.",
+        "function_calls": [],
+        "ai_disabled": False,
+    }
+    await tenant.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "Saturday too?"})
+    seen = [m["content"] for m in stub_model.requests[-1]["messages"] if m["role"] != "system"]
+    assert seen == ["Welcome to Bob's Bikes! How can I help?", "Hours?", "Our shop opens at 9.", "Saturday too?"]
+    conversation = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()
+    assert (conversation["type"], conversation["external_identifier"]) == ("widget", None)
+
+
+async def test_widget_messages_are_charged_and_refused_without_balance(make_tenant: Any, snapshot: Any) -> None:
+    tenant: Tenant = await make_tenant(balance="0.015")
+    conversation_id = (
+        await tenant.client.post("/api/conversations", json={"assistant_id": tenant.assistant_id})
+    ).json()["conversation_id"]
+    url = f"/api/conversations/{conversation_id}/messages"
+    assert (await tenant.client.post(url, json={"message": "one"})).status_code == 200
+    assert_error(await tenant.client.post(url, json={"message": "two"}), 402, "INSUFFICIENT_BALANCE")
+    after = await snapshot(tenant.account_id)
+    assert after.balance_micros == 5_000 and after.messages == 2
+
+
+async def test_deleting_a_conversation_erases_messages_but_keeps_the_ledger(tenant: Tenant, snapshot: Any) -> None:
+    conversation_id = (await tenant.reply("secret stuff")).json()["conversation_id"]
+    before = await snapshot(tenant.account_id)
+    deleted = await tenant.client.delete(f"/api/conversations/{conversation_id}")
+    assert deleted.json() == {"status": True, "conversation_id": conversation_id, "deleted": True}
+    after = await snapshot(tenant.account_id)
+    assert (after.conversations, after.messages) == (0, 0)
+    assert after.ledger_entries == before.ledger_entries and after.balance_micros == before.balance_micros
+    assert_error(await tenant.client.get(f"/api/conversations/{conversation_id}"), 404, "CONVERSATION_NOT_FOUND")
+    fresh = (await tenant.reply("again")).json()
+    assert fresh["conversation_id"] != conversation_id
+
+
+async def test_every_conversation_endpoint_answers_404_for_another_accounts_conversation(
+    make_tenant: Any, snapshot: Any
+) -> None:
+    mine: Tenant = await make_tenant()
+    theirs: Tenant = await make_tenant()
+    conversation_id = (await theirs.reply("private")).json()["conversation_id"]
+    before = await snapshot(theirs.account_id)
+    calls = [
+        mine.client.get(f"/api/conversations/{conversation_id}"),
+        mine.client.post(f"/api/automate/conversations/{conversation_id}/disable-ai"),
+        mine.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai"),
+        mine.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "hi"}),
+        mine.client.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "hi"}),
+        mine.client.delete(f"/api/conversations/{conversation_id}"),
+    ]
+    for call in calls:
+        body = assert_error(await call, 404, "CONVERSATION_NOT_FOUND")
+        assert body["status"] is False
+    assert await snapshot(theirs.account_id) == before
+    listed = (await mine.client.get("/api/user/conversations")).json()["data"]
+    assert conversation_id not in [c["id"] for c in listed]
+    missing = assert_error(
+        await mine.client.get("/api/conversations/00000000-0000-0000-0000-000000000000"), 404, "CONVERSATION_NOT_FOUND"
+    )
+    assert missing["error"].split()[0] == "Conversation"
+
+
+async def test_the_list_has_famulors_shape_and_filters(make_tenant: Any, db: Any) -> None:
+    tenant: Tenant = await make_tenant(reply_fee="0.02")
+    await tenant.reply("a", customer="alice")
+    await tenant.reply("b", customer="bob")
+    await tenant.reply("b2", customer="bob")
+    await tenant.client.post("/api/conversations", json={"assistant_id": tenant.assistant_id, "type": "test"})
+    page = (await tenant.client.get("/api/user/conversations")).json()
+    assert set(page) == {"data", "per_page", "next_cursor", "prev_cursor", "path"}
+    assert page["per_page"] == 15 and page["next_cursor"] is None and page["prev_cursor"] is None
+    assert [c["type"] for c in page["data"]] == ["test", "api", "api"]
+    bob = page["data"][1]
+    assert set(bob) == {
+        "id",
+        "assistant_id",
+        "assistant_name",
+        "type",
+        "variables",
+        "external_identifier",
+        "message_count",
+        "total_cost",
+        "ai_enabled",
+        "created_at",
+        "updated_at",
+    }
+    assert (bob["external_identifier"], bob["message_count"], bob["total_cost"]) == ("bob", 4, "0.04")
+    assert bob["assistant_name"] == "Test assistant"
+    only_bob = (await tenant.client.get("/api/user/conversations", params={"external_identifier": "bob"})).json()
+    assert [c["external_identifier"] for c in only_bob["data"]] == ["bob"]
+    by_phone = (await tenant.client.get("/api/user/conversations", params={"customer_phone": "alice"})).json()
+    assert [c["external_identifier"] for c in by_phone["data"]] == ["alice"]
+    tests = (await tenant.client.get("/api/user/conversations", params={"type": "test"})).json()
+    assert [c["type"] for c in tests["data"]] == ["test"]
+    other = (await tenant.client.get("/api/user/conversations", params={"assistant_id": 10**9})).json()
+    assert other["data"] == []
+
+
+async def test_pagination_loses_and_repeats_nothing_while_conversations_arrive(tenant: Tenant) -> None:
+    for n in range(7):
+        await tenant.reply(f"m{n}", customer=f"old-{n}")
+    seen: list[str] = []
+    cursor = None
+    for page_number in range(10):
+        params: dict[str, Any] = {"per_page": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await tenant.client.get("/api/user/conversations", params=params)).json()
+        seen += [c["external_identifier"] for c in page["data"]]
+        await asyncio.gather(*(tenant.reply("new", customer=f"new-{page_number}-{k}") for k in range(2)))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"old-{n}" for n in reversed(range(7))]
+
+
+async def test_prev_cursor_leads_back_to_the_page_before(tenant: Tenant) -> None:
+    for n in range(5):
+        await tenant.reply("m", customer=f"c{n}")
+    first = (await tenant.client.get("/api/user/conversations", params={"per_page": 2})).json()
+    second = (
+        await tenant.client.get("/api/user/conversations", params={"per_page": 2, "cursor": first["next_cursor"]})
+    ).json()
+    back = (
+        await tenant.client.get("/api/user/conversations", params={"per_page": 2, "cursor": second["prev_cursor"]})
+    ).json()
+    assert [c["id"] for c in back["data"]] == [c["id"] for c in first["data"]]
+    assert back["prev_cursor"] is None and back["next_cursor"] == first["next_cursor"]
+
+
+@pytest.mark.parametrize("params", [{"cursor": "not-a-cursor"}, {"per_page": 0}, {"per_page": 101}, {"type": "fax"}])
+async def test_bad_list_parameters_are_validation_errors(tenant: Tenant, params: dict[str, Any]) -> None:
+    body = assert_error(await tenant.client.get("/api/user/conversations", params=params), 422, "VALIDATION_ERROR")
+    assert body["status"] is False
+
+
+async def test_a_replies_token_reads_but_may_not_manage(tenant: Tenant, db: Any, server: str) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    async with await replies_token(db, tenant, server) as reader:
+        assert (await reader.get(f"/api/conversations/{conversation_id}")).status_code == 200
+        assert (await reader.get("/api/user/conversations")).status_code == 200
+        body = {"assistant_id": tenant.assistant_id, "customer_identifier": "r", "message": "hi"}
+        assert (await reader.post("/api/ai/generate-reply", json=body)).status_code == 200
+        forbidden = [
+            reader.post(f"/api/automate/conversations/{conversation_id}/disable-ai"),
+            reader.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "x"}),
+            reader.post(f"/api/conversations/{conversation_id}/messages", json={"message": "x"}),
+            reader.post("/api/conversations", json={"assistant_id": tenant.assistant_id}),
+            reader.delete(f"/api/conversations/{conversation_id}"),
+            reader.get("/api/assistants"),
+            reader.get("/api/account"),
+        ]
+        for call in forbidden:
+            assert_error(await call, 403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize("body", [{}, {"message": ""}, {"message": "   "}, {"message": 5}])
+async def test_agent_messages_need_a_message(tenant: Tenant, body: dict[str, Any]) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    response = await tenant.client.post(f"/api/conversations/{conversation_id}/agent-messages", json=body)
+    assert assert_error(response, 422, "VALIDATION_ERROR")["details"][0]["field"] == "message"
+
+
+async def test_starting_a_chat_with_another_accounts_assistant_is_not_found(make_tenant: Any) -> None:
+    mine: Tenant = await make_tenant()
+    theirs: Tenant = await make_tenant()
+    response = await mine.client.post("/api/conversations", json={"assistant_id": theirs.assistant_id})
+    assert assert_error(response, 404, "ASSISTANT_NOT_FOUND")["status"] is False
