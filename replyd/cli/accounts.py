@@ -27,14 +27,14 @@ def create(
     balance: str = typer.Option("10.00", help="Opening balance, e.g. 10.00."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Create an account with an opening balance and its first API token."""
+    """Create an account with an opening balance and its first API token (scope admin)."""
     balance_micros = _amount(balance)
     if balance_micros < 0:
         fail("an opening balance cannot be negative")
 
     async def work(session: AsyncSession) -> tuple[int, str, str]:
         account = await store.create_account(session, name, balance_micros)
-        new = await store.create_token(session, account.id)
+        new = await store.create_token(session, account.id, scope="admin")
         return account.id, new.secret, account.webhook_secret
 
     account_id, secret, webhook_secret = in_transaction(load_settings(), work)
@@ -117,10 +117,17 @@ def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> N
 @tokens_app.command("create")
 def create_token(
     account_id: int = typer.Argument(...),
+    scope: str = typer.Option(
+        "replies",
+        help="replies: generate replies and read conversations (for the systems that answer customers); "
+        "admin: every endpoint of the account.",
+    ),
     rate_limit: str | None = typer.Option(None, help="This token's generate-reply limit, e.g. 60/minute."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Create an API token for an account; it is shown once."""
+    """Create an API token for an account; it is shown once. Least privilege by default."""
+    if scope not in store.SCOPES:
+        fail(f"{scope!r} is not a scope; use one of: {', '.join(store.SCOPES)}")
     if rate_limit is not None:
         try:
             parse_rate(rate_limit)
@@ -130,14 +137,14 @@ def create_token(
     async def work(session: AsyncSession) -> tuple[int, str]:
         if await store.get_account(session, account_id) is None:
             fail(f"no account {account_id}")
-        new = await store.create_token(session, account_id, rate_limit)
+        new = await store.create_token(session, account_id, rate_limit, scope=scope)
         return new.token.id, new.secret
 
     token_id, secret = in_transaction(load_settings(), work)
     emit(
         as_json,
-        {"token_id": token_id, "api_token": secret},
-        f"Created token {token_id} for account {account_id} (shown once): [bold]{secret}[/]",
+        {"token_id": token_id, "api_token": secret, "scope": scope},
+        f"Created {scope} token {token_id} for account {account_id} (shown once): [bold]{secret}[/]",
     )
 
 

@@ -6,6 +6,7 @@ from replyd import __version__
 from replyd.cli import chat, serve, setup
 from replyd.cli.accounts import accounts_app, tokens_app
 from replyd.cli.assistants import assistants_app
+from replyd.cli.conversations import conversations_app
 
 app = typer.Typer(
     name="replyd",
@@ -35,3 +36,4 @@ chat.register(app)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(assistants_app, name="assistants")
+app.add_typer(conversations_app, name="conversations")

@@ -2,7 +2,8 @@
 
 A conversation of generate-reply is written only together with its first exchange, so a
 request that fails leaves no empty conversation behind. Every lookup by id names the
-account, so one account never reaches another's conversations."""
+account, so one account never reaches another's conversations; only the operator's command
+line, which sees every account, uses ``get_any_conversation`` and lists with no account."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,11 @@ async def get_conversation(session: AsyncSession, account_id: int, conversation_
     return await session.scalar(
         select(Conversation).where(Conversation.id == conversation_id, Conversation.account_id == account_id)
     )
+
+
+async def get_any_conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
+    """Whatever account it belongs to: for the operator's command line, never for the API."""
+    return await session.get(Conversation, conversation_id, populate_existing=True)
 
 
 async def recent_messages(session: AsyncSession, conversation_id: str, limit: int) -> list[Message]:
@@ -148,19 +154,22 @@ async def count_for_assistant(session: AsyncSession, assistant_id: int) -> int:
 
 async def list_conversations(
     session: AsyncSession,
-    account_id: int,
+    account_id: int | None,
     where: ConversationFilter,
     limit: int,
     after: ActivityKey | None = None,
     before: ActivityKey | None = None,
 ) -> list[ConversationSummary]:
     """Newest activity first. ``after`` continues below a cursor, ``before`` goes back above
-    one; both are keysets, so conversations arriving meanwhile never shift a page."""
+    one; both are keysets, so conversations arriving meanwhile never shift a page.
+    ``account_id=None`` lists every account's, for the operator's command line."""
     query = (
         select(Conversation, Assistant.name)
         .join(Assistant, Assistant.id == Conversation.assistant_id)
-        .where(Conversation.account_id == account_id, *_filters(where))
+        .where(*_filters(where))
     )
+    if account_id is not None:
+        query = query.where(Conversation.account_id == account_id)
     newest_first = (Conversation.updated_at.desc(), Conversation.id.desc())
     if after is not None:
         query = query.where(_older_than(after)).order_by(*newest_first)

@@ -111,7 +111,7 @@ def test_help_lists_every_command(cli: Cli) -> None:
     assert result.exit_code == 0
     commands_section = plain(result.stdout).partition("Commands")[2]
     listed = re.findall(r"^\W*([a-z-]+) {2,}\S", commands_section, flags=re.MULTILINE)
-    assert listed == ["init", "serve", "chat", "accounts", "tokens", "assistants"]
+    assert listed == ["init", "serve", "chat", "accounts", "tokens", "assistants", "conversations"]
 
 
 # --- init ------------------------------------------------------------------------------------
@@ -262,6 +262,48 @@ def test_invalid_rate_limit_is_refused_and_no_token_is_made(cli: Cli, rate: str)
     assert result.exit_code == 1
     assert f"{rate!r} is not a rate limit" in plain(result.stderr)
     assert cli.query("SELECT count(*) FROM api_tokens") == [(1,)]
+
+
+def test_new_token_may_only_reply_unless_admin_scope_is_asked_for(cli: Cli, live_server: httpx.Client) -> None:
+    account_id = cli.json("accounts", "create", "Shop")["account_id"]
+    assistant_id = make_stub_assistant(cli, account_id)
+    replies = cli.json("tokens", "create", str(account_id))
+    admin = cli.json("tokens", "create", str(account_id), "--scope", "admin")
+    assert (replies["scope"], admin["scope"]) == ("replies", "admin")
+    assert cli.query("SELECT id, scope FROM api_tokens WHERE id > 1 ORDER BY id") == [
+        (replies["token_id"], "replies"),
+        (admin["token_id"], "admin"),
+    ]
+
+    assert generate_reply(live_server, replies["api_token"], assistant_id).status_code == 200
+    refused = live_server.get("/api/account", headers={"Authorization": f"Bearer {replies['api_token']}"})
+    assert refused.status_code == 403, refused.text
+    allowed = live_server.get("/api/account", headers={"Authorization": f"Bearer {admin['api_token']}"})
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["token"]["scope"] == "admin"
+
+
+def test_token_for_people_names_its_scope(cli: Cli) -> None:
+    account_id = cli.json("accounts", "create", "Shop")["account_id"]
+    result = cli("tokens", "create", str(account_id), "--scope", "replies")
+    assert result.exit_code == 0, result.output
+    assert f"Created replies token 2 for account {account_id} (shown once): rpd_" in plain(result.stdout)
+
+
+@pytest.mark.parametrize("scope", ["root", "Admin", ""])
+def test_unknown_scope_is_refused_and_no_token_is_made(cli: Cli, scope: str) -> None:
+    account_id = cli.json("accounts", "create", "Shop")["account_id"]
+    result = cli("tokens", "create", str(account_id), "--scope", scope)
+    assert result.exit_code == 1
+    assert f"{scope!r} is not a scope; use one of: admin, replies" in plain(result.stderr)
+    assert result.stdout == ""
+    assert cli.query("SELECT count(*) FROM api_tokens") == [(1,)]
+
+
+def test_first_tokens_of_init_and_accounts_create_are_admin(cli: Cli) -> None:
+    cli.json("init")
+    cli.json("accounts", "create", "Shop")
+    assert cli.query("SELECT account_id, scope FROM api_tokens ORDER BY id") == [(1, "admin"), (2, "admin")]
 
 
 def test_revoked_token_is_refused_with_401_while_other_tokens_still_work(cli: Cli, live_server: httpx.Client) -> None:
