@@ -1,18 +1,20 @@
 """Rate limits per API token (the `limits` library) and the per-conversation lock that makes
 messages of one conversation run one at a time, in arrival order.
 
-Both live in this process; with several processes they move to Redis behind the same methods."""
+Both live in this process unless Redis is configured: then the count is kept in Redis and
+the lock is ``redis_lock.RedisConversationLocks``, behind the same methods."""
 
 import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 
@@ -40,8 +42,18 @@ class RateDecision:
 
 
 class RateLimiter:
-    def __init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    """Counts in this process, or in Redis (``redis_url``) so that every process shares the count."""
+
+    def __init__(self, redis_url: str | None = None, key_prefix: str = "replyd") -> None:
+        self._storage: Storage = (
+            RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{key_prefix}:rate")
+            if redis_url
+            else MemoryStorage()
+        )
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def is_reachable(self) -> bool:
+        return await self._storage.check()
 
     async def hit(self, key: str, rate: str) -> RateDecision:
         item = parse_rate(rate)
@@ -53,8 +65,14 @@ class RateLimiter:
         )
 
 
+class Locks(Protocol):
+    """What the reply engine needs: hold a conversation's lock, waiters served in arrival order."""
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
+
+
 class ConversationLocks:
-    """One FIFO lock per conversation key, dropped when nobody holds or waits for it."""
+    """One FIFO lock per conversation key in this process, dropped when nobody holds or waits for it."""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}

@@ -14,6 +14,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///replyd.db"
     """Plain ``sqlite:///path`` or ``postgresql://...``; replyd picks the async driver."""
 
+    redis_url: str | None = None
+    """``redis://host:6379/0``: share rate limits and conversation order across processes."""
+    redis_key_prefix: str = "replyd"
+    """Prefix of every Redis key, so that several deployments can share one Redis."""
+    lock_lease_s: float = Field(default=15.0, gt=0)
+    """How long a crashed process can hold up its conversation before the next message goes on."""
+
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""
 

@@ -1,15 +1,20 @@
 """Fixtures: a migrated database, a stub model server, live replyd servers over real HTTP,
 and tenants (account + token + assistant) made fresh for each test."""
 
+import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+import redis
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.app import create_app
@@ -24,6 +29,8 @@ from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
 from tests.servers import StubModel, serve_in_thread
 
 STUB_MODEL = "openai:stub-model"
+RUN_PREFIX = f"replyd-test-{uuid.uuid4().hex[:8]}"
+"""Redis keys of this run, apart from every earlier run's (ids repeat across fresh databases)."""
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +46,52 @@ def _fresh_stub(stub_model: StubModel) -> None:
     stub_model.reset()
 
 
+def service_missing(what: str) -> None:
+    """In CI a missing service fails the run; on a developer's machine its tests are skipped."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI but is not reachable")
+    pytest.skip(f"{what} is not reachable; start it to run this test")
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("REPLYD_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db')}/replyd.db"
-    upgrade_database(url)
+def redis_url() -> str:
+    url = os.environ.get("REPLYD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {url}")
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh SQLite file, or with REPLYD_TEST_POSTGRES_URL (a server URL) a fresh PostgreSQL
+    database made for this run and dropped after it; migrated by Alembic either way."""
+    server = os.environ.get("REPLYD_TEST_POSTGRES_URL")
+    if not server:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/replyd.db"
+        upgrade_database(url)
+        yield url
+        return
+    name = RUN_PREFIX.replace("-", "_")
+    asyncio.run(_postgres(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        asyncio.run(_postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _postgres(server: str, statement: str) -> None:
+    try:
+        connection = await asyncpg.connect(make_url(server).set(drivername="postgresql").render_as_string(False))
+    except (OSError, asyncpg.PostgresError):
+        service_missing(f"PostgreSQL at {server}")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +105,8 @@ def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Set
             "model_timeout_s": 10.0,
             "model_retries": 0,
             "webhook_allow": "127.0.0.1/32",  # the tests' own webhook server; nothing else
+            "redis_url": os.environ.get("REPLYD_TEST_APP_REDIS_URL"),
+            "redis_key_prefix": RUN_PREFIX,
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

@@ -17,6 +17,9 @@ REPLY_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
+NO_NUL = r"^[^\x00]*$"
+"""Text a database can keep: anything but the NUL character."""
+
 MAX_ID = 2**63 - 1
 """Ids are 64-bit integers; a larger number cannot name anything."""
 

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 import httpx
+from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from replyd.engine.assistants import AssistantService
@@ -12,8 +14,9 @@ from replyd.engine.reply import ReplyEngine
 from replyd.engine.usage import UsageService
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
-from replyd.limits import ConversationLocks, RateLimiter
+from replyd.limits import ConversationLocks, Locks, RateLimiter
 from replyd.providers.registry import ProviderRegistry
+from replyd.redis_lock import RedisConversationLocks
 from replyd.settings import Settings
 from replyd.store.session import create_engine, session_factory
 
@@ -25,6 +28,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     providers: ProviderRegistry
     webhook_client: httpx.AsyncClient
+    redis: Redis | None
     limiter: RateLimiter
     replies: ReplyEngine
     idempotency: IdempotentRunner
@@ -37,7 +41,14 @@ class AppState:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         providers = ProviderRegistry(settings)
-        locks = ConversationLocks()
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        locks: Locks = (
+            RedisConversationLocks(
+                redis, lease_ms=int(settings.lock_lease_s * 1000), prefix=f"{settings.redis_key_prefix}:lock:"
+            )
+            if redis
+            else ConversationLocks()
+        )
         # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
         webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
         webhooks = WebhookCaller(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
@@ -47,7 +58,8 @@ class AppState:
             sessions=sessions,
             providers=providers,
             webhook_client=webhook_client,
-            limiter=RateLimiter(),
+            redis=redis,
+            limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
             replies=ReplyEngine(sessions, providers, locks, webhooks),
             idempotency=IdempotentRunner(sessions, settings),
             conversations=ConversationService(sessions, locks),
@@ -55,7 +67,24 @@ class AppState:
             usage=UsageService(sessions),
         )
 
+    async def readiness(self) -> dict[str, bool]:
+        """Whether each backing service answers: the database, and Redis when configured."""
+        checks = {"database": await self._database_answers()}
+        if self.redis is not None:
+            checks["redis"] = await self.limiter.is_reachable()
+        return checks
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.db.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not ready"; the probe must not raise
+            return False
+        return True
+
     async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.webhook_client.aclose()
         await self.providers.aclose()
         await self.db.dispose()

@@ -50,7 +50,25 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         raise InvalidJson("The request body is not valid JSON; send a JSON object.") from None
     if not isinstance(data, dict):
         raise InvalidJson("The request body must be a JSON object.")
+    problems = [FieldProblem(field, "Must not contain the NUL character (\\u0000).") for field in _nul_fields(data)]
+    if problems:
+        raise ValidationFailed(problems)
     return data
+
+
+def _nul_fields(value: Any, path: str = "") -> list[str]:
+    """Where a NUL character hides in keys or strings: no database column can keep one."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += [where.replace("\x00", "\\u0000")] if "\x00" in key else _nul_fields(item, where)
+        return found
+    if isinstance(value, list):
+        return [field for n, item in enumerate(value) for field in _nul_fields(item, f"{path}.{n}")]
+    return []
 
 
 def validate_model(model: type[M], data: dict[str, Any], context: dict[str, Any] | None = None) -> M:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.engine.reply import lock_key
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound
-from replyd.limits import ConversationLocks
+from replyd.limits import Locks
 from replyd.store import assistants, conversations
 from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
 from replyd.store.tables import Conversation, Message
@@ -23,7 +23,7 @@ class ConversationView:
 
 
 class ConversationService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], locks: ConversationLocks) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], locks: Locks) -> None:
         self._sessions = sessions
         self._locks = locks
 

@@ -19,7 +19,7 @@ from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientB
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
-from replyd.limits import ConversationLocks
+from replyd.limits import Locks
 from replyd.money import format_micros, reply_cost_micros
 from replyd.providers.base import ChatMessage, Options, Provider
 from replyd.providers.registry import ProviderRegistry
@@ -72,7 +72,7 @@ class ReplyEngine:
         self,
         sessions: async_sessionmaker[AsyncSession],
         providers: ProviderRegistry,
-        locks: ConversationLocks,
+        locks: Locks,
         webhooks: WebhookCaller,
     ) -> None:
         self._sessions = sessions

@@ -5,6 +5,7 @@ request that fails leaves no empty conversation behind. Every lookup by id names
 account, so one account never reaches another's conversations; only the operator's command
 line, which sees every account, uses ``get_any_conversation`` and lists with no account."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,17 @@ async def find_conversation(session: AsyncSession, assistant_id: int, customer_i
     )
 
 
+def is_conversation_id(text: str) -> bool:
+    """Ids are UUIDs; anything else names no conversation (and never reaches the database)."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
 async def get_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> Conversation | None:
+    if not is_conversation_id(conversation_id):
+        return None
     return await session.scalar(
         select(Conversation).where(Conversation.id == conversation_id, Conversation.account_id == account_id)
     )
@@ -56,6 +67,8 @@ async def get_conversation(session: AsyncSession, account_id: int, conversation_
 
 async def get_any_conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
     """Whatever account it belongs to: for the operator's command line, never for the API."""
+    if not is_conversation_id(conversation_id):
+        return None
     return await session.get(Conversation, conversation_id, populate_existing=True)
 
 

@@ -82,6 +82,6 @@ async def totals_per_assistant(session: AsyncSession, account_id: int) -> list[t
         select(LedgerEntry.assistant_id, func.sum(-LedgerEntry.amount_micros), func.count())
         .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
         .group_by(LedgerEntry.assistant_id)
-        .order_by(func.sum(-LedgerEntry.amount_micros).desc())
+        .order_by(func.sum(-LedgerEntry.amount_micros).desc(), LedgerEntry.assistant_id)
     )
     return [(assistant_id, int(amount), int(count)) for assistant_id, amount, count in rows.all()]

@@ -17,23 +17,23 @@ async def test_account_shows_balance_and_the_tokens_limit(make_tenant: Any) -> N
 async def test_usage_lists_the_ledger_newest_first_with_totals(make_tenant: Any) -> None:
     tenant: Tenant = await make_tenant(balance="1.00", reply_fee="0.01")
     second: Any = (
-        await tenant.client.post("/api/assistants", json={"name": "B", "model": "openai:m", "reply_fee": "0.03"})
+        await tenant.client.post("/api/assistants", json={"name": "B", "model": "openai:m", "reply_fee": "0.05"})
     ).json()
     for _ in range(3):
         await tenant.reply()
     await tenant.reply(assistant_id=second["assistant"]["id"])
     usage = (await tenant.client.get("/api/account/usage", params={"per_page": 3})).json()
     assert [e["kind"] for e in usage["data"]] == ["reply", "reply", "reply"]
-    assert usage["data"][0]["amount"] == "-0.03" and usage["data"][0]["assistant_id"] == second["assistant"]["id"]
+    assert usage["data"][0]["amount"] == "-0.05" and usage["data"][0]["assistant_id"] == second["assistant"]["id"]
     rest = (
         await tenant.client.get("/api/account/usage", params={"per_page": 3, "cursor": usage["next_cursor"]})
     ).json()
     assert [e["kind"] for e in rest["data"]] == ["reply", "top_up"] and rest["next_cursor"] is None
     assert rest["data"][-1]["amount"] == "1.00"
     totals = usage["totals"]
-    assert [(d["spent"], d["replies"]) for d in totals["per_day"]] == [("0.06", 4)]
+    assert [(d["spent"], d["replies"]) for d in totals["per_day"]] == [("0.08", 4)]
     assert [(a["assistant_id"], a["spent"], a["replies"]) for a in totals["per_assistant"]] == [
-        (second["assistant"]["id"], "0.03", 1),
+        (second["assistant"]["id"], "0.05", 1),
         (tenant.assistant_id, "0.03", 3),
     ]
 

@@ -261,3 +261,8 @@ async def test_starting_a_chat_with_another_accounts_assistant_is_not_found(make
     theirs: Tenant = await make_tenant()
     response = await mine.client.post("/api/conversations", json={"assistant_id": theirs.assistant_id})
     assert assert_error(response, 404, "ASSISTANT_NOT_FOUND")["status"] is False
+
+
+@pytest.mark.parametrize("conversation_id", ["not-a-uuid", "1", "C654B74C-0FD4-4ABC-85E3-6C9609CB7691x"])
+async def test_a_malformed_conversation_id_is_simply_not_found(tenant: Tenant, conversation_id: str) -> None:
+    assert_error(await tenant.client.get(f"/api/conversations/{conversation_id}"), 404, "CONVERSATION_NOT_FOUND")

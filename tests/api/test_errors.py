@@ -250,3 +250,22 @@ async def test_unknown_path_and_wrong_method_answer_in_the_envelope(server: str)
     async with httpx.AsyncClient(base_url=server) as client:
         assert_error(await client.get("/api/nothing-here"), 404, "NOT_FOUND")
         assert_error(await client.get(ROUTE), 405, "METHOD_NOT_ALLOWED")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"message": "hi\u0000there"}, "message"),
+        ({"customer_identifier": "c\u0000"}, "customer_identifier"),
+        ({"variables": {"name": "a\u0000b"}}, "variables.name"),
+        ({"variables": {"k\u0000": "v"}}, "variables.k\\u0000"),
+    ],
+)
+async def test_text_with_a_nul_character_is_refused_before_the_database(
+    tenant: Tenant, snapshot: Any, change: dict[str, Any], field: str
+) -> None:
+    before = await snapshot(tenant.account_id)
+    body = {"assistant_id": tenant.assistant_id, "customer_identifier": "c", "message": "hi"} | change
+    error = assert_error(await tenant.client.post(ROUTE, json=body), 422, "VALIDATION_ERROR")
+    assert detail_fields(error) == [field]
+    assert await snapshot(tenant.account_id) == before

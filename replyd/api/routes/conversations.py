@@ -22,7 +22,7 @@ from replyd.api.conversation_schemas import (
 from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, State, body_of, use_status_envelope
 from replyd.api.openapi import error_responses, json_body
 from replyd.api.pagination import activity_cursor, read_activity_cursor
-from replyd.api.schemas import MAX_ID
+from replyd.api.schemas import MAX_ID, NO_NUL
 from replyd.engine.idempotency import request_fingerprint
 from replyd.engine.reply import IdempotencyKey, ReplyRequest
 from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
@@ -52,8 +52,10 @@ async def list_conversations(
     state: State,
     assistant_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     type: Literal["api", "widget", "test"] | None = None,
-    external_identifier: Annotated[str | None, Query(max_length=255)] = None,
-    customer_phone: Annotated[str | None, Query(max_length=255, description="Alias of external_identifier.")] = None,
+    external_identifier: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
+    customer_phone: Annotated[
+        str | None, Query(max_length=255, pattern=NO_NUL, description="Alias of external_identifier.")
+    ] = None,
     per_page: Annotated[int, Query(ge=1, le=100)] = 15,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ConversationPage:
