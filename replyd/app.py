@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from replyd import __version__
 from replyd.api.envelope import install_error_handlers
 from replyd.api.middleware import RateLimitHeaders
-from replyd.api.routes import account, assistants, conversations, replies
+from replyd.api.request_log import RequestLog
+from replyd.api.routes import account, assistants, conversations, health, replies
 from replyd.api.state import AppState
 from replyd.settings import Settings
+from replyd.telemetry import Telemetry, configure_json_logs
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +22,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     """``preload_model`` loads the embedded model at start-up instead of on the first reply."""
 
+    telemetry = Telemetry()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState.build(settings)
+        state = AppState.build(settings, telemetry)
         app.state.replyd = state
         if preload_model:
             await state.providers.preload_local()
@@ -38,7 +42,15 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(RequestLog, telemetry=telemetry)
     install_error_handlers(app)
-    for module in (replies, conversations, assistants, account):
+    for module in (replies, conversations, assistants, account, health):
         app.include_router(module.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory ``replyd serve`` hands uvicorn: each worker process builds its own app from
+    the same REPLYD_* environment, logs JSON, and loads the embedded model at start-up."""
+    configure_json_logs()
+    return create_app(Settings(), preload_model=True)

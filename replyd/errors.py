@@ -109,6 +109,11 @@ class RateLimited(ReplydError):
 class ProviderError(ReplydError):
     status, error_code = 502, "LLM_ERROR"
 
+    def __init__(self, message: str, *, is_retryable: bool = False) -> None:
+        super().__init__(message)
+        self.is_retryable = is_retryable
+        """Whether the same call may succeed if tried again (connection errors, 429, 5xx)."""
+
 
 class ProviderTimeout(ProviderError):
     status, error_code = 504, "LLM_TIMEOUT"

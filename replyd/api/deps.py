@@ -36,6 +36,7 @@ async def authenticate(request: Request, state: State) -> ApiToken:
         token = await find_active_token(session, secret.strip())
     if token is None:
         raise Unauthenticated("The API token is unknown or revoked; create one with `replyd tokens create`.")
+    request.state.token_id = token.id  # for the request's log line
     return token
 
 
@@ -55,6 +56,7 @@ async def limit_replies(request: Request, token: CurrentToken, state: State) -> 
         },
     )
     if not decision.is_allowed:
+        state.telemetry.rate_limited.inc()
         raise RateLimited(decision.retry_after_s)
     return token
 

@@ -19,6 +19,7 @@ from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
 from replyd.settings import Settings
 from replyd.store.session import create_engine, session_factory
+from replyd.telemetry import Telemetry
 
 
 @dataclass
@@ -35,12 +36,13 @@ class AppState:
     conversations: ConversationService
     assistants: AssistantService
     usage: UsageService
+    telemetry: Telemetry
 
     @classmethod
-    def build(cls, settings: Settings) -> "AppState":
+    def build(cls, settings: Settings, telemetry: Telemetry) -> "AppState":
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
-        providers = ProviderRegistry(settings)
+        providers = ProviderRegistry(settings, telemetry)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         locks: Locks = (
             RedisConversationLocks(
@@ -60,11 +62,12 @@ class AppState:
             webhook_client=webhook_client,
             redis=redis,
             limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
-            replies=ReplyEngine(sessions, providers, locks, webhooks),
+            replies=ReplyEngine(sessions, providers, locks, webhooks, telemetry),
             idempotency=IdempotentRunner(sessions, settings),
             conversations=ConversationService(sessions, locks),
             assistants=AssistantService(sessions),
             usage=UsageService(sessions),
+            telemetry=telemetry,
         )
 
     async def readiness(self) -> dict[str, bool]:

@@ -13,6 +13,7 @@ from replyd.engine.reply import ReplyRequest
 from replyd.errors import ReplydError
 from replyd.store.migrate import upgrade_database
 from replyd.store.tables import Assistant
+from replyd.telemetry import Telemetry
 
 QUIT = {"/quit", "/exit"}
 
@@ -24,7 +25,7 @@ def chat(
     """Chat with an assistant in the terminal (type /quit or Ctrl-D to leave)."""
     settings = load_settings()
     upgrade_database(settings.database_url)
-    asyncio.run(_chat(AppState.build(settings), assistant_id, customer))
+    asyncio.run(_chat(AppState.build(settings, Telemetry()), assistant_id, customer))
 
 
 async def _chat(state: AppState, assistant_id: int, customer: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from replyd.functions.toolbox import Toolbox
 from replyd.providers.base import ChatMessage, Options, Provider, Usage
+from replyd.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ async def answer(
     toolbox: Toolbox,
     max_rounds: int,
     handoff_text: str,
+    telemetry: Telemetry,
 ) -> Answer:
     usage = Usage()
     calls: list[dict[str, Any]] = []
@@ -45,6 +47,8 @@ async def answer(
             ),
         ]
         calls.extend(o.record() for o in outcomes)
+        for outcome in outcomes:
+            telemetry.function_calls.labels(outcome.kind).inc()
         if any(o.is_handoff for o in outcomes):
             return Answer(handoff_text, usage, calls, handed_off=True)
     final = await provider.complete(model, messages, options)

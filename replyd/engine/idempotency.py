@@ -29,7 +29,7 @@ class IdempotentRunner:
         self._sessions = sessions
         self._ttl_s = settings.idempotency_ttl_s
         self._wait_s = settings.idempotency_wait_s
-        self._lease_s = settings.model_timeout_s * (settings.model_retries + 1) + 60
+        self._lease_s = settings.model_deadline_s + 60
         """A claim still running after this long belonged to a process that died."""
 
     async def run(

@@ -25,6 +25,7 @@ from replyd.providers.base import ChatMessage, Options, Provider
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
 from replyd.store.tables import Assistant, Conversation
+from replyd.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,13 @@ class ReplyEngine:
         providers: ProviderRegistry,
         locks: Locks,
         webhooks: WebhookCaller,
+        telemetry: Telemetry,
     ) -> None:
         self._sessions = sessions
         self._providers = providers
         self._locks = locks
         self._webhooks = webhooks
+        self._telemetry = telemetry
 
     async def reply(
         self, account_id: int, request: ReplyRequest, idempotency_key: IdempotencyKey | None = None
@@ -124,6 +127,7 @@ class ReplyEngine:
             toolbox,
             assistant.max_function_rounds,
             assistant.handoff_message,
+            self._telemetry,
         )
         return await self._store_exchange(account_id, assistant, request, turn, reply, key)
 

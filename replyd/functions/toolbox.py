@@ -16,7 +16,12 @@ class CallOutcome:
     name: str
     arguments: dict[str, Any]
     result: Any
-    is_handoff: bool = False
+    kind: str = "ok"
+    """ok, error (the webhook failed), invalid_arguments, unknown_function or handoff: for metrics."""
+
+    @property
+    def is_handoff(self) -> bool:
+        return self.kind == "handoff"
 
     def record(self) -> dict[str, Any]:
         """The call as the API lists it in ``function_calls``."""
@@ -39,15 +44,18 @@ class Toolbox:
 
     async def run(self, call: ToolCall) -> CallOutcome:
         if call.name == HANDOFF_NAME and self._handoff_enabled:
-            return CallOutcome(call.name, _loose_arguments(call.arguments), HANDOFF_RESULT, is_handoff=True)
+            return CallOutcome(call.name, _loose_arguments(call.arguments), HANDOFF_RESULT, "handoff")
         function = self._functions.get(call.name)
         if function is None:
-            return CallOutcome(call.name, _loose_arguments(call.arguments), {"error": f"no function {call.name!r}"})
+            error = {"error": f"no function {call.name!r}"}
+            return CallOutcome(call.name, _loose_arguments(call.arguments), error, "unknown_function")
         try:
             arguments = parse_arguments(call.arguments, function.parameters)
         except InvalidArguments as exc:
-            return CallOutcome(call.name, _loose_arguments(call.arguments), {"error": str(exc)})
-        return CallOutcome(call.name, arguments, await self._caller.call(function, arguments, self._context))
+            return CallOutcome(call.name, _loose_arguments(call.arguments), {"error": str(exc)}, "invalid_arguments")
+        result = await self._caller.call(function, arguments, self._context)
+        failed = isinstance(result, dict) and set(result) == {"error"}
+        return CallOutcome(call.name, arguments, result, "error" if failed else "ok")
 
 
 def _loose_arguments(text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from replyd.errors import ProviderError, ProviderTimeout
 from replyd.providers.base import ChatMessage, Completion, Options, ToolCall, ToolSpec, Usage, estimate_tokens
 
 OPENAI_URL = "https://api.openai.com/v1"
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 @contextmanager
@@ -19,23 +20,26 @@ def map_openai_errors() -> Iterator[None]:
     try:
         yield
     except openai.APITimeoutError as exc:
-        raise ProviderTimeout("The model provider did not answer in time; please retry.") from exc
+        raise ProviderTimeout("The model provider did not answer in time; please retry.", is_retryable=True) from exc
     except openai.APIConnectionError as exc:
-        raise ProviderError("Could not reach the model provider; please retry later.") from exc
+        raise ProviderError("Could not reach the model provider; please retry later.", is_retryable=True) from exc
     except openai.APIStatusError as exc:
-        raise ProviderError(f"The model provider failed with HTTP {exc.status_code}; please retry later.") from exc
+        raise ProviderError(
+            f"The model provider failed with HTTP {exc.status_code}; please retry later.",
+            is_retryable=exc.status_code in RETRYABLE_STATUSES,
+        ) from exc
     except (openai.OpenAIError, ValueError, LookupError, TypeError, AttributeError) as exc:
         raise ProviderError("The model provider sent an answer replyd could not read.") from exc
 
 
 class OpenAICompatProvider:
-    def __init__(self, base_url: str | None, api_key: str | None, timeout_s: float, retries: int) -> None:
+    def __init__(self, base_url: str | None, api_key: str | None, timeout_s: float) -> None:
         self._is_configured = bool(base_url or api_key)
         self._client = openai.AsyncOpenAI(
             base_url=base_url or OPENAI_URL,
             api_key=api_key or "unused",  # self-hosted servers usually want no key
             timeout=timeout_s,
-            max_retries=retries,
+            max_retries=0,  # providers/retry.py retries, within replyd's own deadline
         )
 
     async def complete(

@@ -7,7 +7,9 @@ from replyd.errors import ProviderError
 from replyd.providers.base import Provider
 from replyd.providers.local import MODEL_NAMES, LocalProvider
 from replyd.providers.openai_compat import OpenAICompatProvider
+from replyd.providers.retry import RetryingProvider
 from replyd.settings import Settings
+from replyd.telemetry import MeasuredProvider, Telemetry
 
 PROVIDER_NAMES = ("local", "openai")
 DEFAULT_MODEL = "local:smollm2"
@@ -26,20 +28,24 @@ def parse_model(model: str) -> tuple[str, str]:
 
 
 class ProviderRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, telemetry: Telemetry) -> None:
         self.local = LocalProvider(
             settings.local_model_path, settings.local_context_tokens, settings.local_threads, settings.model_timeout_s
         )
-        self.openai = OpenAICompatProvider(
-            settings.openai_base_url, settings.openai_api_key, settings.model_timeout_s, settings.model_retries
-        )
+        self.openai = OpenAICompatProvider(settings.openai_base_url, settings.openai_api_key, settings.model_timeout_s)
+        self._measured = {
+            "local": MeasuredProvider(self.local, "local", telemetry),
+            "openai": MeasuredProvider(
+                RetryingProvider(self.openai, settings.model_retries, settings.model_deadline_s), "openai", telemetry
+            ),
+        }
 
     def resolve(self, model: str) -> tuple[Provider, str]:
         try:
             provider, name = parse_model(model)
         except ValueError as exc:
             raise ProviderError(f"The assistant's model {model!r} is not usable: {exc}.") from None
-        return (self.local if provider == "local" else self.openai), name
+        return self._measured[provider], name
 
     async def preload_local(self) -> float:
         """Load the embedded model now (off the event loop); returns the seconds it took."""

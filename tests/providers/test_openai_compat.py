@@ -14,7 +14,7 @@ MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hello")]
 
 
 def provider(stub_model: StubModel, timeout_s: float = 5, base_url: str | None = None) -> OpenAICompatProvider:
-    return OpenAICompatProvider(base_url or stub_model.base_url, "key", timeout_s, retries=0)  # type: ignore[attr-defined]
+    return OpenAICompatProvider(base_url or stub_model.base_url, "key", timeout_s)  # type: ignore[attr-defined]
 
 
 async def test_sends_messages_and_options_and_reads_text_and_usage(stub_model: StubModel) -> None:
@@ -46,10 +46,3 @@ async def test_an_unreachable_server_is_a_provider_error(stub_model: StubModel) 
         await provider(stub_model, base_url=f"http://127.0.0.1:{port}/v1").complete("m", MESSAGES, Options())
     assert not isinstance(caught.value, ProviderTimeout)
     assert "reach" in caught.value.message
-
-
-async def test_retries_recover_from_a_failing_answer(stub_model: StubModel) -> None:
-    stub_model.enqueue(Scripted(status=503), "recovered")
-    retrying = OpenAICompatProvider(stub_model.base_url, "key", 5, retries=1)  # type: ignore[attr-defined]
-    assert (await retrying.complete("m", MESSAGES, Options())).text == "recovered"
-    assert len(stub_model.requests) == 2

@@ -1,0 +1,99 @@
+"""What replyd tells its operators: Prometheus metrics (one registry per app, so tests can
+build many apps) and one JSON log line per request. Never message text, tokens or secrets."""
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from replyd.errors import ReplydError
+from replyd.providers.base import ChatMessage, Completion, Options, Provider, ToolSpec
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "replyd_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=self.registry
+        )
+        self.request_seconds = Histogram(
+            "replyd_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.model_seconds = Histogram(
+            "replyd_model_call_seconds",
+            "Time a model took to answer, retries included",
+            ["provider"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.model_tokens = Counter(
+            "replyd_model_tokens", "Tokens the models used", ["provider", "kind"], registry=self.registry
+        )
+        self.model_errors = Counter(
+            "replyd_model_errors", "Model calls that failed", ["provider", "error_code"], registry=self.registry
+        )
+        self.function_calls = Counter(
+            "replyd_function_calls", "Function calls by outcome", ["outcome"], registry=self.registry
+        )
+        self.rate_limited = Counter("replyd_rate_limited", "Requests refused by the rate limit", registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MeasuredProvider:
+    """A provider whose calls are timed and counted under its name."""
+
+    def __init__(self, inner: Provider, name: str, telemetry: Telemetry) -> None:
+        self._inner = inner
+        self._name = name
+        self._telemetry = telemetry
+
+    async def complete(
+        self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
+    ) -> Completion:
+        started = time.perf_counter()
+        try:
+            completion = await self._inner.complete(model, messages, options, tools)
+        except ReplydError as exc:
+            self._telemetry.model_errors.labels(self._name, exc.error_code).inc()
+            raise
+        finally:
+            self._telemetry.model_seconds.labels(self._name).observe(time.perf_counter() - started)
+        self._telemetry.model_tokens.labels(self._name, "prompt").inc(completion.usage.prompt_tokens)
+        self._telemetry.model_tokens.labels(self._name, "completion").inc(completion.usage.completion_tokens)
+        return completion
+
+    def count_tokens(self, text: str) -> int:
+        return self._inner.count_tokens(text)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; fields passed with ``extra={"fields": {...}}`` join the top level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_json_logs(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    JsonFormatter.converter = time.gmtime
+    logging.basicConfig(level=level, handlers=[handler], force=True)
