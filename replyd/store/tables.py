@@ -75,6 +75,8 @@ class Assistant(Base):
     handoff_enabled: Mapped[bool]
     handoff_message: Mapped[str] = mapped_column(Text)
     max_function_rounds: Mapped[int]
+    summary_model: Mapped[str | None] = mapped_column(String(200))
+    """The model that writes rolling summaries; the assistant's own when None."""
     reply_fee_micros: Mapped[int] = mapped_column(BigInteger)
     input_price_micros: Mapped[int] = mapped_column(BigInteger)
     """Price of one million prompt tokens."""
@@ -101,6 +103,10 @@ class Conversation(Base):
     """``api`` (generate-reply), ``widget`` or ``test``."""
     variables: Mapped[dict[str, Any]]
     ai_disabled: Mapped[bool] = mapped_column(default=False)
+    summary: Mapped[str | None] = mapped_column(Text)
+    """What the messages up to ``summary_through_id`` said, folded into a few sentences."""
+    summary_through_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The last message the summary covers; the model sees full messages only after it."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -119,6 +125,8 @@ class Message(Base):
     function_calls: Mapped[list[Any]]
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)
+    cached_tokens: Mapped[int] = mapped_column(default=0)
+    """Prompt tokens the provider served from its prompt cache, as it reported them."""
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime]
 
