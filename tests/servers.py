@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +60,8 @@ class StubModel:
     message) and records every request it receives."""
 
     queue: deque[Scripted] = field(default_factory=deque)
+    rule: Callable[[dict[str, Any]], Scripted | None] | None = None
+    """Consulted first for every request: a test's own deterministic behaviour (e.g. a summariser)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     """Released once per request received, so tests can wait for a call to arrive."""
@@ -69,6 +71,7 @@ class StubModel:
 
     def reset(self) -> None:
         self.queue.clear()
+        self.rule = None
         self.requests.clear()
         self.arrived = threading.Semaphore(0)
 
@@ -83,7 +86,8 @@ class StubModel:
         payload = await request.json()
         self.requests.append(payload)
         self.arrived.release()
-        answer = self.queue.popleft() if self.queue else Scripted()
+        ruled = self.rule(payload) if self.rule else None
+        answer = ruled or (self.queue.popleft() if self.queue else Scripted())
         if answer.gate is not None:
             await asyncio.to_thread(answer.gate.wait, 30)
         if answer.delay_s:
@@ -140,6 +144,7 @@ def echo_text(payload: dict[str, Any]) -> str:
 
 def completion(payload: dict[str, Any], answer: Scripted) -> dict[str, Any]:
     text = answer.text if answer.text is not None else ("" if answer.tool_calls else echo_text(payload))
+    text = text[: payload.get("max_tokens", 10**6) * 4]  # a model stops at max_tokens (4 characters a token)
     prompt_tokens, completion_tokens = answer.usage or (
         sum(len(m.get("content") or "") for m in payload["messages"]) // 4,
         len(text) // 4,

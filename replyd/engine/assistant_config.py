@@ -40,16 +40,19 @@ class AssistantConfig(BaseModel):
     handoff_message: str = Field(default=DEFAULT_HANDOFF_MESSAGE, min_length=1, max_length=2000)
     """The reply the customer gets when the model hands the conversation over."""
     max_function_rounds: int = Field(default=5, ge=1, le=20)
+    summary_model: str | None = None
+    """A cheaper ``provider:name`` that writes rolling summaries of long conversations; else the assistant's."""
 
     @field_validator("functions")
     @classmethod
     def _unique_function_names(cls, functions: list[FunctionSpec]) -> list[FunctionSpec]:
         return check_unique_names(functions)
 
-    @field_validator("model")
+    @field_validator("model", "summary_model")
     @classmethod
-    def _model_is_known(cls, model: str) -> str:
-        parse_model(model)
+    def _model_is_known(cls, model: str | None) -> str | None:
+        if model is not None:
+            parse_model(model)
         return model
 
     def to_columns(self) -> dict[str, Any]:
@@ -69,4 +72,5 @@ class AssistantConfig(BaseModel):
             "handoff_enabled": self.handoff_enabled,
             "handoff_message": self.handoff_message,
             "max_function_rounds": self.max_function_rounds,
+            "summary_model": self.summary_model,
         }

@@ -30,6 +30,7 @@ def config_of(assistant: Assistant) -> AssistantConfig:
             "handoff_enabled": assistant.handoff_enabled,
             "handoff_message": assistant.handoff_message,
             "max_function_rounds": assistant.max_function_rounds,
+            "summary_model": assistant.summary_model,
         }
     )
 

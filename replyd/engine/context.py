@@ -1,5 +1,14 @@
-"""What the model sees: the system prompt, as much recent history as fits the assistant's
-context budget (oldest dropped first), and the new message.
+"""What the model sees, laid out so that providers' prompt caches keep hitting:
+
+    system prompt (with variables)        stable
+    summary of older turns (if any)       changes only when a cut happens
+    recent turns, append-only             grows by one exchange per turn
+    the new message
+
+When the next prompt would exceed the assistant's context budget, the oldest recent turns
+are cut in one large step (down to ``CUT_TARGET`` of the budget, not one message per turn)
+and folded into the rolling summary. Between cuts the prefix before the newest turns is
+byte-identical from turn to turn.
 
 History comes in units, one per stored message; a reply that called functions is one unit
 of several chat messages (the calls, their results, the text), so a call is never
@@ -7,12 +16,35 @@ separated from its result."""
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, ChatMessage, ToolCall
 
 TokenCounter = Callable[[str], int]
 Unit = tuple[ChatMessage, ...]
+
+CUT_TARGET = 0.6
+"""After a cut, the prompt (summary room included) takes at most this share of the budget."""
+SUMMARY_SHARE = 0.15
+"""Room kept for the rolling summary, as a share of the budget."""
+SUMMARY_INTRO = "Summary of the earlier conversation:\n"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stored message of the recent history, with its id (to move the summary's mark)."""
+
+    message_id: int
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The recent turns to keep, and those to fold into the summary first (none: no cut)."""
+
+    keep: list[Turn]
+    fold: list[Turn]
 
 
 def message_tokens(message: ChatMessage, count_tokens: TokenCounter) -> int:
@@ -24,9 +56,55 @@ def unit_tokens(unit: Unit, count_tokens: TokenCounter) -> int:
     return sum(message_tokens(m, count_tokens) for m in unit)
 
 
-def most_messages_in_budget(budget_tokens: int) -> int:
-    """No more history than this can fit, since every message costs at least its overhead plus one."""
-    return budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1
+def summary_budget(budget_tokens: int) -> int:
+    return max(32, int(budget_tokens * SUMMARY_SHARE))
+
+
+def summary_message(summary: str | None) -> list[ChatMessage]:
+    return [ChatMessage("system", SUMMARY_INTRO + summary)] if summary else []
+
+
+def plan(
+    system_prompt: str,
+    summary: str | None,
+    recent: Sequence[Turn],
+    new_message: str,
+    budget_tokens: int,
+    count_tokens: TokenCounter,
+) -> Plan:
+    """Keep everything while it fits; else cut the oldest turns, whole, until the rest fits
+    ``CUT_TARGET`` of the budget with room for the summary, ending the cut after a reply so
+    the kept turns start with the customer's."""
+    fixed = _tokens([ChatMessage("system", system_prompt), ChatMessage("user", new_message)], count_tokens)
+    costs = [unit_tokens(turn.unit, count_tokens) for turn in recent]
+    summary_cost = _tokens(summary_message(summary), count_tokens)
+    if fixed + summary_cost + sum(costs) <= budget_tokens:
+        return Plan(list(recent), [])
+    allowed = int(budget_tokens * CUT_TARGET) - fixed - summary_budget(budget_tokens) - MESSAGE_OVERHEAD_TOKENS
+    cut, remaining = 0, sum(costs)
+    while cut < len(recent) and (remaining > allowed or _starts_mid_exchange(recent, cut)):
+        remaining -= costs[cut]
+        cut += 1
+    return Plan(list(recent[cut:]), list(recent[:cut]))
+
+
+def layout(system_prompt: str, summary: str | None, keep: Sequence[Turn], new_message: str) -> list[ChatMessage]:
+    head = [ChatMessage("system", system_prompt)] if system_prompt else []
+    recent = [message for turn in keep for message in turn.unit]
+    return head + summary_message(summary) + recent + [ChatMessage("user", new_message)]
+
+
+def fits(messages: Sequence[ChatMessage], budget_tokens: int, count_tokens: TokenCounter) -> bool:
+    return _tokens(messages, count_tokens) <= budget_tokens
+
+
+def _tokens(messages: Sequence[ChatMessage], count_tokens: TokenCounter) -> int:
+    return sum(message_tokens(m, count_tokens) for m in messages)
+
+
+def _starts_mid_exchange(recent: Sequence[Turn], cut: int) -> bool:
+    """A cut just before an assistant turn would leave a reply without its question."""
+    return recent[cut].unit[0].role != "user"
 
 
 def stored_unit(message_id: int, role: str, content: str, function_calls: list[dict[str, Any]]) -> Unit:
@@ -46,25 +124,3 @@ def stored_unit(message_id: int, role: str, content: str, function_calls: list[d
         for call, tool_call in zip(function_calls, calls, strict=True)
     )
     return (ChatMessage("assistant", "", calls), *results, ChatMessage("assistant", content))
-
-
-def build_model_input(
-    system_prompt: str,
-    history: Sequence[Unit],
-    new_message: str,
-    budget_tokens: int,
-    count_tokens: TokenCounter,
-) -> list[ChatMessage]:
-    """The system prompt and the new message always go in, even if they alone exceed the
-    budget; history fills what is left, newest first, in whole units."""
-    head = [ChatMessage("system", system_prompt)] if system_prompt else []
-    tail = [ChatMessage("user", new_message)]
-    used = sum(message_tokens(m, count_tokens) for m in head + tail)
-    kept: list[Unit] = []
-    for unit in reversed(history):
-        cost = unit_tokens(unit, count_tokens)
-        if used + cost > budget_tokens:
-            break
-        kept.append(unit)
-        used += cost
-    return head + [message for unit in reversed(kept) for message in unit] + tail

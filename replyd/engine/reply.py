@@ -14,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.clock import utcnow
 from replyd.engine import context
 from replyd.engine.function_loop import Answer, answer
-from replyd.engine.variables import Scalar, builtin_variables, merge_variables, render_prompt
+from replyd.engine.prompt import Memory, Prompt, build_prompt, system_prompt
+from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import Locks
 from replyd.money import format_micros, reply_cost_micros
-from replyd.providers.base import ChatMessage, Options, Provider
+from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
 from replyd.store.tables import Assistant, Conversation
@@ -58,6 +59,8 @@ class Turn:
     is_new: bool
     variables: dict[str, Scalar]
     ai_disabled: bool
+    summary: str | None = None
+    summary_through_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,35 +118,29 @@ class ReplyEngine:
             if turn.ai_disabled:
                 return await self._store_takeover_message(session, account_id, request, turn, key)
             await _check_balance(session, account_id, assistant)
-            history = await _history(session, turn, assistant)
+            memory = await _memory(session, turn, assistant)
             secret = await accounts.webhook_secret(session, account_id)
         provider, model_name = self._providers.resolve(assistant.model)
-        toolbox = self._toolbox(assistant, request, turn, secret)
+        system = system_prompt(
+            assistant.system_prompt, turn.variables, request.customer_identifier or "", turn.conversation_id, utcnow()
+        )
+        summarizer = self._providers.resolve(assistant.summary_model or assistant.model)
+        budget = assistant.context_budget_tokens
+        limit = self._providers.context_limit(assistant.model, assistant.max_reply_tokens)
+        prompt = await build_prompt(
+            system, memory, request.message, min(budget, limit) if limit else budget, provider, summarizer
+        )
         reply = await answer(
             provider,
             model_name,
-            self._model_input(provider, assistant, request, turn, history),
-            Options(assistant.temperature, assistant.max_reply_tokens),
-            toolbox,
+            prompt.messages,
+            Options(assistant.temperature, assistant.max_reply_tokens, cache_key=turn.conversation_id),
+            self._toolbox(assistant, request, turn, secret),
             assistant.max_function_rounds,
             assistant.handoff_message,
             self._telemetry,
         )
-        return await self._store_exchange(account_id, assistant, request, turn, reply, key)
-
-    def _model_input(
-        self,
-        provider: Provider,
-        assistant: Assistant,
-        request: ReplyRequest,
-        turn: Turn,
-        history: list[context.Unit],
-    ) -> list[ChatMessage]:
-        builtins = builtin_variables(request.customer_identifier or "", turn.conversation_id, utcnow())
-        system_prompt = render_prompt(assistant.system_prompt, {**turn.variables, **builtins})
-        return context.build_model_input(
-            system_prompt, history, request.message, assistant.context_budget_tokens, provider.count_tokens
-        )
+        return await self._store_exchange(account_id, assistant, request, turn, prompt, reply, key)
 
     def _toolbox(self, assistant: Assistant, request: ReplyRequest, turn: Turn, secret: str) -> Toolbox:
         call_context = CallContext(
@@ -176,10 +173,11 @@ class ReplyEngine:
         assistant: Assistant,
         request: ReplyRequest,
         turn: Turn,
+        prompt: Prompt,
         reply: Answer,
         key: IdempotencyKey | None,
     ) -> ReplyResult:
-        usage = reply.usage
+        usage = reply.usage + prompt.usage
         cost = reply_cost_micros(
             usage.prompt_tokens,
             usage.completion_tokens,
@@ -215,8 +213,13 @@ class ReplyEngine:
                 function_calls=reply.function_calls,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
                 cost_micros=cost,
             )
+            if prompt.summary_through_id != turn.summary_through_id:
+                await conversations.set_summary(
+                    session, turn.conversation_id, prompt.summary, prompt.summary_through_id
+                )
             if reply.handed_off:
                 await conversations.set_ai_disabled(session, turn.conversation_id, True)
             await ledger.record(
@@ -258,7 +261,14 @@ def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:
     if conversation is None:
         return Turn(str(uuid.uuid4()), True, merge_variables({}, request.variables), False)
     variables = merge_variables(conversation.variables, request.variables)
-    return Turn(conversation.id, False, variables, conversation.ai_disabled)
+    return Turn(
+        conversation.id,
+        False,
+        variables,
+        conversation.ai_disabled,
+        conversation.summary,
+        conversation.summary_through_id,
+    )
 
 
 async def _check_balance(session: AsyncSession, account_id: int, assistant: Assistant) -> None:
@@ -270,12 +280,18 @@ async def _check_balance(session: AsyncSession, account_id: int, assistant: Assi
         )
 
 
-async def _history(session: AsyncSession, turn: Turn, assistant: Assistant) -> list[context.Unit]:
+async def _memory(session: AsyncSession, turn: Turn, assistant: Assistant) -> Memory:
+    """The turns after the summary's mark. Between cuts they never exceed the budget, so
+    twice the most that could fit is plenty (older ones, say after the budget shrank, are
+    left to the summary's mark)."""
     if turn.is_new:
-        return []
-    limit = context.most_messages_in_budget(assistant.context_budget_tokens)
-    rows = await conversations.recent_messages(session, turn.conversation_id, limit)
-    return [context.stored_unit(row.id, row.role, row.content, row.function_calls) for row in rows]
+        return Memory(None, None, [])
+    limit = 2 * (assistant.context_budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1)
+    rows = await conversations.recent_messages(session, turn.conversation_id, limit, after_id=turn.summary_through_id)
+    recent = [
+        context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
+    ]
+    return Memory(turn.summary, turn.summary_through_id, recent)
 
 
 async def _remember_answer(

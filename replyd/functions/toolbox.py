@@ -39,7 +39,7 @@ class Toolbox:
 
     @property
     def tools(self) -> tuple[ToolSpec, ...]:
-        offered = [ToolSpec(f.name, f.description, f.parameters) for f in self._functions.values()]
+        offered = [ToolSpec(f.name, f.description, _canonical(f.parameters)) for f in self._functions.values()]
         return (*offered, HANDOFF_TOOL) if self._handoff_enabled else tuple(offered)
 
     async def run(self, call: ToolCall) -> CallOutcome:
@@ -56,6 +56,12 @@ class Toolbox:
         result = await self._caller.call(function, arguments, self._context)
         failed = isinstance(result, dict) and set(result) == {"error"}
         return CallOutcome(call.name, arguments, result, "error" if failed else "ok")
+
+
+def _canonical(schema: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted at every level: the tools part of the prompt is byte-stable, so caches hit."""
+    canonical: dict[str, Any] = json.loads(json.dumps(schema, sort_keys=True))
+    return canonical
 
 
 def _loose_arguments(text: str) -> dict[str, Any]:

@@ -48,15 +48,23 @@ class ChatMessage:
 class Options:
     temperature: float = 0.7
     max_tokens: int = 256
+    cache_key: str | None = None
+    """Stable per conversation: providers that route by it keep its prompt prefix cached."""
 
 
 @dataclass(frozen=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens the provider served from its prompt cache (part of ``prompt_tokens``)."""
 
     def __add__(self, other: "Usage") -> "Usage":
-        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,17 @@ def packaged_model_path() -> Path:
 
 
 class LocalProvider:
-    def __init__(self, model_path: str | None, context_tokens: int, threads: int | None, timeout_s: float) -> None:
+    def __init__(
+        self,
+        model_path: str | None,
+        context_tokens: int,
+        threads: int | None,
+        timeout_s: float,
+        cache_bytes: int = 0,
+    ) -> None:
         self._model_path = model_path
-        self._context_tokens = context_tokens
+        self.context_tokens = context_tokens
+        self._cache_bytes = cache_bytes
         self._threads = threads
         self._timeout_s = timeout_s
         self._llama: Llama | None = None
@@ -52,13 +60,19 @@ class LocalProvider:
             if self._llama is not None:
                 return 0.0
             from llama_cpp import Llama  # imported late: it loads a large native library
+            from llama_cpp.llama_cache import LlamaRAMCache
 
             path = self._model_path or str(packaged_model_path())
             started = time.perf_counter()
             try:
-                self._llama = Llama(model_path=path, n_ctx=self._context_tokens, n_threads=self._threads, verbose=False)
+                self._llama = Llama(model_path=path, n_ctx=self.context_tokens, n_threads=self._threads, verbose=False)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ProviderError(f"The embedded model could not be loaded from {path}.") from exc
+            if self._cache_bytes:
+                # Model state per prompt prefix, kept in memory (least recently used dropped
+                # first): a conversation's next turn evaluates only its new tokens, even when
+                # other conversations took turns in between.
+                self._llama.set_cache(LlamaRAMCache(capacity_bytes=self._cache_bytes))
             elapsed = time.perf_counter() - started
             log.info("embedded model loaded from %s in %.2fs", path, elapsed)
             return elapsed

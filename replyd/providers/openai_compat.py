@@ -33,8 +33,11 @@ def map_openai_errors() -> Iterator[None]:
 
 
 class OpenAICompatProvider:
-    def __init__(self, base_url: str | None, api_key: str | None, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str | None, api_key: str | None, timeout_s: float, send_cache_key: bool = True
+    ) -> None:
         self._is_configured = bool(base_url or api_key)
+        self._send_cache_key = send_cache_key
         self._client = openai.AsyncOpenAI(
             base_url=base_url or OPENAI_URL,
             api_key=api_key or "unused",  # self-hosted servers usually want no key
@@ -51,6 +54,8 @@ class OpenAICompatProvider:
                 "REPLYD_OPENAI_BASE_URL for a server other than OpenAI."
             )
         extra: dict[str, Any] = {"tools": [_tool(t) for t in tools]} if tools else {}
+        if options.cache_key and self._send_cache_key:
+            extra["prompt_cache_key"] = options.cache_key
         with map_openai_errors():
             response = await self._client.chat.completions.create(
                 model=model,
@@ -68,7 +73,7 @@ class OpenAICompatProvider:
             usage = response.usage
         return Completion(
             text=message.content or "",
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else self._estimate(messages, message),
+            usage=_usage(usage) if usage else self._estimate(messages, message),
             tool_calls=calls,
         )
 
@@ -82,6 +87,12 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _usage(usage: Any) -> Usage:
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) or 0
+    return Usage(usage.prompt_tokens, usage.completion_tokens, cached)
 
 
 def _message(message: ChatMessage) -> Any:

@@ -30,9 +30,18 @@ def parse_model(model: str) -> tuple[str, str]:
 class ProviderRegistry:
     def __init__(self, settings: Settings, telemetry: Telemetry) -> None:
         self.local = LocalProvider(
-            settings.local_model_path, settings.local_context_tokens, settings.local_threads, settings.model_timeout_s
+            settings.local_model_path,
+            settings.local_context_tokens,
+            settings.local_threads,
+            settings.model_timeout_s,
+            settings.local_cache_bytes,
         )
-        self.openai = OpenAICompatProvider(settings.openai_base_url, settings.openai_api_key, settings.model_timeout_s)
+        self.openai = OpenAICompatProvider(
+            settings.openai_base_url,
+            settings.openai_api_key,
+            settings.model_timeout_s,
+            send_cache_key=settings.openai_prompt_cache_key,
+        )
         self._measured = {
             "local": MeasuredProvider(self.local, "local", telemetry),
             "openai": MeasuredProvider(
@@ -46,6 +55,12 @@ class ProviderRegistry:
         except ValueError as exc:
             raise ProviderError(f"The assistant's model {model!r} is not usable: {exc}.") from None
         return self._measured[provider], name
+
+    def context_limit(self, model: str, reply_tokens: int) -> int | None:
+        """The most prompt tokens the model can take besides its reply, where replyd knows it
+        (the embedded model's context size); None where the provider decides."""
+        provider, _ = parse_model(model)
+        return self.local.context_tokens - reply_tokens if provider == "local" else None
 
     async def preload_local(self) -> float:
         """Load the embedded model now (off the event loop); returns the seconds it took."""

@@ -72,12 +72,23 @@ async def get_any_conversation(session: AsyncSession, conversation_id: str) -> C
     return await session.get(Conversation, conversation_id, populate_existing=True)
 
 
-async def recent_messages(session: AsyncSession, conversation_id: str, limit: int) -> list[Message]:
-    """The newest ``limit`` messages, oldest first."""
-    rows = await session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
-    )
+async def recent_messages(
+    session: AsyncSession, conversation_id: str, limit: int, after_id: int | None = None
+) -> list[Message]:
+    """The newest ``limit`` messages (after ``after_id``, if given), oldest first."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if after_id is not None:
+        query = query.where(Message.id > after_id)
+    rows = await session.scalars(query.order_by(Message.id.desc()).limit(limit))
     return list(reversed(rows.all()))
+
+
+async def set_summary(session: AsyncSession, conversation_id: str, summary: str | None, through_id: int | None) -> None:
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(summary=summary, summary_through_id=through_id)
+    )
 
 
 async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
@@ -135,6 +146,7 @@ async def add_message(
     function_calls: list[Any] | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    cached_tokens: int = 0,
     cost_micros: int = 0,
 ) -> Message:
     message = Message(
@@ -145,6 +157,7 @@ async def add_message(
         function_calls=function_calls or [],
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        cached_tokens=cached_tokens,
         cost_micros=cost_micros,
         created_at=utcnow(),
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import update
 
+from replyd.engine.context import message_tokens
+from replyd.providers.base import ChatMessage, estimate_tokens
 from replyd.store.tables import Conversation
 from tests.conftest import Tenant
 from tests.servers import Scripted, StubModel
@@ -61,17 +63,17 @@ async def test_each_assistant_has_its_own_conversation_with_a_customer(make_tena
     assert a["conversation_id"] != b["conversation_id"]
 
 
-async def test_history_beyond_the_context_budget_drops_the_oldest(make_tenant: Any, stub_model: StubModel) -> None:
-    tenant: Tenant = await make_tenant(context_budget_tokens=256, system_prompt="Be brief.")
+async def test_history_beyond_the_context_budget_is_cut_oldest_first(make_tenant: Any, stub_model: StubModel) -> None:
+    tenant: Tenant = await make_tenant(context_budget_tokens=300, system_prompt="Be brief.")
     for n in range(12):
         await tenant.reply(f"message number {n} " + "x" * 120)
     sent = stub_model.requests[-1]["messages"]
-    contents = " ".join(m["content"] for m in sent)
+    turns = [m["content"] for m in sent if m["role"] in ("user", "assistant")]
     assert sent[0] == {"role": "system", "content": "Be brief."}
-    assert "message number 11" in sent[-1]["content"]
-    assert "message number 0 " not in contents
-    assert "message number 10" in contents
-    assert sum(len(m["content"]) // 4 + 5 for m in sent) <= 256
+    assert sent[1]["role"] == "system" and sent[1]["content"].startswith("Summary of the earlier conversation")
+    assert turns[-1].startswith("message number 11")
+    assert not any(text.startswith("message number 0 ") for text in turns)
+    assert sum(message_tokens(ChatMessage(m["role"], m["content"]), estimate_tokens) for m in sent) <= 300
 
 
 async def test_concurrent_messages_of_one_conversation_run_in_arrival_order(

@@ -2,12 +2,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from replyd.engine.context import (
-    Unit,
-    build_model_input,
+    CUT_TARGET,
+    Turn,
+    fits,
+    layout,
     message_tokens,
-    most_messages_in_budget,
+    plan,
     stored_unit,
-    unit_tokens,
+    summary_budget,
 )
 from replyd.providers.base import ChatMessage, estimate_tokens
 
@@ -18,40 +20,44 @@ calls = st.lists(
     ),
     max_size=3,
 )
-units = st.one_of(
-    st.builds(lambda text: stored_unit(1, "user", text, []), texts),
-    st.builds(lambda text, fc: stored_unit(2, "assistant", text, fc), texts, calls),
-)
-histories = st.lists(units, max_size=60)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[Turn]:
+    turns = []
+    for n in range(draw(st.integers(0, 40))):
+        if n % 2 == 0:
+            turns.append(Turn(n, stored_unit(n, "user", draw(texts), [])))
+        else:
+            turns.append(Turn(n, stored_unit(n, "assistant", draw(texts), draw(calls))))
+    return turns
 
 
 def total(messages: list[ChatMessage]) -> int:
     return sum(message_tokens(m, estimate_tokens) for m in messages)
 
 
-def flatten(history: list[Unit]) -> list[ChatMessage]:
-    return [message for unit in history for message in unit]
+@given(histories(), st.integers(min_value=400, max_value=4000))
+def test_what_fits_is_kept_whole_and_a_cut_goes_far_below_the_budget(history: list[Turn], budget: int) -> None:
+    result = plan("Be kind.", None, history, "new message", budget, estimate_tokens)
+    assert result.fold + result.keep == history
+    if not result.fold:
+        assert fits(layout("Be kind.", None, result.keep, "new message"), budget, estimate_tokens)
+        return
+    room = summary_budget(budget)
+    kept = total(layout("Be kind.", "s" * 4 * (room - 10), result.keep, "new message"))
+    assert kept <= budget * CUT_TARGET or not result.keep
+    assert not result.keep or result.keep[0].unit[0].role == "user"
 
 
-@given(histories, st.integers(min_value=64, max_value=4000))
-def test_context_never_exceeds_its_budget(history: list[Unit], budget: int) -> None:
-    sent = build_model_input("Be kind.", history, "new message", budget, estimate_tokens)
-    assert total(sent) <= budget
-    assert sent[0] == ChatMessage("system", "Be kind.")
-    assert sent[-1] == ChatMessage("user", "new message")
-
-
-@given(histories, st.integers(min_value=64, max_value=4000))
-def test_kept_history_is_the_newest_whole_units(history: list[Unit], budget: int) -> None:
-    kept = build_model_input("", history, "m", budget, estimate_tokens)[:-1]
-    for start in range(len(history) + 1):  # the kept messages are exactly some newest whole units
-        if flatten(history[start:]) == kept:
-            break
-    else:
-        raise AssertionError("kept history is not a run of whole newest units")
-    if start > 0:  # the next older unit would not have fitted
-        newest = history[start - 1]
-        assert total(kept) + unit_tokens(newest, estimate_tokens) + total([ChatMessage("user", "m")]) > budget
+@given(histories(), st.integers(min_value=400, max_value=4000), st.text(max_size=200))
+def test_between_cuts_the_prefix_only_grows(history: list[Turn], budget: int, summary: str) -> None:
+    """Adding a turn either keeps every earlier message in place, or cuts."""
+    before = plan("sys", summary or None, history[:-1], "m", budget, estimate_tokens)
+    after = plan("sys", summary or None, history, "m", budget, estimate_tokens)
+    if not after.fold:
+        previous = layout("sys", summary or None, before.keep, "m")[:-1]
+        assert layout("sys", summary or None, after.keep, "m")[: len(previous)] == previous
 
 
 def test_a_reply_with_function_calls_keeps_each_call_with_its_result() -> None:
@@ -63,13 +69,8 @@ def test_a_reply_with_function_calls_keeps_each_call_with_its_result() -> None:
     assert text_message == ChatMessage("assistant", "Booked!")
 
 
-def test_system_prompt_and_new_message_go_in_even_over_budget() -> None:
-    sent = build_model_input("s" * 1000, [(ChatMessage("user", "old"),)], "n" * 1000, 64, estimate_tokens)
-    assert [m.role for m in sent] == ["system", "user"]
-
-
-def test_the_history_read_from_the_database_is_enough_to_fill_the_budget() -> None:
-    budget = 300
-    tiny = [(ChatMessage("user", "a"),)] * 1000
-    kept = build_model_input("", tiny, "a", budget, estimate_tokens)[:-1]
-    assert len(kept) <= most_messages_in_budget(budget)
+def test_the_summary_stands_right_after_the_system_prompt() -> None:
+    turns = [Turn(1, (ChatMessage("user", "hi"),)), Turn(2, (ChatMessage("assistant", "hello"),))]
+    messages = layout("sys", "They met before.", turns, "again")
+    assert [m.role for m in messages] == ["system", "system", "user", "assistant", "user"]
+    assert messages[1].content.endswith("They met before.")
