@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from replyd.api.openapi import example
 from replyd.money import format_micros
 from replyd.store.tables import LedgerEntry
 
@@ -15,6 +16,16 @@ class TokenInfo(BaseModel):
 
 
 class AccountOut(BaseModel):
+    model_config = example(
+        success=True,
+        account_id=1,
+        name="default",
+        currency="EUR",
+        balance="9.98",
+        balance_micros=9_980_000,
+        token={"id": 1, "scope": "admin", "rate_limit": "5/minute"},
+    )
+
     success: bool = True
     account_id: int
     name: str
@@ -70,6 +81,29 @@ class UsageTotals(BaseModel):
 
 
 class UsageOut(BaseModel):
+    model_config = example(
+        success=True,
+        data=[
+            {
+                "id": 7,
+                "kind": "reply",
+                "amount": "-0.01",
+                "amount_micros": -10_000,
+                "assistant_id": 1,
+                "conversation_id": "5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21",
+                "prompt_tokens": 412,
+                "completion_tokens": 38,
+                "created_at": "2026-11-26T01:38:09Z",
+            }
+        ],
+        per_page=50,
+        next_cursor=None,
+        totals={
+            "per_day": [{"day": "2026-11-26", "spent": "0.01", "spent_micros": 10_000, "replies": 1}],
+            "per_assistant": [{"assistant_id": 1, "spent": "0.01", "spent_micros": 10_000, "replies": 1}],
+        },
+    )
+
     success: bool = True
     data: list[LedgerEntryOut] = Field(description="Ledger entries, newest first.")
     per_page: int

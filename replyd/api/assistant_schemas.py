@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
+from replyd.api.openapi import example
 from replyd.engine.assistant_config import AssistantConfig
 from replyd.engine.assistants import config_of
 from replyd.store.tables import Assistant
@@ -21,17 +22,45 @@ class AssistantData(AssistantConfig):
         return cls(id=assistant.id, created_at=assistant.created_at, updated_at=assistant.updated_at, **config)
 
 
+ASSISTANT_EXAMPLE: dict[str, JsonValue] = {
+    "id": 1,
+    "name": "Support",
+    "system_prompt": "You help customers of Bob's Bikes.",
+    "model": "openai:gpt-4o-mini",
+    "temperature": 0.7,
+    "max_reply_tokens": 256,
+    "context_budget_tokens": 2048,
+    "first_message": None,
+    "reply_fee": "0.01",
+    "input_price_per_million_tokens": "0.15",
+    "output_price_per_million_tokens": "0.60",
+    "functions": [],
+    "handoff_enabled": True,
+    "handoff_message": "A colleague will answer here shortly.",
+    "max_function_rounds": 5,
+    "summary_model": None,
+    "created_at": "2026-11-26T01:30:00Z",
+    "updated_at": "2026-11-26T01:30:00Z",
+}
+
+
 class AssistantOut(BaseModel):
+    model_config = example(success=True, assistant=ASSISTANT_EXAMPLE)
+
     success: bool = True
     assistant: AssistantData
 
 
 class AssistantListOut(BaseModel):
+    model_config = example(success=True, data=[ASSISTANT_EXAMPLE])
+
     success: bool = True
     data: list[AssistantData]
 
 
 class DeletedAssistantOut(BaseModel):
+    model_config = example(success=True, assistant_id=1, deleted=True)
+
     success: bool = True
     assistant_id: int
     deleted: bool = True

@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from replyd.api.openapi import example
 from replyd.api.schemas import AssistantId, MessageText, Variables
 from replyd.money import format_micros
 from replyd.store.conversations import ConversationSummary
@@ -31,7 +32,27 @@ class HistoryItem(BaseModel):
         )
 
 
+HISTORY_EXAMPLE: dict[str, JsonValue] = {
+    "role": "user",
+    "content": "Hi, I want to book a repair.",
+    "function_calls": [],
+    "author": "customer",
+    "created_at": "2026-11-26T01:38:09.123456Z",
+}
+
+
 class ConversationOut(BaseModel):
+    model_config = example(
+        status=True,
+        conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21",
+        assistant_id=1,
+        type="api",
+        external_identifier="+49155551234",
+        ai_enabled=True,
+        variables={"customer_name": "John"},
+        history=[HISTORY_EXAMPLE],
+    )
+
     status: bool = True
     conversation_id: str
     assistant_id: int
@@ -86,6 +107,28 @@ class ConversationListItem(BaseModel):
 
 
 class ConversationPage(BaseModel):
+    model_config = example(
+        data=[
+            {
+                "id": "5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21",
+                "assistant_id": 1,
+                "assistant_name": "Support",
+                "type": "api",
+                "variables": {},
+                "external_identifier": "+49155551234",
+                "message_count": 4,
+                "total_cost": "0.02",
+                "ai_enabled": True,
+                "created_at": "2026-11-26T01:38:09Z",
+                "updated_at": "2026-11-26T01:40:12Z",
+            }
+        ],
+        per_page=15,
+        next_cursor=None,
+        prev_cursor=None,
+        path="http://127.0.0.1:8000/api/user/conversations",
+    )
+
     data: list[ConversationListItem]
     per_page: int
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null on the last.")
@@ -94,6 +137,8 @@ class ConversationPage(BaseModel):
 
 
 class ConversationStateOut(BaseModel):
+    model_config = example(status=True, conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", ai_enabled=False)
+
     status: bool = True
     conversation_id: str
     ai_enabled: bool
@@ -112,6 +157,8 @@ class StartConversationIn(BaseModel):
 
 
 class StartedConversationOut(BaseModel):
+    model_config = example(status=True, conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", history=[])
+
     status: bool = True
     conversation_id: str
     history: list[HistoryItem]
@@ -124,6 +171,8 @@ class ConversationMessageIn(BaseModel):
 
 
 class ConversationReplyOut(BaseModel):
+    model_config = example(status=True, message="Our shop opens at 9.", function_calls=[], ai_disabled=False)
+
     status: bool = True
     message: str | None = Field(description="The assistant's reply; null when the AI is disabled.")
     function_calls: list[dict[str, Any]]
@@ -131,12 +180,16 @@ class ConversationReplyOut(BaseModel):
 
 
 class AgentMessageOut(BaseModel):
+    model_config = example(status=True, conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", message=HISTORY_EXAMPLE)
+
     status: bool = True
     conversation_id: str
     message: HistoryItem
 
 
 class DeletedConversationOut(BaseModel):
+    model_config = example(status=True, conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", deleted=True)
+
     status: bool = True
     conversation_id: str
     deleted: bool = True

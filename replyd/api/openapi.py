@@ -3,10 +3,15 @@ route lists the errors it can answer with in replyd's envelope."""
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from replyd.api.schemas import ErrorOut
 from replyd.errors import ReplydError
+
+
+def example(**fields: JsonValue) -> ConfigDict:
+    """``model_config`` giving a response model its OpenAPI example."""
+    return ConfigDict(json_schema_extra={"example": fields})
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -94,6 +94,11 @@ def test_every_endpoint_is_documented_with_its_errors(live: tuple[str, str]) -> 
     assert body["required"] == ["assistant_id", "customer_identifier", "message"]
     assert body["properties"]["customer_identifier"]["maxLength"] == 255
     assert "example" in body
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            ok = operation["responses"].get("200") or operation["responses"]["201"]
+            reference = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            assert "example" in document["components"]["schemas"][reference], f"{method} {path} has no example"
     success = document["components"]["schemas"]["ReplyOut"]["properties"]
     assert set(success) == {
         "success",
