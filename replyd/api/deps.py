@@ -20,7 +20,8 @@ STATUS_ENVELOPE = "status_envelope"
 M = TypeVar("M", bound=BaseModel)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """``async``, so FastAPI calls it on the event loop instead of in a worker thread."""
     state: AppState = request.app.state.replyd
     return state
 

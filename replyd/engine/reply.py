@@ -287,7 +287,7 @@ async def _memory(session: AsyncSession, turn: Turn, assistant: Assistant) -> Me
     if turn.is_new:
         return Memory(None, None, [])
     limit = 2 * (assistant.context_budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1)
-    rows = await conversations.recent_messages(session, turn.conversation_id, limit, after_id=turn.summary_through_id)
+    rows = await conversations.recent_turns(session, turn.conversation_id, limit, after_id=turn.summary_through_id)
     recent = [
         context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
     ]

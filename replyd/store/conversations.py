@@ -72,15 +72,26 @@ async def get_any_conversation(session: AsyncSession, conversation_id: str) -> C
     return await session.get(Conversation, conversation_id, populate_existing=True)
 
 
-async def recent_messages(
+@dataclass(frozen=True)
+class StoredTurn:
+    id: int
+    role: str
+    content: str
+    function_calls: list[Any]
+
+
+async def recent_turns(
     session: AsyncSession, conversation_id: str, limit: int, after_id: int | None = None
-) -> list[Message]:
-    """The newest ``limit`` messages (after ``after_id``, if given), oldest first."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
+) -> list[StoredTurn]:
+    """The newest ``limit`` messages (after ``after_id``, if given), oldest first: just the
+    columns a prompt needs, read without building ORM objects (this runs on every reply)."""
+    query = select(Message.id, Message.role, Message.content, Message.function_calls).where(
+        Message.conversation_id == conversation_id
+    )
     if after_id is not None:
         query = query.where(Message.id > after_id)
-    rows = await session.scalars(query.order_by(Message.id.desc()).limit(limit))
-    return list(reversed(rows.all()))
+    rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit))).all()
+    return [StoredTurn(*row) for row in reversed(rows)]
 
 
 async def set_summary(session: AsyncSession, conversation_id: str, summary: str | None, through_id: int | None) -> None:

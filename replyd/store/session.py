@@ -29,7 +29,12 @@ def create_engine(url: str) -> AsyncEngine:
     is_sqlite = full_url.startswith("sqlite")
     # Timestamps are UTC everywhere; PostgreSQL sessions say so too, for date arithmetic.
     connect_args = {} if is_sqlite else {"server_settings": {"timezone": "UTC"}}
-    engine = create_async_engine(full_url, pool_pre_ping=not is_sqlite, connect_args=connect_args)
+    # SQLite takes one writer at a time and makes others poll for the lock, so under load a
+    # write could wait past any timeout. One connection per process queues every statement
+    # fairly instead; several processes on one SQLite file still meet the busy timeout
+    # (use PostgreSQL for those).
+    pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120} if is_sqlite else {"pool_pre_ping": True}
+    engine = create_async_engine(full_url, connect_args=connect_args, **pool)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
