@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from replyd import __version__
+from replyd import __version__, console
 from replyd.api.envelope import install_error_handlers
 from replyd.api.middleware import RateLimitHeaders
 from replyd.api.request_log import RequestLog
@@ -46,6 +46,8 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     install_error_handlers(app)
     for module in (replies, conversations, assistants, account, health):
         app.include_router(module.router)
+    app.include_router(console.router)
+    app.mount(console.STATIC_PATH, console.static_files(), name="console-static")
     return app
 
 

@@ -1,0 +1,111 @@
+"""Live updates as Server-Sent Events. Each open page holds one stream; the stream polls the
+database every second for the account's activity and, when it changed, names the changed
+conversations so the page can refresh just those fragments.
+
+Polling the database (instead of hooks in the reply engine) sees writes of every server
+process alike. A stream ends when the browser goes away, when its session ends, and in any
+case after ``STREAM_LIFETIME_S``: the browser then reconnects by itself (after ``retry``), so
+no stream can hold up a graceful shutdown for longer than that. Each event carries the
+activity's fingerprint as its id; a reconnecting browser sends it back (Last-Event-ID), and a
+change made between two streams is announced at once."""
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from replyd.api.state import AppState
+from replyd.console.sessions import Operator, find_operator
+from replyd.store.activity import Activity, account_activity
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 1.0
+STREAM_LIFETIME_S = 25.0
+"""Then the stream ends and the browser opens a new one: shorter than the default shutdown
+grace (REPLYD_SHUTDOWN_GRACE_S, 30 s), so a stream ends by itself before uvicorn would cancel it."""
+RECONNECT_MS = 1000
+KEEPALIVE_S = 15.0
+"""A comment line this often keeps proxies from closing a quiet stream."""
+SESSION_CHECK_S = 10.0
+"""How soon a stream notices that its session was signed out or its token revoked."""
+RECENT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Change:
+    conversations: list[str]
+    """Conversations with new messages or a new state; the list page refreshes for any."""
+    is_everything: bool
+    """Something went away (an erased conversation): every page should refresh."""
+
+
+def fingerprint(activity: Activity) -> str:
+    items = sorted((conversation_id, at.isoformat()) for conversation_id, at in activity.recent.items())
+    return hashlib.sha256(json.dumps([activity.count, items]).encode()).hexdigest()[:24]
+
+
+def change_between(before: Activity, after: Activity) -> Change | None:
+    changed = [cid for cid, at in after.recent.items() if before.recent.get(cid) != at]
+    is_gone = after.count < before.count or any(cid not in after.recent for cid in before.recent)
+    if not changed and not is_gone:
+        return None
+    return Change(changed, is_gone)
+
+
+async def read_activity(state: AppState, account_id: int) -> Activity:
+    async with state.sessions() as session:
+        return await account_activity(session, account_id, RECENT_LIMIT)
+
+
+def event(name: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    lines = [f"event: {name}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return "\n".join(lines) + "\n\n"
+
+
+async def event_stream(request: Request, state: AppState, operator: Operator, since: str) -> AsyncIterator[str]:
+    """``since`` is the fingerprint the page was rendered at (or the last event's id)."""
+    try:
+        async for chunk in _events(request, state, operator, since):
+            yield chunk
+    except Exception:  # a failed poll ends this stream; the browser reconnects
+        log.warning("console event stream failed", exc_info=True)
+
+
+async def _events(request: Request, state: AppState, operator: Operator, since: str) -> AsyncIterator[str]:
+    previous = await read_activity(state, operator.account_id)
+    current_id = fingerprint(previous)
+    yield f"retry: {RECONNECT_MS}\n\n"
+    yield event("hello", {"fingerprint": current_id}, current_id)
+    if since and since != current_id:
+        yield event("change", {"conversations": [], "all": True}, current_id)
+    started = last_sent = last_check = time.monotonic()
+    while time.monotonic() - started < STREAM_LIFETIME_S:
+        await asyncio.sleep(POLL_INTERVAL_S)
+        if await request.is_disconnected():
+            return
+        now = time.monotonic()
+        if now - last_check >= SESSION_CHECK_S:
+            last_check = now
+            if await find_operator(state, operator.session_id) is None:
+                yield event("signed-out", {})
+                return
+        current = await read_activity(state, operator.account_id)
+        change = change_between(previous, current)
+        if change is not None:
+            previous, last_sent = current, now
+            yield event(
+                "change", {"conversations": change.conversations, "all": change.is_everything}, fingerprint(current)
+            )
+        elif now - last_sent >= KEEPALIVE_S:
+            last_sent = now
+            yield ": keep-alive\n\n"

@@ -1,0 +1,1 @@
+"""One module per console page family; ``replyd.console.router`` includes them all."""

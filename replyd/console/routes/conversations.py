@@ -1,0 +1,190 @@
+"""The conversation list and the conversation view: read, take over, answer as a human
+agent, hand back. Every read and write goes through the engine's ConversationService, as
+the API's do, so the two cannot disagree; another account's conversation is a 404."""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from replyd.api.deps import State
+from replyd.api.pagination import activity_cursor, read_activity_cursor
+from replyd.api.schemas import MAX_ID
+from replyd.api.state import AppState
+from replyd.console.csrf import CheckedForm, message_problem
+from replyd.console.live import fingerprint, read_activity
+from replyd.console.sessions import Operator, SignedIn
+from replyd.console.web import ConsoleRoute, render
+from replyd.errors import AssistantNotFound, ValidationFailed
+from replyd.store.activity import last_messages
+from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
+from replyd.store.tables import Message
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+AUTHORS = {"customer": "Customer", "ai": "AI", "agent": "Agent (human)"}
+
+
+@dataclass(frozen=True)
+class Row:
+    summary: ConversationSummary
+    customer: str
+    last: Message | None
+
+
+def customer_label(customer_identifier: str | None, type: str, conversation_id: str) -> str:
+    if customer_identifier:
+        return customer_identifier
+    return f"{type.capitalize()} chat {conversation_id[:8]}"
+
+
+@router.get("/console/conversations")
+async def conversation_list(
+    request: Request, state: State, operator: SignedIn, assistant: str = "", customer: str = "", cursor: str = ""
+) -> Response:
+    context = await _list_context(state, operator, assistant, customer, cursor)
+    return render(request, "conversations.html", context | {"active": "conversations"})
+
+
+@router.get("/console/conversations/rows")
+async def conversation_rows(
+    request: Request, state: State, operator: SignedIn, assistant: str = "", customer: str = "", cursor: str = ""
+) -> Response:
+    """The list alone, which the page's script fetches when the event stream says so."""
+    return render(request, "_conversation_rows.html", await _list_context(state, operator, assistant, customer, cursor))
+
+
+async def _list_context(
+    state: AppState, operator: Operator, assistant: str, customer: str, cursor: str
+) -> dict[str, Any]:
+    account_id = operator.account_id
+    seen = fingerprint(await read_activity(state, account_id))  # before reading: a change in between is re-sent
+    assistant_id = int(assistant) if assistant.isdigit() and 1 <= int(assistant) <= MAX_ID else None
+    customer = customer.replace("\x00", "").strip()[:255]
+    after = _cursor_key(cursor)
+    summaries = await state.conversations.list(
+        account_id, ConversationFilter(assistant_id, None, customer or None), PAGE_SIZE + 1, after
+    )
+    page = summaries[:PAGE_SIZE]
+    async with state.sessions() as session:
+        last = await last_messages(session, [s.conversation.id for s in page])
+    rows = [
+        Row(
+            s,
+            customer_label(s.conversation.customer_identifier, s.conversation.type, s.conversation.id),
+            last.get(s.conversation.id),
+        )
+        for s in page
+    ]
+    filters = {k: v for k, v in (("assistant", str(assistant_id or "")), ("customer", customer)) if v}
+    next_cursor = None
+    if len(summaries) > PAGE_SIZE:
+        next_cursor = activity_cursor("next", ActivityKey(page[-1].conversation.updated_at, page[-1].conversation.id))
+    query = filters | ({"cursor": cursor} if after else {})
+    return {
+        "operator": operator,
+        "rows": rows,
+        "assistants": await state.assistants.list(account_id),
+        "assistant_id": assistant_id,
+        "customer": customer,
+        "next_cursor": next_cursor,
+        "next_query": "?" + urlencode(filters | {"cursor": next_cursor or ""}),
+        "query": "?" + urlencode(query) if query else "",
+        "fingerprint": seen,
+        "authors": AUTHORS,
+    }
+
+
+def _cursor_key(cursor: str) -> ActivityKey | None:
+    if not cursor:
+        return None
+    try:
+        direction, key = read_activity_cursor(cursor[:1000])
+    except ValidationFailed:
+        return None
+    return key if direction == "next" else None
+
+
+@router.get("/console/conversations/{conversation_id}")
+async def conversation_page(request: Request, state: State, operator: SignedIn, conversation_id: str) -> Response:
+    return await _conversation_response(request, state, operator, conversation_id)
+
+
+@router.get("/console/conversations/{conversation_id}/live")
+async def conversation_fragment(request: Request, state: State, operator: SignedIn, conversation_id: str) -> Response:
+    """The part of the view that changes: state, history, variables, usage."""
+    return render(request, "_conversation_live.html", await _view_context(state, operator, conversation_id))
+
+
+async def _conversation_response(
+    request: Request,
+    state: State,
+    operator: Operator,
+    conversation_id: str,
+    draft: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    seen = fingerprint(await read_activity(state, operator.account_id))  # before reading, as for the list
+    context = await _view_context(state, operator, conversation_id)
+    context |= {
+        "active": "conversations",
+        "draft": draft,
+        "error": error,
+        "max_message_chars": state.settings.max_message_chars,
+        "fingerprint": seen,
+    }
+    return render(request, "conversation.html", context, status)
+
+
+async def _view_context(state: AppState, operator: Operator, conversation_id: str) -> dict[str, Any]:
+    view = await state.conversations.get(operator.account_id, conversation_id)
+    conversation = view.conversation
+    try:
+        assistant_name = (await state.assistants.get(operator.account_id, conversation.assistant_id)).name
+    except AssistantNotFound:  # deleted while we looked
+        assistant_name = f"Assistant {conversation.assistant_id}"
+    replies = [m for m in view.messages if m.author == "ai"]
+    return {
+        "operator": operator,
+        "conversation": conversation,
+        "messages": view.messages,
+        "assistant_name": assistant_name,
+        "customer": customer_label(conversation.customer_identifier, conversation.type, conversation.id),
+        "currency": (await state.usage.account(operator.account_id)).currency,
+        "authors": AUTHORS,
+        "totals": {
+            "replies": len(replies),
+            "prompt_tokens": sum(m.prompt_tokens for m in replies),
+            "completion_tokens": sum(m.completion_tokens for m in replies),
+            "cost_micros": sum(m.cost_micros for m in view.messages),
+        },
+    }
+
+
+@router.post("/console/conversations/{conversation_id}/take-over")
+async def take_over(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+    conversation = await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False)
+    return RedirectResponse(f"/console/conversations/{conversation.id}", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/hand-back")
+async def hand_back(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+    conversation = await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True)
+    return RedirectResponse(f"/console/conversations/{conversation.id}", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/messages")
+async def send_agent_message(
+    request: Request, state: State, operator: SignedIn, form: CheckedForm, conversation_id: str
+) -> Response:
+    """Stored as the agent-messages endpoint stores it: in order, never charged."""
+    text = form.text("message")
+    problem = message_problem(text, state.settings.max_message_chars)
+    if problem is not None:
+        return await _conversation_response(request, state, operator, conversation_id, text, problem, 422)
+    message = await state.conversations.add_agent_message(operator.account_id, conversation_id, text)
+    return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)

@@ -1,0 +1,56 @@
+"""Balance, and what was spent per day and per assistant, drawn as SVG on the server."""
+
+from datetime import date, timedelta
+
+from fastapi import APIRouter, Request, Response
+
+from replyd.api.deps import State
+from replyd.clock import utcnow
+from replyd.console.chart import Bar, bar_chart, column_chart
+from replyd.console.sessions import SignedIn
+from replyd.console.web import ConsoleRoute, render
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+DAYS = 30
+LEDGER_ROWS = 20
+
+
+def _replies(count: int) -> str:
+    return f"{count} {'reply' if count == 1 else 'replies'}"
+
+
+def day_bars(per_day: list[tuple[str, int, int]], today: date) -> list[Bar]:
+    """One bar for each of the last ``DAYS`` days, today's last; days without charges are 0."""
+    spent = {day: (micros, count) for day, micros, count in per_day}
+    days = [(today - timedelta(days=n)).isoformat() for n in reversed(range(DAYS))]
+    return [Bar(day, spent.get(day, (0, 0))[0], _replies(spent.get(day, (0, 0))[1])) for day in days]
+
+
+@router.get("/console/usage")
+async def usage_page(request: Request, state: State, operator: SignedIn) -> Response:
+    account = await state.usage.account(operator.account_id)
+    usage = await state.usage.usage(operator.account_id, LEDGER_ROWS, None)
+    names = {a.id: a.name for a in await state.assistants.list(operator.account_id)}
+    days = day_bars(usage.per_day, utcnow().date())
+    per_assistant = [
+        Bar(names.get(a, f"Assistant {a} (deleted)") if a is not None else "No assistant", micros, _replies(count))
+        for a, micros, count in usage.per_assistant
+    ]
+    currency = account.currency
+    context = {
+        "operator": operator,
+        "active": "usage",
+        "account": account,
+        "entries": usage.entries,
+        "assistant_names": names,
+        "days": days,
+        "per_assistant": per_assistant,
+        "day_chart": column_chart(
+            "per-day", "Spend per day", f"What replies cost on each of the last {DAYS} days.", days, currency
+        ),
+        "assistant_chart": bar_chart(
+            "per-assistant", "Spend per assistant", "What each assistant's replies cost.", per_assistant, currency
+        ),
+    }
+    return render(request, "usage.html", context)

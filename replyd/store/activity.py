@@ -1,0 +1,47 @@
+"""Cheap reads for the console: what changed in an account's conversations (polled every
+second by its live pages, in any number of server processes), and each conversation's last
+message for the list. Read-only; every write goes through the engine's services."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replyd.store.tables import Conversation, Message
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The account's conversation count and its most recently active conversations' times.
+    Every message, takeover and hand-back moves ``updated_at``, so two snapshots that differ
+    name what changed; an erased conversation lowers the count."""
+
+    count: int
+    recent: dict[str, datetime]
+
+
+async def account_activity(session: AsyncSession, account_id: int, limit: int) -> Activity:
+    """Both answered from the (account_id, updated_at, id) index."""
+    count = await session.scalar(
+        select(func.count()).select_from(Conversation).where(Conversation.account_id == account_id)
+    )
+    rows = await session.execute(
+        select(Conversation.id, Conversation.updated_at)
+        .where(Conversation.account_id == account_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    return Activity(count or 0, {conversation_id: updated_at for conversation_id, updated_at in rows.all()})
+
+
+async def last_messages(session: AsyncSession, conversation_ids: list[str]) -> dict[str, Message]:
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    rows = await session.scalars(select(Message).where(Message.id.in_(newest)))
+    return {message.conversation_id: message for message in rows.all()}
