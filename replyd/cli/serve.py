@@ -27,7 +27,7 @@ def serve(
     base = f"http://{host}:{port}"
     errors.print(
         f"Starting {workers} worker(s); each loads the embedded model (SmolLM2-135M-Instruct) first.\n"
-        f"Serving on {base}  (API docs at {base}/docs, health at {base}/readyz, metrics at {base}/metrics)\n"
+        f"Serving on {base}  (API docs at {base}/docs, console at {base}/console, metrics at {base}/metrics)\n"
         f"Call it with the token `replyd init` printed (or make one: `replyd tokens create ACCOUNT_ID`):\n"
         f'  curl -s {base}/api/ai/generate-reply -H "Authorization: Bearer $REPLYD_TOKEN" '
         "-H 'Content-Type: application/json' \\\n"
