@@ -16,6 +16,7 @@ import asyncio
 import math
 import os
 import platform
+import random
 import shutil
 import sys
 import tempfile
@@ -174,8 +175,11 @@ async def stub_send(client: httpx.AsyncClient, customer: int, n: int) -> int:
     return response.status_code
 
 
-async def closed_loop(base_url: str, send: Send, concurrency: int, requests: int, server_pid: int) -> Stats:
-    """``concurrency`` customers, each sending its share of ``requests`` one after another.
+async def closed_loop(
+    base_url: str, send: Send, concurrency: int, requests: int, server_pid: int, think_s: float = 0.0
+) -> Stats:
+    """``concurrency`` customers, each sending its share of ``requests`` one after another,
+    pausing a random think time (exponential, mean ``think_s``) between messages when asked.
 
     Each customer has its own client and keep-alive connection: one client with a pool of 64
     connections costs httpx milliseconds of CPU per request (encode/httpx#3215), which this
@@ -192,6 +196,8 @@ async def closed_loop(base_url: str, send: Send, concurrency: int, requests: int
             except httpx.TransportError as exc:
                 outcome = type(exc).__name__
             latency = time.perf_counter() - started
+            if think_s:
+                await asyncio.sleep(random.expovariate(1 / think_s))
             if not is_measured:
                 continue
             if outcome == 200:
@@ -267,15 +273,15 @@ def position_table(rows: list[Row]) -> str:
 
 
 async def measure(
-    replyd: Target, stub: Target, token: str, assistant_id: int, levels: list[tuple[int, int]]
+    replyd: Target, stub: Target, token: str, assistant_id: int, levels: list[tuple[int, int]], think_s: float
 ) -> list[Row]:
     rows = []
     for concurrency, requests in levels:
         print(f"  {concurrency} customers: {requests} replies through replyd ...", file=sys.stderr)
         send = reply_sender(token, assistant_id, f"c{concurrency}")
-        via_replyd = await closed_loop(replyd.url, send, concurrency, requests, replyd.pid)
+        via_replyd = await closed_loop(replyd.url, send, concurrency, requests, replyd.pid, think_s)
         print(f"  {concurrency} customers: {requests} calls straight to the stub ...", file=sys.stderr)
-        stub_alone = await closed_loop(stub.url, stub_send, concurrency, requests, stub.pid)
+        stub_alone = await closed_loop(stub.url, stub_send, concurrency, requests, stub.pid, think_s)
         rows.append(Row(concurrency, via_replyd, stub_alone))
     return rows
 
@@ -289,6 +295,12 @@ def parse_args() -> argparse.Namespace:
         help="sample replyd with `py-spy record` (pip install py-spy) and write its collapsed stacks to FILE",
     )
     parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean pause of each customer between its messages (exponential); default 0: a closed loop at full speed",
+    )
+    parser.add_argument(
         "--only",
         type=int,
         metavar="CUSTOMERS",
@@ -298,7 +310,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def run(levels: list[tuple[int, int]], work: Path, profile: Path | None) -> list[Row]:
+def run(levels: list[tuple[int, int]], work: Path, profile: Path | None, think_s: float = 0.0) -> list[Row]:
     """Seed a fresh database in ``work``, start the stub and replyd, measure every level."""
     database_url = f"sqlite:///{work / 'replyd.db'}"
     upgrade_database(database_url)
@@ -326,6 +338,7 @@ def run(levels: list[tuple[int, int]], work: Path, profile: Path | None) -> list
                 token,
                 assistant_id,
                 levels,
+                think_s,
             )
         )
 
@@ -353,7 +366,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="replyd-bench-"))
     is_kept = True
     try:
-        rows = run(levels, work, args.profile)
+        rows = run(levels, work, args.profile, args.think_ms / 1000)
         logged_errors = replyd_errors(work / "replyd.log")
         is_kept = bool(logged_errors)
     finally:
