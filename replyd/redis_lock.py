@@ -26,11 +26,23 @@ redis.call('SET', KEYS[2] .. ticket, '1', 'PX', ARGV[1])
 return ticket
 """
 
-# Move on from ticket ARGV[1] if it is still the one being served.
+# Extend the lease only while it is still ours: a holder that stalled past its lease must not
+# take back the turn of the one now served.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Move on from ticket ARGV[1] if it is still the one being served. The ticket counter (KEYS[3])
+# gets the same lifetime, or it could expire first and restart at 1 below "serving".
 ADVANCE = """
 local serving = tonumber(redis.call('GET', KEYS[1]) or '1')
 if serving == tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], serving + 1, 'PX', ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
   return 1
 end
@@ -45,6 +57,7 @@ class RedisConversationLocks:
         self._prefix = prefix
         self._take = redis.register_script(TAKE_TICKET)
         self._advance = redis.register_script(ADVANCE)
+        self._extend = redis.register_script(RENEW)
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -55,14 +68,16 @@ class RedisConversationLocks:
         except BaseException:
             await asyncio.shield(self._leave(keys, ticket))
             raise
-        renewing = asyncio.create_task(self._renew(keys, ticket))
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(keys, ticket, done))
         try:
             yield
         finally:
+            done.set()
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await asyncio.shield(self._advance(keys=[keys.serving, keys.holder], args=[ticket, KEY_TTL_MS]))
+            await asyncio.shield(self._advance(keys=[keys.serving, keys.holder, keys.next], args=[ticket, KEY_TTL_MS]))
 
     async def _wait_for_turn(self, keys: "_Keys", ticket: int) -> None:
         pause = 0.002
@@ -75,7 +90,7 @@ class RedisConversationLocks:
             if serving > ticket:  # our ticket was skipped as dead: this process stalled past its heartbeat
                 raise ReplydError("This message lost its place in the conversation's queue; please retry.")
             if not await self._is_claimed(keys, serving):
-                await self._advance(keys=[keys.serving, keys.holder], args=[serving, KEY_TTL_MS])
+                await self._advance(keys=[keys.serving, keys.holder, keys.next], args=[serving, KEY_TTL_MS])
                 continue
             await self._redis.set(keys.alive + str(ticket), "1", px=self._lease_ms)
             await asyncio.sleep(pause)
@@ -86,16 +101,20 @@ class RedisConversationLocks:
         holder, waiting = await self._redis.mget(keys.holder, keys.alive + str(ticket))
         return (holder is not None and int(holder) == ticket) or waiting is not None
 
-    async def _renew(self, keys: "_Keys", ticket: int) -> None:
-        while True:
+    async def _renew(self, keys: "_Keys", ticket: int, done: asyncio.Event) -> None:
+        """Keep the lease until ``done``. Cancelling alone is not enough: on Python 3.11 a
+        cancellation that lands just as a Redis command completes is lost (``asyncio.wait_for``
+        in redis-py swallows it), and this loop would renew the lease forever."""
+        while not done.is_set():
             await asyncio.sleep(self._lease_ms / 3000)
-            await self._redis.set(keys.holder, ticket, px=self._lease_ms)
+            if done.is_set() or not await self._extend(keys=[keys.holder], args=[ticket, self._lease_ms]):
+                return  # finished, or the lease ran out and the queue moved on
 
     async def _leave(self, keys: "_Keys", ticket: int) -> None:
         """Give up a ticket before its turn (cancelled while waiting): drop its heartbeat so
         the queue skips it at once, or pass the turn on if it had just come."""
         await self._redis.delete(keys.alive + str(ticket))
-        await self._advance(keys=[keys.serving, keys.holder], args=[ticket, KEY_TTL_MS])
+        await self._advance(keys=[keys.serving, keys.holder, keys.next], args=[ticket, KEY_TTL_MS])
 
 
 class _Keys:

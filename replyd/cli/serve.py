@@ -1,6 +1,9 @@
 """``replyd serve``: migrate, then serve the HTTP API with uvicorn, in one or several worker
 processes; each loads the embedded model at start-up and logs one JSON line per request."""
 
+import signal
+import sys
+
 import typer
 import uvicorn
 
@@ -33,6 +36,8 @@ def serve(
         "-H 'Content-Type: application/json' \\\n"
         '    -d \'{"assistant_id": 1, "customer_identifier": "+49155551234", "message": "Hello!"}\''
     )
+    # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 then, as a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "replyd.app:app_from_environment",
         factory=True,

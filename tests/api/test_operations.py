@@ -26,7 +26,7 @@ async def test_readiness_fails_when_the_database_is_gone(start_server: Any, tmp_
             ready = await client.get("/readyz")
             assert (await client.get("/healthz")).status_code == 200
     assert ready.status_code == 503
-    assert ready.json() == {"status": "unavailable", "checks": {"database": False}}
+    assert ready.json()["status"] == "unavailable" and ready.json()["checks"]["database"] is False
 
 
 async def test_metrics_count_requests_model_tokens_and_refusals(make_tenant: Any, start_server: Any) -> None:
