@@ -82,3 +82,33 @@ async def test_the_rate_limit_is_counted_once_across_processes(redis_url: str) -
     allowed = [await (first if n % 2 else second).hit(key, "4/minute") for n in range(6)]
     assert [d.is_allowed for d in allowed] == [True, True, True, True, False, False]
     assert await first.is_reachable()
+
+
+async def test_every_hold_returns_even_when_it_ends_during_a_lease_renewal(redis_url: str) -> None:
+    """Short leases make a release often land mid-renewal; redis-py on Python 3.11 can swallow
+    that cancellation, which once left the renewal (and the conversation) running forever."""
+    client = Redis.from_url(redis_url)
+    locks = RedisConversationLocks(client, lease_ms=30, prefix=f"replyd-test:{uuid.uuid4()}:")
+    try:
+        async with asyncio.timeout(60):
+            for n in range(300):
+                async with locks.hold(f"c{n % 3}"):
+                    await asyncio.sleep(0.012)
+    finally:
+        await client.aclose()
+
+
+async def test_a_holder_that_stalled_past_its_lease_cannot_take_it_back(
+    processes: list[RedisConversationLocks],
+) -> None:
+    slow, fast = processes
+    base = slow._prefix + "e"
+    stalled = slow.hold("e")
+    await stalled.__aenter__()
+    for task in asyncio.all_tasks():  # the holder stalls: its renewals stop for a while
+        if task.get_coro().__qualname__.startswith("RedisConversationLocks._renew"):  # type: ignore[union-attr]
+            task.cancel()
+    async with asyncio.timeout(10), fast.hold("e"):  # the next message goes on after the lease
+        assert await slow._extend(keys=[base + ":holder"], args=[1, 400]) == 0  # the old ticket may not renew
+        holder = await slow._redis.get(base + ":holder")
+        assert holder is not None and int(holder) == 2
