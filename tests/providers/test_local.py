@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from replyd.providers.base import estimate_tokens
+from replyd.providers.base import ChatMessage, Options, estimate_tokens
 from replyd.providers.local import LocalProvider, packaged_model_path
 from tests.conftest import Tenant
 
@@ -55,3 +55,23 @@ async def test_an_assistant_with_functions_still_answers_in_plain_text_on_the_em
     body = (await tenant.reply("Please book me for Friday.", customer="local-2")).json()
     assert body["reply"].strip()
     assert body["function_calls"] == [] and body["ai_disabled"] is False
+
+
+async def test_a_conversations_kept_state_gives_the_same_answer_as_a_fresh_model() -> None:
+    """Two conversations take turns on one model with state reuse; each answer (temperature 0)
+    is the answer a model without any saved state gives to the same messages."""
+    shared = LocalProvider(None, context_tokens=1024, threads=None, timeout_s=120, cache_bytes=256 * 1024**2)
+    fresh = LocalProvider(None, context_tokens=1024, threads=None, timeout_s=120, cache_bytes=0)
+    options = {
+        "a": Options(temperature=0, max_tokens=8, cache_key="a"),
+        "b": Options(temperature=0, max_tokens=8, cache_key="b"),
+    }
+    histories: dict[str, list[ChatMessage]] = {"a": [ChatMessage("system", "You sell bikes.")], "b": []}
+    for turn, (key, text) in enumerate(
+        [("a", "Hi, I am Anna."), ("b", "Hello!"), ("a", "What is my name?"), ("b", "Bye.")]
+    ):
+        histories[key].append(ChatMessage("user", text))
+        kept = await shared.complete("smollm2", histories[key], options[key])
+        again = await fresh.complete("smollm2", histories[key], Options(temperature=0, max_tokens=8))
+        assert kept.text == again.text, turn
+        histories[key].append(ChatMessage("assistant", kept.text))
