@@ -22,20 +22,22 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from bench.processes import cpu_model, cpu_s, free_port, memory_gib, profiling, running
 from replyd.engine.assistant_config import AssistantConfig
 from replyd.store import accounts
 from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
-from replyd.store.session import create_engine, session_factory
+from replyd.store.session import create_engine, display_url, session_factory
 
 REPO = Path(__file__).resolve().parents[1]
 LEVELS = ((1, 200), (16, 960), (64, 1920))
@@ -119,8 +121,24 @@ def seed(database_url: str) -> tuple[str, int]:
     return asyncio.run(work())
 
 
-def replyd_env(database_url: str, stub_url: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Deployment:
+    """SQLite and one process by default; ``--postgres``, ``--redis`` and ``--workers`` scale it out."""
+
+    postgres_url: str | None = None
+    redis_url: str | None = None
+    workers: int = 1
+
+    def describe(self) -> str:
+        storage = "PostgreSQL" if self.postgres_url else "SQLite"
+        shared = " + Redis" if self.redis_url else ""
+        return f"{self.workers} replyd worker process(es), {storage}{shared}"
+
+
+def replyd_env(database_url: str, stub_url: str, redis_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLYD_", "OPENAI_"))}
+    if redis_url:
+        env |= {"REPLYD_REDIS_URL": redis_url, "REPLYD_REDIS_KEY_PREFIX": f"replyd-bench-{os.getpid()}"}
     return env | {
         "REPLYD_DATABASE_URL": database_url,
         "REPLYD_OPENAI_BASE_URL": stub_url,
@@ -129,8 +147,37 @@ def replyd_env(database_url: str, stub_url: str) -> dict[str, str]:
     }
 
 
-def replyd_command(port: int) -> list[str]:
-    return [str(Path(sys.executable).with_name("replyd")), "serve", "--port", str(port)]
+def replyd_command(port: int, workers: int = 1) -> list[str]:
+    return [str(Path(sys.executable).with_name("replyd")), "serve", "--port", str(port), "--workers", str(workers)]
+
+
+@contextmanager
+def fresh_database(work: Path, postgres_url: str | None) -> Iterator[str]:
+    """A migrated database for one run: a SQLite file in ``work``, or a PostgreSQL database
+    made on the server at ``postgres_url`` and dropped afterwards."""
+    if not postgres_url:
+        url = f"sqlite:///{work / 'replyd.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    name = f"replyd_bench_{os.getpid()}"
+    server = make_url(postgres_url)
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    asyncio.run(_postgres(admin, f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        asyncio.run(_postgres(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _postgres(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 def replyd_errors(log_path: Path) -> Counter[str]:
@@ -300,6 +347,9 @@ def parse_args() -> argparse.Namespace:
         default=0.0,
         help="mean pause of each customer between its messages (exponential); default 0: a closed loop at full speed",
     )
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to run on (a fresh database is made)")
+    parser.add_argument("--redis", metavar="URL", help="a Redis server for shared limits and locks")
+    parser.add_argument("--workers", type=int, default=1, help="replyd worker processes (default 1)")
     parser.add_argument(
         "--only",
         type=int,
@@ -310,10 +360,22 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def run(levels: list[tuple[int, int]], work: Path, profile: Path | None, think_s: float = 0.0) -> list[Row]:
-    """Seed a fresh database in ``work``, start the stub and replyd, measure every level."""
-    database_url = f"sqlite:///{work / 'replyd.db'}"
-    upgrade_database(database_url)
+def run(
+    levels: list[tuple[int, int]], work: Path, profile: Path | None, think_s: float, deployment: Deployment
+) -> list[Row]:
+    with fresh_database(work, deployment.postgres_url) as database_url:
+        return run_on(database_url, levels, work, profile, think_s, deployment)
+
+
+def run_on(
+    database_url: str,
+    levels: list[tuple[int, int]],
+    work: Path,
+    profile: Path | None,
+    think_s: float,
+    deployment: Deployment,
+) -> list[Row]:
+    """Seed the database, start the stub and replyd, measure every level."""
     token, assistant_id = seed(database_url)
     stub_port, replyd_port = free_port(), free_port()
     stub_url = f"http://127.0.0.1:{stub_port}/v1"
@@ -322,15 +384,16 @@ def run(levels: list[tuple[int, int]], work: Path, profile: Path | None, think_s
         running("the stub model", stub_command, stub_port, work / "stub.log", cwd=REPO) as stub,
         running(
             "replyd serve",
-            replyd_command(replyd_port),
+            replyd_command(replyd_port, deployment.workers),
             replyd_port,
             work / "replyd.log",
             cwd=work,
-            env=replyd_env(database_url, stub_url),
+            env=replyd_env(database_url, stub_url, deployment.redis_url),
         ) as replyd,
         profiling(replyd.pid, profile),
     ):
-        print(f"replyd on :{replyd_port}, stub model on :{stub_port}, database {database_url}", file=sys.stderr)
+        where = display_url(database_url)
+        print(f"replyd on :{replyd_port}, stub model on :{stub_port}, database {where}", file=sys.stderr)
         return asyncio.run(
             measure(
                 Target(f"http://127.0.0.1:{replyd_port}", replyd.pid),
@@ -343,11 +406,13 @@ def run(levels: list[tuple[int, int]], work: Path, profile: Path | None, think_s
         )
 
 
-def report(rows: list[Row]) -> None:
+def report(rows: list[Row], deployment: Deployment) -> None:
     print(
         f"\n{date.today()}, {os.cpu_count()} cores ({cpu_model()}), {memory_gib()}, "
-        f"Python {platform.python_version()}, one replyd process, SQLite\n"
+        f"Python {platform.python_version()}, {deployment.describe()}\n"
     )
+    if deployment.workers > 1:
+        print("(replyd CPU ms/reply counts the main process only: not meaningful with several workers)\n")
     print(table(rows))
     print("\nLatency through replyd by position in the conversation (history grows by two messages a reply):\n")
     print(position_table(rows))
@@ -366,7 +431,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="replyd-bench-"))
     is_kept = True
     try:
-        rows = run(levels, work, args.profile, args.think_ms / 1000)
+        deployment = Deployment(args.postgres, args.redis, args.workers)
+        rows = run(levels, work, args.profile, args.think_ms / 1000, deployment)
         logged_errors = replyd_errors(work / "replyd.log")
         is_kept = bool(logged_errors)
     finally:
@@ -374,7 +440,7 @@ def main() -> None:
             print(f"\nreplyd's log and database are kept in {work}", file=sys.stderr)
         else:
             shutil.rmtree(work)
-    report(rows)
+    report(rows, deployment)
     for line, count in logged_errors.most_common():
         print(f"replyd logged {count}x: {line}")
     if args.profile:
