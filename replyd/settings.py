@@ -58,5 +58,8 @@ class Settings(BaseSettings):
     comma-separated: ``localhost,127.0.0.0/8,10.1.2.0/24``. For development and tests."""
 
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
+    idempotency_lease_s: float = Field(default=60.0, gt=0)
+    """A request with an Idempotency-Key renews its claim every third of this while it runs; a
+    claim left unrenewed this long (its process died) is taken over by the next retry."""
     idempotency_wait_s: float = Field(default=10.0, ge=0)
     """How long a retry waits for the first request with the same Idempotency-Key before 409."""

@@ -63,7 +63,7 @@ class AppState:
             redis=redis,
             limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
             replies=ReplyEngine(sessions, providers, locks, webhooks, telemetry),
-            idempotency=IdempotentRunner(sessions, settings),
+            idempotency=IdempotentRunner(sessions, settings, settings.idempotency_lease_s),
             conversations=ConversationService(sessions, locks),
             assistants=AssistantService(sessions),
             usage=UsageService(sessions),

@@ -25,12 +25,13 @@ def request_fingerprint(route: str, request: ReplyRequest) -> str:
 
 
 class IdempotentRunner:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, lease_s: float = 60.0) -> None:
         self._sessions = sessions
         self._ttl_s = settings.idempotency_ttl_s
         self._wait_s = settings.idempotency_wait_s
-        self._lease_s = settings.model_deadline_s + 60
-        """A claim still running after this long belonged to a process that died."""
+        self._lease_s = lease_s
+        """A running claim not renewed for this long belonged to a process that died. The
+        process running it renews it every third of that, however long it waits or thinks."""
 
     async def run(
         self,
@@ -44,11 +45,20 @@ class IdempotentRunner:
         if claim.state == "replay":
             assert claim.response is not None
             return ReplyResult(**claim.response)
+        renewing = asyncio.create_task(self._renew(account_id, key))
         try:
             return await reply(key)
         except BaseException:
             await asyncio.shield(self._release(account_id, key))
             raise
+        finally:
+            renewing.cancel()
+
+    async def _renew(self, account_id: int, key: IdempotencyKey) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            async with self._sessions() as session:
+                await idempotency.renew(session, account_id, key.key)
 
     async def _claim(self, account_id: int, key: IdempotencyKey) -> idempotency.Claim:
         loop = asyncio.get_running_loop()

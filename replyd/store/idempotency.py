@@ -71,6 +71,20 @@ async def _take_over(session: AsyncSession, record: IdempotencyRecord, request_s
     return Claim("claimed") if result.rowcount else Claim("running")  # type: ignore[attr-defined]
 
 
+async def renew(session: AsyncSession, account_id: int, key: str) -> None:
+    """Show that the claim's request still runs, so no retry takes it over."""
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.account_id == account_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code.is_(None),
+        )
+        .values(created_at=utcnow())
+    )
+    await session.commit()
+
+
 async def complete(
     session: AsyncSession, account_id: int, key: str, status_code: int, response: dict[str, Any]
 ) -> None:
