@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from replyd import errors
 from replyd.api.schemas import ErrorOut
 from replyd.errors import ReplydError
 
@@ -18,6 +19,21 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` declaring ``model`` as the request body."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+REPLY_ERRORS: tuple[type[ReplydError], ...] = (
+    errors.InvalidJson,
+    errors.Unauthenticated,
+    errors.InsufficientBalance,
+    errors.RequestInProgress,
+    errors.PayloadTooLarge,
+    errors.ValidationFailed,
+    errors.IdempotencyKeyReused,
+    errors.RateLimited,
+    errors.ProviderError,
+    errors.ProviderTimeout,
+)
+"""What any request through the reply pipeline may answer (generate-reply, widget messages)."""
 
 
 def error_responses(*errors: type[ReplydError]) -> dict[int | str, dict[str, Any]]:

@@ -20,9 +20,10 @@ from replyd.api.conversation_schemas import (
     StartedConversationOut,
 )
 from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, State, body_of, use_status_envelope
-from replyd.api.openapi import error_responses, json_body
+from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.pagination import activity_cursor, read_activity_cursor
 from replyd.api.schemas import MAX_ID, NO_NUL
+from replyd.api.state import AppState
 from replyd.engine.idempotency import request_fingerprint
 from replyd.engine.reply import IdempotencyKey, ReplyRequest
 from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
@@ -86,7 +87,7 @@ def _key(row: ConversationSummary) -> ActivityKey:
     responses=ADMIN_ERRORS,
 )
 async def disable_ai(conversation_id: str, token: AdminToken, state: State) -> ConversationStateOut:
-    return ConversationStateOut.of(await state.conversations.set_ai_enabled(token.account_id, conversation_id, False))
+    return await _set_ai(state, token.account_id, conversation_id, enabled=False)
 
 
 @router.post(
@@ -95,7 +96,11 @@ async def disable_ai(conversation_id: str, token: AdminToken, state: State) -> C
     responses=ADMIN_ERRORS,
 )
 async def enable_ai(conversation_id: str, token: AdminToken, state: State) -> ConversationStateOut:
-    return ConversationStateOut.of(await state.conversations.set_ai_enabled(token.account_id, conversation_id, True))
+    return await _set_ai(state, token.account_id, conversation_id, enabled=True)
+
+
+async def _set_ai(state: AppState, account_id: int, conversation_id: str, *, enabled: bool) -> ConversationStateOut:
+    return ConversationStateOut.of(await state.conversations.set_ai_enabled(account_id, conversation_id, enabled))
 
 
 @router.post(
@@ -124,20 +129,7 @@ async def start_conversation(
     "/api/conversations/{conversation_id}/messages",
     summary="Send a customer's message to a conversation and get the reply",
     openapi_extra=json_body(ConversationMessageIn),
-    responses=error_responses(
-        errors.InvalidJson,
-        errors.Unauthenticated,
-        errors.InsufficientBalance,
-        errors.Forbidden,
-        errors.ConversationNotFound,
-        errors.RequestInProgress,
-        errors.PayloadTooLarge,
-        errors.ValidationFailed,
-        errors.IdempotencyKeyReused,
-        errors.RateLimited,
-        errors.ProviderError,
-        errors.ProviderTimeout,
-    ),
+    responses=error_responses(*REPLY_ERRORS, errors.Forbidden, errors.ConversationNotFound),
 )
 async def send_message(
     conversation_id: str,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Request
 
 from replyd import errors
 from replyd.api.deps import RateLimitedToken, State
-from replyd.api.openapi import error_responses, json_body
+from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.schemas import ReplyIn, ReplyOut
 from replyd.api.validation import read_json_object, validate_model
 from replyd.engine.idempotency import request_fingerprint
@@ -22,20 +22,7 @@ ROUTE = "/api/ai/generate-reply"
     ROUTE,
     summary="Generate an AI reply to a customer's message",
     openapi_extra=json_body(ReplyIn),
-    responses=error_responses(
-        errors.InvalidJson,
-        errors.Unauthenticated,
-        errors.InsufficientBalance,
-        errors.AssistantNotFound,
-        errors.RequestInProgress,
-        errors.PayloadTooLarge,
-        errors.ValidationFailed,
-        errors.IdempotencyKeyReused,
-        errors.RateLimited,
-        errors.ProviderError,
-        errors.ProviderTimeout,
-        errors.ReplydError,
-    ),
+    responses=error_responses(*REPLY_ERRORS, errors.AssistantNotFound, errors.ReplydError),
 )
 async def generate_reply(
     request: Request,
