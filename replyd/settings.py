@@ -51,7 +51,12 @@ class Settings(BaseSettings):
     """Memory for the embedded model's saved states (KV cache) of recent conversations; 0 turns it off."""
 
     shutdown_grace_s: int = Field(default=30, ge=0)
-    """On SIGTERM: stop accepting, let replies in flight finish for this long, then exit."""
+    """On SIGTERM: stop accepting, let replies in flight finish for this long, then exit
+    (and as long again for rolling summaries being written ahead)."""
+
+    summaries_ahead: bool = True
+    """Write a conversation's next rolling summary in the background once its prompt nears the
+    budget, so the turn that cuts needs no summary call; off: that turn summarises inline."""
 
     webhook_allow: str = ""
     """Hosts and networks that function webhooks may reach although they are not public,

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from replyd.errors import ReplydError
 from replyd.providers.base import ChatMessage, Completion, Options, Provider, ToolSpec
@@ -44,6 +44,21 @@ class Telemetry:
             "replyd_function_calls", "Function calls by outcome", ["outcome"], registry=self.registry
         )
         self.rate_limited = Counter("replyd_rate_limited", "Requests refused by the rate limit", registry=self.registry)
+        self.cuts = Counter(
+            "replyd_history_cuts",
+            "Cuts of a conversation's history into its rolling summary, by how the summary came",
+            ["summary"],
+            registry=self.registry,
+        )
+        self.summaries_ahead = Counter(
+            "replyd_summaries_ahead",
+            "Summaries written ahead in the background, by outcome (stored, refused, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.summaries_in_flight = Gauge(
+            "replyd_summaries_ahead_in_flight", "Summaries being written ahead now", registry=self.registry
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -70,6 +85,7 @@ class MeasuredProvider:
             self._telemetry.model_seconds.labels(self._name).observe(time.perf_counter() - started)
         self._telemetry.model_tokens.labels(self._name, "prompt").inc(completion.usage.prompt_tokens)
         self._telemetry.model_tokens.labels(self._name, "completion").inc(completion.usage.completion_tokens)
+        self._telemetry.model_tokens.labels(self._name, "cached").inc(completion.usage.cached_tokens)
         return completion
 
     def count_tokens(self, text: str) -> int:

@@ -11,6 +11,7 @@ from replyd.engine.assistants import AssistantService
 from replyd.engine.conversations import ConversationService
 from replyd.engine.idempotency import IdempotentRunner
 from replyd.engine.reply import ReplyEngine
+from replyd.engine.summary_ahead import SummariesAhead
 from replyd.engine.usage import UsageService
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
@@ -62,7 +63,14 @@ class AppState:
             webhook_client=webhook_client,
             redis=redis,
             limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
-            replies=ReplyEngine(sessions, providers, locks, webhooks, telemetry),
+            replies=ReplyEngine(
+                sessions,
+                providers,
+                locks,
+                webhooks,
+                telemetry,
+                SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
+            ),
             idempotency=IdempotentRunner(sessions, settings, settings.idempotency_lease_s),
             conversations=ConversationService(sessions, locks),
             assistants=AssistantService(sessions),
@@ -86,6 +94,7 @@ class AppState:
         return True
 
     async def aclose(self) -> None:
+        await self.replies.drain(self.settings.shutdown_grace_s)
         if self.redis is not None:
             await self.redis.aclose()
         await self.webhook_client.aclose()

@@ -7,7 +7,9 @@
 
 When the next prompt would exceed the assistant's context budget, the oldest recent turns
 are cut in one large step (down to ``CUT_TARGET`` of the budget, not one message per turn)
-and folded into the rolling summary. Between cuts the prefix before the newest turns is
+and folded into the rolling summary. Once a prompt passes ``HIGH_WATER`` of the budget, the
+plan names the turns the coming cut will fold, so that their summary can be written ahead,
+in the background (``summary_ahead.py``). Between cuts the prefix before the newest turns is
 byte-identical from turn to turn.
 
 History comes in units, one per stored message; a reply that called functions is one unit
@@ -16,7 +18,7 @@ separated from its result."""
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, ChatMessage, ToolCall
@@ -26,6 +28,8 @@ Unit = tuple[ChatMessage, ...]
 
 CUT_TARGET = 0.6
 """After a cut, the prompt (summary room included) takes at most this share of the budget."""
+HIGH_WATER = 0.85
+"""A prompt past this share of the budget starts the summary of the next cut, in the background."""
 SUMMARY_SHARE = 0.15
 """Room kept for the rolling summary, as a share of the budget."""
 SUMMARY_INTRO = "Summary of the earlier conversation:\n"
@@ -45,6 +49,8 @@ class Plan:
 
     keep: list[Turn]
     fold: list[Turn]
+    fold_ahead: list[Turn] = field(default_factory=list)
+    """With no cut due yet but past the high-water mark: the turns the coming cut will fold."""
 
 
 def message_tokens(message: ChatMessage, count_tokens: TokenCounter) -> int:
@@ -77,15 +83,25 @@ def plan(
     the kept turns start with the customer's."""
     fixed = _tokens([ChatMessage("system", system_prompt), ChatMessage("user", new_message)], count_tokens)
     costs = [unit_tokens(turn.unit, count_tokens) for turn in recent]
-    summary_cost = _tokens(summary_message(summary), count_tokens)
-    if fixed + summary_cost + sum(costs) <= budget_tokens:
-        return Plan(list(recent), [])
+    total = fixed + _tokens(summary_message(summary), count_tokens) + sum(costs)
     allowed = int(budget_tokens * CUT_TARGET) - fixed - summary_budget(budget_tokens) - MESSAGE_OVERHEAD_TOKENS
+    if total > budget_tokens:
+        cut = _cut(recent, costs, allowed)
+        return Plan(list(recent[cut:]), list(recent[:cut]))
+    if total <= budget_tokens * HIGH_WATER:
+        return Plan(list(recent), [])
+    # What the cut will fold once the budget runs out, counting the turns still to come by then.
+    cut = _cut(recent, costs, allowed - (budget_tokens - total))
+    return Plan(list(recent), [], list(recent[:cut]))
+
+
+def _cut(recent: Sequence[Turn], costs: Sequence[int], allowed: int) -> int:
+    """How many of the oldest turns to cut so that the rest costs at most ``allowed``."""
     cut, remaining = 0, sum(costs)
     while cut < len(recent) and (remaining > allowed or _starts_mid_exchange(recent, cut)):
         remaining -= costs[cut]
         cut += 1
-    return Plan(list(recent[cut:]), list(recent[:cut]))
+    return cut
 
 
 def layout(system_prompt: str, summary: str | None, keep: Sequence[Turn], new_message: str) -> list[ChatMessage]:

@@ -1,15 +1,18 @@
 """The model input of one reply: the rendered system prompt, the rolling summary, the recent
 turns and the new message, within the assistant's context budget (see ``context.py``).
-When a cut is due, the cut turns are summarised first, and that summary is charged too."""
+When a cut is due, the summary written ahead for it is applied, or else (or if that is not
+enough) the cut turns are summarised first, inline; either way the turn pays for the summary."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from replyd.engine import context
 from replyd.engine.summary import summarize
 from replyd.engine.variables import Scalar, builtin_variables, render_prompt
 from replyd.providers.base import ChatMessage, Provider, Usage
+from replyd.store.conversations import SummaryAhead
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,12 @@ class Prompt:
     summary_through_id: int | None
     """The last message folded into the summary; changed only when this turn made a cut."""
     usage: Usage
-    """Tokens spent writing the summary (nothing when no cut happened)."""
+    """Tokens spent writing the summary this turn applied (nothing when no cut happened)."""
+    fold_ahead: list[context.Turn]
+    """Turns whose summary will be due soon, to write ahead (see ``summary_ahead.py``); none
+    while a summary written ahead waits."""
+    cut: Literal["ahead", "inline"] | None = None
+    """How this turn's cut got its summary: written ahead, or inline (None: no cut)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,8 @@ class Memory:
     summary: str | None
     summary_through_id: int | None
     recent: Sequence[context.Turn]
+    ahead: SummaryAhead | None = None
+    """A summary written ahead since the last turn, not applied yet."""
 
 
 def system_prompt(
@@ -47,13 +57,16 @@ async def build_prompt(
 ) -> Prompt:
     count = provider.count_tokens
     plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, count)
+    usage: Usage = Usage()
+    cut: Literal["ahead", "inline"] | None = None
+    if plan.fold and memory.ahead is not None:
+        usage, cut = memory.ahead.usage, "ahead"
+        memory = _apply_summary_ahead(memory)
+        plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, count)
     if not plan.fold:
-        return Prompt(
-            context.layout(system, memory.summary, plan.keep, new_message),
-            memory.summary,
-            memory.summary_through_id,
-            Usage(),
-        )
+        messages = context.layout(system, memory.summary, plan.keep, new_message)
+        fold_ahead = plan.fold_ahead if memory.ahead is None else []
+        return Prompt(messages, memory.summary, memory.summary_through_id, usage, fold_ahead, cut)
     summary_provider, summary_model = summarizer
     written = await summarize(
         summary_provider, summary_model, memory.summary, plan.fold, context.summary_budget(budget_tokens)
@@ -64,4 +77,11 @@ async def build_prompt(
     while keep and not context.fits(messages, budget_tokens, count):  # an outsized summary or message
         through_id = keep.pop(0).message_id
         messages = context.layout(system, summary, keep, new_message)
-    return Prompt(messages, summary, through_id, written.usage)
+    return Prompt(messages, summary, through_id, usage + written.usage, [], "inline")
+
+
+def _apply_summary_ahead(memory: Memory) -> Memory:
+    """The summary written ahead takes the summary's place and the turns it covers leave."""
+    assert memory.ahead is not None
+    recent = [turn for turn in memory.recent if turn.message_id > memory.ahead.through_id]
+    return Memory(memory.ahead.text, memory.ahead.through_id, recent)

@@ -15,6 +15,7 @@ from replyd.clock import utcnow
 from replyd.engine import context
 from replyd.engine.function_loop import Answer, answer
 from replyd.engine.prompt import Memory, Prompt, build_prompt, system_prompt
+from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance
 from replyd.functions.spec import FunctionSpec
@@ -25,6 +26,7 @@ from replyd.money import format_micros, reply_cost_micros
 from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
+from replyd.store.conversations import SummaryAhead
 from replyd.store.tables import Assistant, Conversation
 from replyd.telemetry import Telemetry
 
@@ -61,6 +63,7 @@ class Turn:
     ai_disabled: bool
     summary: str | None = None
     summary_through_id: int | None = None
+    summary_ahead: SummaryAhead | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,15 @@ class ReplyEngine:
         locks: Locks,
         webhooks: WebhookCaller,
         telemetry: Telemetry,
+        summaries: SummariesAhead | None,
     ) -> None:
+        """``summaries``: where summaries are written ahead; None summarises only inline."""
         self._sessions = sessions
         self._providers = providers
         self._locks = locks
         self._webhooks = webhooks
         self._telemetry = telemetry
+        self._summaries = summaries
 
     async def reply(
         self, account_id: int, request: ReplyRequest, idempotency_key: IdempotencyKey | None = None
@@ -125,11 +131,9 @@ class ReplyEngine:
             assistant.system_prompt, turn.variables, request.customer_identifier or "", turn.conversation_id, utcnow()
         )
         summarizer = self._providers.resolve(assistant.summary_model or assistant.model)
-        budget = assistant.context_budget_tokens
         limit = self._providers.context_limit(assistant.model, assistant.max_reply_tokens)
-        prompt = await build_prompt(
-            system, memory, request.message, min(budget, limit) if limit else budget, provider, summarizer
-        )
+        budget = min(assistant.context_budget_tokens, limit) if limit else assistant.context_budget_tokens
+        prompt = await build_prompt(system, memory, request.message, budget, provider, summarizer)
         reply = await answer(
             provider,
             model_name,
@@ -140,7 +144,26 @@ class ReplyEngine:
             assistant.handoff_message,
             self._telemetry,
         )
-        return await self._store_exchange(account_id, assistant, request, turn, prompt, reply, key)
+        result = await self._store_exchange(account_id, assistant, request, turn, prompt, reply, key)
+        if prompt.cut:
+            self._telemetry.cuts.labels(prompt.cut).inc()
+        if prompt.fold_ahead and self._summaries is not None:
+            self._summaries.start(
+                SummaryJob(
+                    turn.conversation_id,
+                    prompt.summary_through_id,
+                    prompt.summary,
+                    prompt.fold_ahead,
+                    context.summary_budget(budget),
+                    summarizer,
+                )
+            )
+        return result
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let summaries being written ahead finish (at shutdown), at most ``timeout_s``."""
+        if self._summaries is not None:
+            await self._summaries.drain(timeout_s)
 
     def _toolbox(self, assistant: Assistant, request: ReplyRequest, turn: Turn, secret: str) -> Toolbox:
         call_context = CallContext(
@@ -268,6 +291,7 @@ def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:
         conversation.ai_disabled,
         conversation.summary,
         conversation.summary_through_id,
+        conversations.summary_ahead(conversation),
     )
 
 
@@ -291,7 +315,7 @@ async def _memory(session: AsyncSession, turn: Turn, assistant: Assistant) -> Me
     recent = [
         context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
     ]
-    return Memory(turn.summary, turn.summary_through_id, recent)
+    return Memory(turn.summary, turn.summary_through_id, recent, turn.summary_ahead)
 
 
 async def _remember_answer(

@@ -14,6 +14,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.providers.base import Usage
 from replyd.store.tables import Assistant, Conversation, Message
 
 
@@ -95,10 +96,60 @@ async def recent_turns(
 
 
 async def set_summary(session: AsyncSession, conversation_id: str, summary: str | None, through_id: int | None) -> None:
+    """Move the summary's mark; a summary written ahead from the old mark no longer applies."""
     await session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id)
-        .values(summary=summary, summary_through_id=through_id)
+        .values(
+            summary=summary,
+            summary_through_id=through_id,
+            next_summary=None,
+            next_summary_through_id=None,
+            next_summary_prompt_tokens=0,
+            next_summary_completion_tokens=0,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SummaryAhead:
+    """A rolling summary written before it was needed, and what writing it cost."""
+
+    text: str
+    through_id: int
+    usage: Usage
+
+
+async def offer_next_summary(
+    session: AsyncSession, conversation_id: str, from_id: int | None, ahead: SummaryAhead
+) -> bool:
+    """Store a summary written ahead from the mark ``from_id``, unless the mark has moved since
+    (a turn cut and summarised first) or another one is already waiting. Written without the
+    conversation's lock, so the condition is the update's own: no read-then-write race."""
+    result = await session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.summary_through_id.is_not_distinct_from(from_id),
+            Conversation.next_summary_through_id.is_(None),
+        )
+        .values(
+            next_summary=ahead.text,
+            next_summary_through_id=ahead.through_id,
+            next_summary_prompt_tokens=ahead.usage.prompt_tokens,
+            next_summary_completion_tokens=ahead.usage.completion_tokens,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def summary_ahead(conversation: Conversation) -> SummaryAhead | None:
+    if conversation.next_summary is None or conversation.next_summary_through_id is None:
+        return None
+    return SummaryAhead(
+        conversation.next_summary,
+        conversation.next_summary_through_id,
+        Usage(conversation.next_summary_prompt_tokens, conversation.next_summary_completion_tokens),
     )
 
 

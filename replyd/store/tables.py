@@ -107,6 +107,13 @@ class Conversation(Base):
     """What the messages up to ``summary_through_id`` said, folded into a few sentences."""
     summary_through_id: Mapped[int | None] = mapped_column(BigInteger)
     """The last message the summary covers; the model sees full messages only after it."""
+    next_summary: Mapped[str | None] = mapped_column(Text)
+    """The summary written ahead, in the background, once the history neared the budget: it
+    covers messages up to ``next_summary_through_id`` and replaces ``summary`` on the next turn."""
+    next_summary_through_id: Mapped[int | None] = mapped_column(BigInteger)
+    next_summary_prompt_tokens: Mapped[int] = mapped_column(default=0)
+    """Tokens spent writing ``next_summary``, charged with the turn that applies it."""
+    next_summary_completion_tokens: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

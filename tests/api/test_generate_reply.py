@@ -10,6 +10,7 @@ from replyd.engine.context import message_tokens
 from replyd.providers.base import ChatMessage, estimate_tokens
 from replyd.store.tables import Conversation
 from tests.conftest import Tenant
+from tests.engine.test_long_conversations import is_summary
 from tests.servers import Scripted, StubModel
 
 RESPONSE_FIELDS = {"success", "conversation_id", "customer_identifier", "reply", "function_calls", "ai_disabled"}
@@ -67,7 +68,7 @@ async def test_history_beyond_the_context_budget_is_cut_oldest_first(make_tenant
     tenant: Tenant = await make_tenant(context_budget_tokens=300, system_prompt="Be brief.")
     for n in range(12):
         await tenant.reply(f"message number {n} " + "x" * 120)
-    sent = stub_model.requests[-1]["messages"]
+    sent = [r for r in stub_model.requests if not is_summary(r)][-1]["messages"]
     turns = [m["content"] for m in sent if m["role"] in ("user", "assistant")]
     assert sent[0] == {"role": "system", "content": "Be brief."}
     assert sent[1]["role"] == "system" and sent[1]["content"].startswith("Summary of the earlier conversation")
