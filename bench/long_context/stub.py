@@ -20,9 +20,8 @@ from starlette.routing import Route
 
 from replyd.app import create_app
 from replyd.engine.assistant_config import AssistantConfig
-from replyd.engine.context import message_tokens
 from replyd.engine.summary import INSTRUCTIONS
-from replyd.providers.base import CHARS_PER_TOKEN, ChatMessage, estimate_tokens
+from replyd.providers.base import CHARS_PER_TOKEN, ESTIMATE, ChatMessage, prompt_tokens
 from replyd.settings import Settings
 from replyd.store import accounts, conversations
 from replyd.store.assistants import create_assistant
@@ -236,4 +235,4 @@ def prefix_changes(prompts: list[list[dict[str, Any]]]) -> list[bool]:
 
 
 def replyd_count(messages: list[dict[str, Any]]) -> int:
-    return sum(message_tokens(ChatMessage(m["role"], m.get("content") or ""), estimate_tokens) for m in messages)
+    return prompt_tokens([ChatMessage(m["role"], m.get("content") or "") for m in messages], ESTIMATE)

@@ -17,13 +17,12 @@ of several chat messages (the calls, their results, the text), so a call is neve
 separated from its result."""
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, ChatMessage, ToolCall
+from replyd.providers.base import ChatMessage, Tokenizer, ToolCall, prompt_tokens, unit_tokens
 
-TokenCounter = Callable[[str], int]
 Unit = tuple[ChatMessage, ...]
 
 CUT_TARGET = 0.6
@@ -53,15 +52,6 @@ class Plan:
     """With no cut due yet but past the high-water mark: the turns the coming cut will fold."""
 
 
-def message_tokens(message: ChatMessage, count_tokens: TokenCounter) -> int:
-    calls = sum(count_tokens(c.name) + count_tokens(c.arguments) for c in message.tool_calls)
-    return count_tokens(message.content) + calls + MESSAGE_OVERHEAD_TOKENS
-
-
-def unit_tokens(unit: Unit, count_tokens: TokenCounter) -> int:
-    return sum(message_tokens(m, count_tokens) for m in unit)
-
-
 def summary_budget(budget_tokens: int) -> int:
     return max(32, int(budget_tokens * SUMMARY_SHARE))
 
@@ -76,15 +66,16 @@ def plan(
     recent: Sequence[Turn],
     new_message: str,
     budget_tokens: int,
-    count_tokens: TokenCounter,
+    tokenizer: Tokenizer,
 ) -> Plan:
     """Keep everything while it fits; else cut the oldest turns, whole, until the rest fits
     ``CUT_TARGET`` of the budget with room for the summary, ending the cut after a reply so
     the kept turns start with the customer's."""
-    fixed = _tokens([ChatMessage("system", system_prompt), ChatMessage("user", new_message)], count_tokens)
-    costs = [unit_tokens(turn.unit, count_tokens) for turn in recent]
-    total = fixed + _tokens(summary_message(summary), count_tokens) + sum(costs)
-    allowed = int(budget_tokens * CUT_TARGET) - fixed - summary_budget(budget_tokens) - MESSAGE_OVERHEAD_TOKENS
+    fixed = prompt_tokens([ChatMessage("system", system_prompt), ChatMessage("user", new_message)], tokenizer)
+    costs = [unit_tokens(turn.unit, tokenizer) for turn in recent]
+    total = fixed + unit_tokens(summary_message(summary), tokenizer) + sum(costs)
+    summary_room = summary_budget(budget_tokens) + tokenizer.message_overhead_tokens
+    allowed = int(budget_tokens * CUT_TARGET) - fixed - summary_room
     if total > budget_tokens:
         cut = _cut(recent, costs, allowed)
         return Plan(list(recent[cut:]), list(recent[:cut]))
@@ -110,12 +101,8 @@ def layout(system_prompt: str, summary: str | None, keep: Sequence[Turn], new_me
     return head + summary_message(summary) + recent + [ChatMessage("user", new_message)]
 
 
-def fits(messages: Sequence[ChatMessage], budget_tokens: int, count_tokens: TokenCounter) -> bool:
-    return _tokens(messages, count_tokens) <= budget_tokens
-
-
-def _tokens(messages: Sequence[ChatMessage], count_tokens: TokenCounter) -> int:
-    return sum(message_tokens(m, count_tokens) for m in messages)
+def fits(messages: Sequence[ChatMessage], budget_tokens: int, tokenizer: Tokenizer) -> bool:
+    return prompt_tokens(messages, tokenizer) <= budget_tokens
 
 
 def _starts_mid_exchange(recent: Sequence[Turn], cut: int) -> bool:

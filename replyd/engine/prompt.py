@@ -55,14 +55,13 @@ async def build_prompt(
     provider: Provider,
     summarizer: tuple[Provider, str],
 ) -> Prompt:
-    count = provider.count_tokens
-    plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, count)
+    plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, provider)
     usage: Usage = Usage()
     cut: Literal["ahead", "inline"] | None = None
     if plan.fold and memory.ahead is not None:
         usage, cut = memory.ahead.usage, "ahead"
         memory = _apply_summary_ahead(memory)
-        plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, count)
+        plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, provider)
     if not plan.fold:
         messages = context.layout(system, memory.summary, plan.keep, new_message)
         fold_ahead = plan.fold_ahead if memory.ahead is None else []
@@ -74,7 +73,7 @@ async def build_prompt(
     summary = written.text.strip() or memory.summary
     keep, through_id = list(plan.keep), plan.fold[-1].message_id
     messages = context.layout(system, summary, keep, new_message)
-    while keep and not context.fits(messages, budget_tokens, count):  # an outsized summary or message
+    while keep and not context.fits(messages, budget_tokens, provider):  # an outsized summary or message
         through_id = keep.pop(0).message_id
         messages = context.layout(system, summary, keep, new_message)
     return Prompt(messages, summary, through_id, usage + written.usage, [], "inline")

@@ -131,7 +131,7 @@ class ReplyEngine:
             assistant.system_prompt, turn.variables, request.customer_identifier or "", turn.conversation_id, utcnow()
         )
         summarizer = self._providers.resolve(assistant.summary_model or assistant.model)
-        limit = self._providers.context_limit(assistant.model, assistant.max_reply_tokens)
+        limit = await self._providers.context_limit(assistant.model, assistant.max_reply_tokens)
         budget = min(assistant.context_budget_tokens, limit) if limit else assistant.context_budget_tokens
         prompt = await build_prompt(system, memory, request.message, budget, provider, summarizer)
         reply = await answer(

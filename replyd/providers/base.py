@@ -13,7 +13,8 @@ CHARS_PER_TOKEN = 4
 """Estimate used where no tokenizer is at hand: English text averages about four characters a token."""
 
 MESSAGE_OVERHEAD_TOKENS = 4
-"""Tokens a chat template adds around each message (role markers, separators)."""
+"""Tokens a chat template adds around each message (role markers, separators), where the
+template is unknown: OpenAI's models add 3 per message and 3 before the reply."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,21 @@ class Completion:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
-class Provider(Protocol):
+class Tokenizer(Protocol):
+    """How a model counts a prompt: its text's tokens, and what its chat template adds."""
+
+    @property
+    def message_overhead_tokens(self) -> int:
+        """Tokens the chat template adds around each message; the header before the reply
+        costs at most as much."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` costs this provider's models (an estimate where exact is unknown)."""
+        ...
+
+
+class Provider(Tokenizer, Protocol):
     """A source of chat completions, such as the embedded model or an OpenAI-compatible server."""
 
     async def complete(
@@ -84,10 +99,47 @@ class Provider(Protocol):
         call some of ``tools`` instead of answering in text."""
         ...
 
-    def count_tokens(self, text: str) -> int:
-        """How many tokens ``text`` costs this provider's models (an estimate where exact is unknown)."""
-        ...
+
+def message_tokens(message: ChatMessage, tokenizer: Tokenizer) -> int:
+    count = tokenizer.count_tokens
+    calls = sum(count(c.name) + count(c.arguments) for c in message.tool_calls)
+    return count(message.content) + calls + tokenizer.message_overhead_tokens
+
+
+def unit_tokens(messages: Sequence[ChatMessage], tokenizer: Tokenizer) -> int:
+    return sum(message_tokens(m, tokenizer) for m in messages)
+
+
+def prompt_tokens(messages: Sequence[ChatMessage], tokenizer: Tokenizer) -> int:
+    """A whole prompt: its messages, and the header of the reply it asks for."""
+    return unit_tokens(messages, tokenizer) + tokenizer.message_overhead_tokens
 
 
 def estimate_tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+class EstimatedTokens:
+    """The count where no tokenizer is at hand: 4 characters a token, 4 tokens a message."""
+
+    message_overhead_tokens = MESSAGE_OVERHEAD_TOKENS
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+
+ESTIMATE = EstimatedTokens()
+
+
+class ProviderWrapper:
+    """A provider around another one (retries, metrics): it counts tokens as the inner one does."""
+
+    def __init__(self, inner: Provider) -> None:
+        self._inner = inner
+
+    @property
+    def message_overhead_tokens(self) -> int:
+        return self._inner.message_overhead_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self._inner.count_tokens(text)

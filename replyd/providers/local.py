@@ -17,11 +17,23 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, Options, ToolSpec, Usage, estimate_tokens
+from replyd.providers.base import (
+    MESSAGE_OVERHEAD_TOKENS,
+    ChatMessage,
+    Completion,
+    Options,
+    ToolSpec,
+    Usage,
+    estimate_tokens,
+    prompt_tokens,
+)
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
+    from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +53,26 @@ def packaged_model_path() -> Path:
     return path
 
 
+START_CONTEXT_TOKENS = 2048
+"""The embedded model's context size when it loads; it grows when a prompt needs more."""
+CONTEXT_STEP_TOKENS = 1024
+
+
 class LocalProvider:
     def __init__(
         self,
         model_path: str | None,
-        context_tokens: int,
+        max_context_tokens: int | None,
         threads: int | None,
         timeout_s: float,
         cache_bytes: int = 0,
+        start_context_tokens: int = START_CONTEXT_TOKENS,
     ) -> None:
+        """``max_context_tokens``: the largest context the model may grow to (None: as large
+        as it was trained for, 8192 tokens for SmolLM2)."""
         self._model_path = model_path
-        self.context_tokens = context_tokens
+        self._max_context_tokens = max_context_tokens
+        self._start_context_tokens = min(start_context_tokens, max_context_tokens or start_context_tokens)
         self._threads = threads
         self._timeout_s = timeout_s
         self._llama: Llama | None = None
@@ -59,23 +80,66 @@ class LocalProvider:
         self._states = StateCache(cache_bytes) if cache_bytes else None
         self._live_key: str | None = None
         """The conversation whose state the model holds now."""
+        self.message_overhead_tokens = MESSAGE_OVERHEAD_TOKENS
+        """Measured on the model's chat template once it is loaded."""
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._llama is not None
+
+    @property
+    def context_tokens(self) -> int:
+        """The context size llama.cpp holds now (0 before the model is loaded)."""
+        return self._llama.n_ctx() if self._llama is not None else 0
+
+    @property
+    def max_context_tokens(self) -> int:
+        """The largest context the model may grow to; known once it is loaded."""
+        assert self._llama is not None, "load() the model first"
+        trained: int = self._llama._model.n_ctx_train()
+        return min(trained, self._max_context_tokens or trained)
 
     def load(self) -> float:
         """Load the model if not yet loaded; returns the seconds it took (0 when already loaded)."""
         with self._lock:
             if self._llama is not None:
                 return 0.0
-            from llama_cpp import Llama  # imported late: it loads a large native library
-
-            path = self._model_path or str(packaged_model_path())
             started = time.perf_counter()
-            try:
-                self._llama = Llama(model_path=path, n_ctx=self.context_tokens, n_threads=self._threads, verbose=False)
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise ProviderError(f"The embedded model could not be loaded from {path}.") from exc
+            llama = self._open(self._start_context_tokens)
+            self.message_overhead_tokens = template_overhead(llama)
             elapsed = time.perf_counter() - started
-            log.info("embedded model loaded from %s in %.2fs", path, elapsed)
+            log.info("embedded model loaded from %s in %.2fs", self._path, elapsed)
             return elapsed
+
+    @property
+    def _path(self) -> str:
+        return self._model_path or str(packaged_model_path())
+
+    def _open(self, context_tokens: int) -> "Llama":
+        from llama_cpp import Llama  # imported late: it loads a large native library
+
+        try:
+            self._llama = Llama(model_path=self._path, n_ctx=context_tokens, n_threads=self._threads, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ProviderError(f"The embedded model could not be loaded from {self._path}.") from exc
+        return self._llama
+
+    def _grow_to_fit(self, needed: int) -> None:
+        """Reload the model with a larger context when a prompt and its reply need more than it
+        holds, up to ``max_context_tokens`` (beyond that llama.cpp refuses the prompt). Saved
+        states belong to the old context and are dropped."""
+        assert self._llama is not None
+        size = min(self.max_context_tokens, -(-needed // CONTEXT_STEP_TOKENS) * CONTEXT_STEP_TOKENS)
+        if needed <= self.context_tokens or size <= self.context_tokens:
+            return
+        started = time.perf_counter()
+        self._llama.close()
+        self._llama = None  # should the reload fail, the next call loads afresh
+        self._open(size)
+        if self._states is not None:
+            self._states.clear()
+        self._live_key = None
+        log.info("embedded model's context grown to %d tokens in %.2fs", size, time.perf_counter() - started)
 
     async def complete(
         self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
@@ -93,10 +157,13 @@ class LocalProvider:
         self.load()
         assert self._llama is not None
         with self._lock:
+            plain = [m for m in messages if m.content]
             try:
+                self._grow_to_fit(prompt_tokens(plain, self) + options.max_tokens)
                 self._switch_to(options.cache_key)
+                held = self._llama.input_ids[: self._llama.n_tokens].copy()
                 result: Any = self._llama.create_chat_completion(
-                    messages=[_plain(m) for m in messages if m.content],  # type: ignore[misc]
+                    messages=[_plain(m) for m in plain],  # type: ignore[misc]
                     temperature=options.temperature,
                     max_tokens=options.max_tokens,
                 )
@@ -104,10 +171,12 @@ class LocalProvider:
                 self._llama.reset()  # type: ignore[no-untyped-call]  # half written: start afresh next time
                 self._live_key = None
                 raise ProviderError(f"The embedded model failed: {exc}") from exc
-        usage = result.get("usage") or {}
+            usage = result.get("usage") or {}
+            evaluated = usage.get("prompt_tokens", 0)
+            cached = reused_tokens(held, self._llama.input_ids[:evaluated])
         return Completion(
             text=(result["choices"][0]["message"].get("content") or "").strip(),
-            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            usage=Usage(evaluated, usage.get("completion_tokens", 0), cached),
         )
 
     def _switch_to(self, key: str | None) -> None:
@@ -130,6 +199,40 @@ class LocalProvider:
         if self._llama is None:
             return estimate_tokens(text)
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+def reused_tokens(held: "NDArray[np.intc]", prompt: "NDArray[np.intc]") -> int:
+    """The prompt tokens llama.cpp took from the context it held instead of evaluating them:
+    the longest common prefix, short of the prompt's last token, which it always evaluates."""
+    n = min(len(held), len(prompt) - 1)
+    if n <= 0:
+        return 0
+    differ = np.flatnonzero(held[:n] != prompt[:n])
+    return int(differ[0]) if differ.size else n
+
+
+def template_overhead(llama: "Llama") -> int:
+    """The tokens the model's chat template adds around one message, found by rendering the
+    template (as llama-cpp-python does) with and without a message. SmolLM2's adds 5
+    (``<|im_start|>``, the role, a newline, ``<|im_end|>``, a newline), and 3 before the reply."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return MESSAGE_OVERHEAD_TOKENS
+    special = [
+        llama.detokenize([token], special=True).decode(errors="ignore")
+        for token in (llama.token_eos(), llama.token_bos())
+    ]
+    render = Jinja2ChatFormatter(template, eos_token=special[0], bos_token=special[1])
+
+    def tokens(messages: list[dict[str, str]]) -> int:
+        prompt = render(messages=messages).prompt  # type: ignore[arg-type]
+        return len(llama.tokenize(prompt.encode(), add_bos=False, special=True))
+
+    system = {"role": "system", "content": "x"}
+    added = tokens([system, {"role": "user", "content": "x"}]) - tokens([system])
+    return added - len(llama.tokenize(b"x", add_bos=False, special=False))
 
 
 @dataclass(frozen=True)
@@ -186,6 +289,10 @@ class StateCache:
         self.size_bytes += state.size_bytes
         while self._states and self.size_bytes > self.capacity_bytes:
             self.size_bytes -= self._states.popitem(last=False)[1].size_bytes
+
+    def clear(self) -> None:
+        self._states.clear()
+        self.size_bytes = 0
 
     def pop(self, key: str) -> SavedState | None:
         state = self._states.pop(key, None)

@@ -9,7 +9,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, Options, ToolCall, ToolSpec, Usage, estimate_tokens
+from replyd.providers.base import ChatMessage, Completion, EstimatedTokens, Options, ToolCall, ToolSpec, Usage
 
 OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -33,7 +33,10 @@ def map_openai_errors() -> Iterator[None]:
         raise ProviderError("The model provider sent an answer replyd could not read.") from exc
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(EstimatedTokens):
+    """Counts tokens by estimate: no tokenizer of the remote model is at hand (and none is
+    downloaded); billing uses the usage the server reports."""
+
     def __init__(
         self, base_url: str | None, api_key: str | None, timeout_s: float, send_cache_key: bool = True
     ) -> None:
@@ -88,9 +91,6 @@ class OpenAICompatProvider:
         """For servers that report no usage: bill an estimate rather than nothing."""
         prompt = sum(self.count_tokens(m.content) for m in messages)
         return Usage(prompt, self.count_tokens(answer.content or ""))
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -56,11 +56,15 @@ class ProviderRegistry:
             raise ProviderError(f"The assistant's model {model!r} is not usable: {exc}.") from None
         return self._measured[provider], name
 
-    def context_limit(self, model: str, reply_tokens: int) -> int | None:
+    async def context_limit(self, model: str, reply_tokens: int) -> int | None:
         """The most prompt tokens the model can take besides its reply, where replyd knows it
-        (the embedded model's context size); None where the provider decides."""
+        (the largest context the embedded model may grow to); None where the provider decides."""
         provider, _ = parse_model(model)
-        return self.local.context_tokens - reply_tokens if provider == "local" else None
+        if provider != "local":
+            return None
+        if not self.local.is_loaded:
+            await self.preload_local()
+        return self.local.max_context_tokens - reply_tokens
 
     async def preload_local(self) -> float:
         """Load the embedded model now (off the event loop); returns the seconds it took."""

@@ -6,12 +6,12 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 
 from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, Options, Provider, ToolSpec
+from replyd.providers.base import ChatMessage, Completion, Options, Provider, ProviderWrapper, ToolSpec
 
 FIRST_BACKOFF_S, LONGEST_BACKOFF_S = 0.25, 8.0
 
 
-class RetryingProvider:
+class RetryingProvider(ProviderWrapper):
     def __init__(
         self,
         inner: Provider,
@@ -19,7 +19,7 @@ class RetryingProvider:
         deadline_s: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._retries = retries
         self._deadline_s = deadline_s
         self._sleep = sleep
@@ -42,6 +42,3 @@ class RetryingProvider:
                     raise
             attempt += 1
             await self._sleep(pause)
-
-    def count_tokens(self, text: str) -> int:
-        return self._inner.count_tokens(text)

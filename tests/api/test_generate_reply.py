@@ -6,8 +6,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from replyd.engine.context import message_tokens
-from replyd.providers.base import ChatMessage, estimate_tokens
+from replyd.providers.base import ESTIMATE, ChatMessage, prompt_tokens
 from replyd.store.tables import Conversation
 from tests.conftest import Tenant
 from tests.engine.test_long_conversations import is_summary
@@ -74,7 +73,7 @@ async def test_history_beyond_the_context_budget_is_cut_oldest_first(make_tenant
     assert sent[1]["role"] == "system" and sent[1]["content"].startswith("Summary of the earlier conversation")
     assert turns[-1].startswith("message number 11")
     assert not any(text.startswith("message number 0 ") for text in turns)
-    assert sum(message_tokens(ChatMessage(m["role"], m["content"]), estimate_tokens) for m in sent) <= 300
+    assert prompt_tokens([ChatMessage(m["role"], m["content"]) for m in sent], ESTIMATE) <= 300
 
 
 async def test_concurrent_messages_of_one_conversation_run_in_arrival_order(

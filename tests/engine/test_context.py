@@ -6,12 +6,11 @@ from replyd.engine.context import (
     Turn,
     fits,
     layout,
-    message_tokens,
     plan,
     stored_unit,
     summary_budget,
 )
-from replyd.providers.base import ChatMessage, estimate_tokens
+from replyd.providers.base import ESTIMATE, ChatMessage, prompt_tokens
 
 texts = st.text(min_size=1, max_size=400)
 calls = st.lists(
@@ -34,15 +33,15 @@ def histories(draw: st.DrawFn) -> list[Turn]:
 
 
 def total(messages: list[ChatMessage]) -> int:
-    return sum(message_tokens(m, estimate_tokens) for m in messages)
+    return prompt_tokens(messages, ESTIMATE)
 
 
 @given(histories(), st.integers(min_value=400, max_value=4000))
 def test_what_fits_is_kept_whole_and_a_cut_goes_far_below_the_budget(history: list[Turn], budget: int) -> None:
-    result = plan("Be kind.", None, history, "new message", budget, estimate_tokens)
+    result = plan("Be kind.", None, history, "new message", budget, ESTIMATE)
     assert result.fold + result.keep == history
     if not result.fold:
-        assert fits(layout("Be kind.", None, result.keep, "new message"), budget, estimate_tokens)
+        assert fits(layout("Be kind.", None, result.keep, "new message"), budget, ESTIMATE)
         return
     room = summary_budget(budget)
     kept = total(layout("Be kind.", "s" * 4 * (room - 10), result.keep, "new message"))
@@ -53,8 +52,8 @@ def test_what_fits_is_kept_whole_and_a_cut_goes_far_below_the_budget(history: li
 @given(histories(), st.integers(min_value=400, max_value=4000), st.text(max_size=200))
 def test_between_cuts_the_prefix_only_grows(history: list[Turn], budget: int, summary: str) -> None:
     """Adding a turn either keeps every earlier message in place, or cuts."""
-    before = plan("sys", summary or None, history[:-1], "m", budget, estimate_tokens)
-    after = plan("sys", summary or None, history, "m", budget, estimate_tokens)
+    before = plan("sys", summary or None, history[:-1], "m", budget, ESTIMATE)
+    after = plan("sys", summary or None, history, "m", budget, ESTIMATE)
     if not after.fold:
         previous = layout("sys", summary or None, before.keep, "m")[:-1]
         assert layout("sys", summary or None, after.keep, "m")[: len(previous)] == previous

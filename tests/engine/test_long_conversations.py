@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from replyd.engine.context import message_tokens
 from replyd.engine.summary import INSTRUCTIONS
-from replyd.providers.base import ChatMessage, ToolCall, estimate_tokens
+from replyd.providers.base import ESTIMATE, ChatMessage, ToolCall, prompt_tokens
 from tests.conftest import Tenant
 from tests.servers import Scripted, StubModel
 
@@ -36,14 +35,15 @@ def is_summary(request: dict[str, Any]) -> bool:
 
 
 def tokens(messages: list[dict[str, Any]]) -> int:
-    """replyd's own count: content, tool calls, and each message's overhead."""
-    total = 0
-    for m in messages:
-        calls = tuple(
-            ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in m.get("tool_calls") or ()
-        )
-        total += message_tokens(ChatMessage(m["role"], m.get("content") or "", calls), estimate_tokens)
-    return total
+    """replyd's own count: content, tool calls, each message's overhead and the reply's header."""
+    return prompt_tokens([chat_message(m) for m in messages], ESTIMATE)
+
+
+def chat_message(message: dict[str, Any]) -> ChatMessage:
+    calls = tuple(
+        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in message.get("tool_calls") or ()
+    )
+    return ChatMessage(message["role"], message.get("content") or "", calls)
 
 
 def assert_calls_keep_their_results(messages: list[dict[str, Any]]) -> None:

@@ -2,8 +2,13 @@
 
 from typing import Any
 
-from replyd.providers.base import ChatMessage, Options, estimate_tokens
+import pytest
+
+from replyd.errors import ProviderError
+from replyd.providers.base import ChatMessage, Options, estimate_tokens, prompt_tokens
 from replyd.providers.local import LocalProvider, packaged_model_path
+from replyd.providers.registry import ProviderRegistry
+from replyd.telemetry import Telemetry
 from tests.conftest import Tenant
 
 
@@ -34,7 +39,7 @@ async def test_embedded_model_answers_through_the_api_and_remembers(make_tenant:
 
 
 def test_token_counts_use_the_models_own_tokenizer_once_loaded() -> None:
-    local = LocalProvider(None, context_tokens=512, threads=1, timeout_s=30)
+    local = LocalProvider(None, max_context_tokens=512, threads=1, timeout_s=30)
     text = "Grüße aus Köln! 12345 tokens?"
     assert local.count_tokens(text) == estimate_tokens(text)  # before loading: the estimate
     local.load()
@@ -60,8 +65,8 @@ async def test_an_assistant_with_functions_still_answers_in_plain_text_on_the_em
 async def test_a_conversations_kept_state_gives_the_same_answer_as_a_fresh_model() -> None:
     """Two conversations take turns on one model with state reuse; each answer (temperature 0)
     is the answer a model without any saved state gives to the same messages."""
-    shared = LocalProvider(None, context_tokens=1024, threads=None, timeout_s=120, cache_bytes=256 * 1024**2)
-    fresh = LocalProvider(None, context_tokens=1024, threads=None, timeout_s=120, cache_bytes=0)
+    shared = LocalProvider(None, max_context_tokens=1024, threads=None, timeout_s=120, cache_bytes=256 * 1024**2)
+    fresh = LocalProvider(None, max_context_tokens=1024, threads=None, timeout_s=120, cache_bytes=0)
     options = {
         "a": Options(temperature=0, max_tokens=8, cache_key="a"),
         "b": Options(temperature=0, max_tokens=8, cache_key="b"),
@@ -75,3 +80,72 @@ async def test_a_conversations_kept_state_gives_the_same_answer_as_a_fresh_model
         again = await fresh.complete("smollm2", histories[key], Options(temperature=0, max_tokens=8))
         assert kept.text == again.text, turn
         histories[key].append(ChatMessage("assistant", kept.text))
+
+
+async def test_a_prompts_count_follows_llama_cpps_own_template() -> None:
+    local = LocalProvider(None, max_context_tokens=1024, threads=None, timeout_s=60)
+    local.load()
+    assert local.message_overhead_tokens == 5  # SmolLM2: <|im_start|>, role, newline, <|im_end|>, newline
+    for messages in [
+        [ChatMessage("system", "You sell bikes."), ChatMessage("user", "Hi!")],
+        [
+            ChatMessage("system", "You are the assistant of Bob's Bikes in Leeds. Answer briefly."),
+            ChatMessage("system", "Summary of the earlier conversation:\nAnna ordered a helmet (order 4711)."),
+            ChatMessage("user", "Grüße! Wo ist meine Bestellung? 😀"),
+            ChatMessage("assistant", "It left our shop yesterday."),
+            ChatMessage("user", "Thanks, and the rear light?"),
+        ],
+    ]:
+        answer = await local.complete("smollm2", messages, Options(temperature=0, max_tokens=1))
+        # Never fewer than llama.cpp evaluates: the reply's header (3) is counted as a message (5).
+        assert 0 <= prompt_tokens(messages, local) - answer.usage.prompt_tokens <= 2
+
+
+async def test_the_embedded_model_reports_the_prompt_tokens_it_reused_as_cached() -> None:
+    local = LocalProvider(None, max_context_tokens=1024, threads=None, timeout_s=60, cache_bytes=256 * 1024**2)
+    history = [ChatMessage("system", "You sell bikes."), ChatMessage("user", "Hi, I am Anna and my chain squeaks.")]
+    anna = Options(temperature=0, max_tokens=8, cache_key="anna")
+    first = await local.complete("smollm2", history, anna)
+    assert first.usage.cached_tokens == 0  # nothing held yet
+
+    history += [ChatMessage("assistant", first.text), ChatMessage("user", "Thanks!")]
+    second = await local.complete("smollm2", history, anna)
+    assert first.usage.prompt_tokens <= second.usage.cached_tokens < second.usage.prompt_tokens
+
+    other = await local.complete("smollm2", [ChatMessage("user", "Hello?")], Options(max_tokens=4, cache_key="ben"))
+    assert other.usage.cached_tokens <= 4  # another conversation shares only the template's opening
+    history += [ChatMessage("assistant", second.text), ChatMessage("user", "Bye.")]
+    third = await local.complete("smollm2", history, anna)  # Anna's state comes back from the cache
+    assert second.usage.prompt_tokens <= third.usage.cached_tokens < third.usage.prompt_tokens
+
+
+async def test_the_context_grows_for_a_longer_prompt_up_to_its_limit() -> None:
+    local = LocalProvider(
+        None, max_context_tokens=1024, threads=None, timeout_s=120, cache_bytes=64 * 1024**2, start_context_tokens=512
+    )
+    fresh = LocalProvider(None, max_context_tokens=1024, threads=None, timeout_s=120)
+    local.load()
+    assert (local.context_tokens, local.max_context_tokens) == (512, 1024)
+    anna = [ChatMessage("system", "You sell bikes."), ChatMessage("user", "Hi, I am Anna.")]
+    options = Options(temperature=0, max_tokens=6, cache_key="anna")
+    await local.complete("smollm2", anna, options)
+
+    long = [ChatMessage("user", "Please repeat: " + " ".join(f"bike{n}" for n in range(200)))]
+    answer = await local.complete("smollm2", long, Options(max_tokens=1, cache_key="ben"))
+    assert answer.usage.prompt_tokens > 512 and local.context_tokens == 1024
+    # Anna's saved state belonged to the smaller context: she is answered as by a fresh model.
+    again = await local.complete("smollm2", anna, options)
+    assert again.text == (await fresh.complete("smollm2", anna, options)).text
+
+    with pytest.raises(ProviderError):  # beyond the limit llama.cpp refuses; the context stays
+        await local.complete("smollm2", long * 3, Options(max_tokens=1))
+    assert local.context_tokens == 1024
+
+
+async def test_the_budget_on_the_embedded_model_is_capped_at_its_largest_context(make_settings: Any) -> None:
+    settings = make_settings(local_context_tokens=3000)
+    registry = ProviderRegistry(settings, Telemetry())
+    assert await registry.context_limit("local:smollm2", 256) == 3000 - 256
+    assert await registry.context_limit("openai:gpt-4o-mini", 256) is None
+    unlimited = ProviderRegistry(make_settings(), Telemetry())
+    assert await unlimited.context_limit("local:smollm2", 256) == 8192 - 256  # SmolLM2's trained context
