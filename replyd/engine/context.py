@@ -70,7 +70,8 @@ def plan(
 ) -> Plan:
     """Keep everything while it fits; else cut the oldest turns, whole, until the rest fits
     ``CUT_TARGET`` of the budget with room for the summary, ending the cut after a reply so
-    the kept turns start with the customer's."""
+    the kept turns start with the customer's. Past ``HIGH_WATER`` of the budget, name the
+    turns to fold ahead: those the coming cut will fold."""
     fixed = prompt_tokens([ChatMessage("system", system_prompt), ChatMessage("user", new_message)], tokenizer)
     costs = [unit_tokens(turn.unit, tokenizer) for turn in recent]
     total = fixed + unit_tokens(summary_message(summary), tokenizer) + sum(costs)

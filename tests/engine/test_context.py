@@ -3,6 +3,7 @@ from hypothesis import strategies as st
 
 from replyd.engine.context import (
     CUT_TARGET,
+    HIGH_WATER,
     Turn,
     fits,
     layout,
@@ -57,6 +58,21 @@ def test_between_cuts_the_prefix_only_grows(history: list[Turn], budget: int, su
     if not after.fold:
         previous = layout("sys", summary or None, before.keep, "m")[:-1]
         assert layout("sys", summary or None, after.keep, "m")[: len(previous)] == previous
+
+
+@given(histories(), st.floats(min_value=0.7, max_value=1.1))
+def test_near_the_budget_the_plan_names_whole_exchanges_to_summarise_ahead(history: list[Turn], fill: float) -> None:
+    """``fill``: the prompt's size as a share of the budget, around the high-water mark."""
+    size = total(layout("Be kind.", None, history, "new message"))
+    budget = int(size / fill)
+    result = plan("Be kind.", None, history, "new message", budget, ESTIMATE)
+    if result.fold or size <= budget * HIGH_WATER:
+        assert result.fold_ahead == []
+        return
+    assert result.keep == history  # nothing is cut yet: the prefix stays
+    assert result.fold_ahead == history[: len(result.fold_ahead)]
+    rest = history[len(result.fold_ahead) :]
+    assert not rest or rest[0].unit[0].role == "user"
 
 
 def test_a_reply_with_function_calls_keeps_each_call_with_its_result() -> None:
