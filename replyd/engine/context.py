@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from replyd.providers.base import ChatMessage, Tokenizer, ToolCall, prompt_tokens, unit_tokens
+from replyd.providers.base import ChatMessage, Tokenizer, ToolCall, message_tokens, prompt_tokens, unit_tokens
 
 Unit = tuple[ChatMessage, ...]
 
@@ -75,7 +75,7 @@ def plan(
     fixed = prompt_tokens([ChatMessage("system", system_prompt), ChatMessage("user", new_message)], tokenizer)
     costs = [unit_tokens(turn.unit, tokenizer) for turn in recent]
     total = fixed + unit_tokens(summary_message(summary), tokenizer) + sum(costs)
-    summary_room = summary_budget(budget_tokens) + tokenizer.message_overhead_tokens
+    summary_room = summary_budget(budget_tokens) + message_tokens(ChatMessage("system", SUMMARY_INTRO), tokenizer)
     allowed = int(budget_tokens * CUT_TARGET) - fixed - summary_room
     if total > budget_tokens:
         cut = _cut(recent, costs, allowed)

@@ -12,9 +12,9 @@ Role = Literal["system", "user", "assistant", "tool"]
 CHARS_PER_TOKEN = 4
 """Estimate used where no tokenizer is at hand: English text averages about four characters a token."""
 
-MESSAGE_OVERHEAD_TOKENS = 4
-"""Tokens a chat template adds around each message (role markers, separators), where the
-template is unknown: OpenAI's models add 3 per message and 3 before the reply."""
+MESSAGE_OVERHEAD_TOKENS = 3
+"""Tokens a chat template adds around each message besides its role's name (markers,
+separators), where the template is unknown: OpenAI's models add 3."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ class Tokenizer(Protocol):
 
     @property
     def message_overhead_tokens(self) -> int:
-        """Tokens the chat template adds around each message; the header before the reply
-        costs at most as much."""
+        """Tokens the chat template adds around each message besides its role's name."""
         ...
 
     def count_tokens(self, text: str) -> int:
@@ -101,9 +100,10 @@ class Provider(Tokenizer, Protocol):
 
 
 def message_tokens(message: ChatMessage, tokenizer: Tokenizer) -> int:
+    """Its content, its function calls, its role's name and the template's markers."""
     count = tokenizer.count_tokens
     calls = sum(count(c.name) + count(c.arguments) for c in message.tool_calls)
-    return count(message.content) + calls + tokenizer.message_overhead_tokens
+    return count(message.content) + calls + count(message.role) + tokenizer.message_overhead_tokens
 
 
 def unit_tokens(messages: Sequence[ChatMessage], tokenizer: Tokenizer) -> int:
@@ -111,8 +111,9 @@ def unit_tokens(messages: Sequence[ChatMessage], tokenizer: Tokenizer) -> int:
 
 
 def prompt_tokens(messages: Sequence[ChatMessage], tokenizer: Tokenizer) -> int:
-    """A whole prompt: its messages, and the header of the reply it asks for."""
-    return unit_tokens(messages, tokenizer) + tokenizer.message_overhead_tokens
+    """A whole prompt: its messages, and the header of the reply it asks for (counted as an
+    empty assistant message: at most 2 tokens too many for SmolLM2 and for OpenAI's models)."""
+    return unit_tokens(messages, tokenizer) + message_tokens(ChatMessage("assistant", ""), tokenizer)
 
 
 def estimate_tokens(text: str) -> int:

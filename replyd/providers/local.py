@@ -212,9 +212,9 @@ def reused_tokens(held: "NDArray[np.intc]", prompt: "NDArray[np.intc]") -> int:
 
 
 def template_overhead(llama: "Llama") -> int:
-    """The tokens the model's chat template adds around one message, found by rendering the
-    template (as llama-cpp-python does) with and without a message. SmolLM2's adds 5
-    (``<|im_start|>``, the role, a newline, ``<|im_end|>``, a newline), and 3 before the reply."""
+    """The tokens the model's chat template adds around one message besides its role's name,
+    found by rendering the template (as llama-cpp-python does) with and without a message.
+    SmolLM2's adds 4: ``<|im_start|>``, a newline after the role, ``<|im_end|>``, a newline."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = llama.metadata.get("tokenizer.chat_template")
@@ -232,7 +232,7 @@ def template_overhead(llama: "Llama") -> int:
 
     system = {"role": "system", "content": "x"}
     added = tokens([system, {"role": "user", "content": "x"}]) - tokens([system])
-    return added - len(llama.tokenize(b"x", add_bos=False, special=False))
+    return added - sum(len(llama.tokenize(text, add_bos=False, special=False)) for text in (b"x", b"user"))
 
 
 @dataclass(frozen=True)

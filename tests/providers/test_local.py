@@ -85,7 +85,7 @@ async def test_a_conversations_kept_state_gives_the_same_answer_as_a_fresh_model
 async def test_a_prompts_count_follows_llama_cpps_own_template() -> None:
     local = LocalProvider(None, max_context_tokens=1024, threads=None, timeout_s=60)
     local.load()
-    assert local.message_overhead_tokens == 5  # SmolLM2: <|im_start|>, role, newline, <|im_end|>, newline
+    assert local.message_overhead_tokens == 4  # SmolLM2: <|im_start|>, (the role), newline, <|im_end|>, newline
     for messages in [
         [ChatMessage("system", "You sell bikes."), ChatMessage("user", "Hi!")],
         [
@@ -93,11 +93,12 @@ async def test_a_prompts_count_follows_llama_cpps_own_template() -> None:
             ChatMessage("system", "Summary of the earlier conversation:\nAnna ordered a helmet (order 4711)."),
             ChatMessage("user", "Grüße! Wo ist meine Bestellung? 😀"),
             ChatMessage("assistant", "It left our shop yesterday."),
+            *[ChatMessage(role, f"Message {n}.") for n in range(20) for role in ("user", "assistant")],
             ChatMessage("user", "Thanks, and the rear light?"),
         ],
     ]:
         answer = await local.complete("smollm2", messages, Options(temperature=0, max_tokens=1))
-        # Never fewer than llama.cpp evaluates: the reply's header (3) is counted as a message (5).
+        # Exact per message, however many; the reply's header (4) is counted as a message (6).
         assert 0 <= prompt_tokens(messages, local) - answer.usage.prompt_tokens <= 2
 
 
