@@ -14,22 +14,30 @@ from bench.long_context.plots import plot_local, plot_stub
 from bench.long_context.report import Results, section, write_section
 from bench.long_context.reuse import measure_reuse
 from bench.long_context.stub import replay_on_stub
+from bench.long_context.summaries import compare_summaries
 from replyd.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
+PARTS = ("stub", "local", "summaries", "reuse")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.long_context", description=long_context.__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--only", choices=("stub", "local", "reuse"), action="append", help="run only this part")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     parser.add_argument("--turns", type=int, default=1000, help="turns against the stub model")
     parser.add_argument("--budget", type=int, default=2000, help="context budget against the stub model")
     parser.add_argument("--local-turns", type=int, default=1000, help="turns on the embedded model")
     parser.add_argument("--local-budget", type=int, default=2000, help="context budget on the embedded model")
     parser.add_argument("--reply-tokens", type=int, default=24, help="max_reply_tokens on the embedded model")
+    parser.add_argument(
+        "--summary-turns", type=int, default=120, help="turns per variant, embedded model writing its summaries"
+    )
+    parser.add_argument(
+        "--summary-budget", type=int, default=1000, help="context budget, embedded model writing its summaries"
+    )
     parser.add_argument("--history-tokens", type=int, default=2400, help="history size of the reuse part")
     parser.add_argument("--warm-turns", type=int, default=15, help="warm turns per variant, one conversation")
     parser.add_argument("--conversations", type=int, default=8, help="conversations taking turns")
@@ -47,7 +55,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    parts = args.only or ["stub", "local", "reuse"]
+    parts = args.only or PARTS
     results = Results(args, time.perf_counter())
     start_load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="replyd-long-context-"))
@@ -58,8 +66,14 @@ def main() -> None:
         if "local" in parts:
             print(f"(b) {args.local_turns} turns on the embedded model ...", file=sys.stderr)
             results.local = replay_on_local(work, args.local_turns, args.local_budget, args.reply_tokens)
+        if "summaries" in parts:
+            print(
+                f"(c) {args.summary_turns} turns, summaries by the embedded model, inline and ahead ...",
+                file=sys.stderr,
+            )
+            results.summaries = compare_summaries(work, args.summary_turns, args.summary_budget, args.reply_tokens)
         if "reuse" in parts:
-            print("(c) state reuse ...", file=sys.stderr)
+            print("(d) state reuse ...", file=sys.stderr)
             results.reuse = measure_reuse(
                 args.history_tokens, args.warm_turns, args.conversations, args.rounds, args.cache_bytes, args.threads
             )

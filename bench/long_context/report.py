@@ -1,10 +1,8 @@
 """The numbers as a section of docs/performance.md: statistics, tables, the targets' verdicts."""
 
 import argparse
-import math
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -12,7 +10,18 @@ from pathlib import Path
 
 from bench.long_context.embedded import LocalTurn, TurnTimes
 from bench.long_context.reuse import Reuse
+from bench.long_context.stats import (
+    Verdict,
+    blocks,
+    cut_spacing,
+    cuts_by_kind,
+    mean,
+    median,
+    summaries_written,
+    within_budget,
+)
 from bench.long_context.stub import StubTurn
+from bench.long_context.summaries import SummaryRuns, summaries_section
 from bench.processes import cpu_model, memory_gib
 
 SECTION = "## Long conversations (issue 7)"
@@ -25,81 +34,95 @@ TARGET_RAW_RATIO = 1.2
 # ---------------------------------------------------------------- analysis
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else math.nan
-
-
-def mean(values: list[float]) -> float:
-    return statistics.fmean(values) if values else math.nan
-
-
-def blocks(count: int, size: int) -> list[range]:
-    return [range(start, min(start + size, count)) for start in range(0, count, size)]
-
-
-def is_flat(
-    prompt_tokens: list[int], cuts: list[bool], budget: int, budget_counted: list[int], counter: str
-) -> tuple[bool, str]:
+def is_flat(prompt_tokens: list[int], cuts: list[bool]) -> tuple[bool, str]:
     """Flat: once the budget is first reached (the first cut), the last 100 turns send on average
-    within 10% of what the 100 turns after that cut sent, and at most 10% more at their largest.
-    ``budget_counted`` is each prompt as ``counter`` counts it, to hold against the budget."""
+    within 10% of what the 100 turns after that cut sent, and at most 10% more at their largest."""
     if True not in cuts:
-        return False, "the budget was never reached"
+        return False, "The budget was never reached."
     first = cuts.index(True)
     early, late = prompt_tokens[first : first + 100], prompt_tokens[-100:]
     is_met = abs(mean(late) - mean(early)) <= 0.1 * mean(early) and max(late) <= 1.1 * max(early)
     return is_met, (
         f"First cut at turn {first + 1}. Prompt tokens: mean {mean(early):.0f} (max {max(early)}) over the 100 "
-        f"turns after it, mean {mean(late):.0f} (max {max(late)}) over the last 100. Largest prompt "
-        f"{max(budget_counted)} tokens as {counter}, budget {budget}"
+        f"turns after it, mean {mean(late):.0f} (max {max(late)}) over the last 100."
     )
-
-
-def cut_spacing(cuts: list[bool]) -> str:
-    at = [n for n, is_cut in enumerate(cuts) if is_cut]
-    gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
-    if not gaps:
-        return f"{len(at)} cut(s)"
-    return f"{len(at)} cuts, {min(gaps)} to {max(gaps)} turns apart (median {median(gaps):.0f})"
 
 
 def stub_table(turns: list[StubTurn]) -> str:
     lines = [
         "| turns | prompt tokens (mean / max) | cached tokens (mean) | cached share "
-        "| billed prompt tokens (mean) | billed uncached (mean) | cuts | latency p50 / max ms |",
+        "| billed prompt tokens (mean) | billed uncached (mean) | cuts (ahead / inline) | latency p50 / max ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for span in blocks(len(turns), 100):
         rows = [turns[n] for n in span]
         prompt = [r.prompt_tokens for r in rows]
         cached = [r.cached_tokens for r in rows]
-        latency = [r.latency_s * 1000 for r in rows]
+        latency = [r.served.latency_s * 1000 for r in rows]
         lines.append(
             f"| {span.start + 1}-{span.stop} | {mean(prompt):.0f} / {max(prompt)} | {mean(cached):.0f} "
             f"| {sum(cached) / sum(prompt):.0%} | {mean([r.billed_prompt_tokens for r in rows]):.0f} "
             f"| {mean([r.billed_prompt_tokens - r.billed_cached_tokens for r in rows]):.0f} "
-            f"| {sum(r.is_cut for r in rows)} | {median(latency):.0f} / {max(latency):.0f} |"
+            f"| {cuts_by_kind([r.served for r in rows])} | {median(latency):.0f} / {max(latency):.0f} |"
         )
     return "\n".join(lines)
 
 
 def local_table(turns: list[LocalTurn], size: int) -> str:
     lines = [
-        "| turns | prompt tokens (mean / max) | evaluated anew (median) | reused from KV cache "
-        "| time to first token p50 s | latency p50 / max s | cuts |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| turns | prompt tokens (mean / max) | evaluated anew (median) | reused from KV cache (probe) "
+        "| cached tokens stored (mean / share) | time to first token p50 s | latency p50 / max s "
+        "| cuts (ahead / inline) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for span in blocks(len(turns), size):
         rows = [turns[n] for n in span]
-        latency = [r.latency_s for r in rows]
+        latency = [r.served.latency_s for r in rows]
         prompt = [r.times.prompt_tokens for r in rows]
         new = [r.times.new_tokens for r in rows]
+        stored = [r.stored_cached_tokens for r in rows]
         lines.append(
             f"| {span.start + 1}-{span.stop} | {mean(prompt):.0f} / {max(prompt)} | {median(new):.0f} "
-            f"| {1 - sum(new) / sum(prompt):.0%} | {median([r.times.first_token_s for r in rows]):.2f} "
-            f"| {median(latency):.2f} / {max(latency):.1f} | {sum(r.is_cut for r in rows)} |"
+            f"| {1 - sum(new) / sum(prompt):.0%} | {mean(stored):.0f} / {sum(stored) / sum(prompt):.0%} "
+            f"| {median([r.times.first_token_s for r in rows]):.2f} "
+            f"| {median(latency):.2f} / {max(latency):.1f} | {cuts_by_kind([r.served for r in rows])} |"
         )
     return "\n".join(lines)
+
+
+def stored_cached(turns: list[LocalTurn]) -> str:
+    """replyd's stored ``cached_tokens`` against the probe's count of the tokens llama.cpp reused."""
+    prompt = sum(t.times.prompt_tokens for t in turns)
+    reused = [t.times.prompt_tokens - t.times.new_tokens for t in turns]
+    same = sum(t.stored_cached_tokens == r for t, r in zip(turns, reused, strict=True))
+    return (
+        f"replyd stored as `cached_tokens` {sum(t.stored_cached_tokens for t in turns) / prompt:.1%} of the prompt "
+        f"tokens llama.cpp counted, the probe saw {sum(reused) / prompt:.1%} reused (prompt minus evaluated "
+        f"anew); the two agree on {same} of {len(turns)} turns"
+    )
+
+
+def counts_compared(turns: list[LocalTurn]) -> str:
+    """replyd's count of each prompt (the budget's) against llama.cpp's."""
+    differences = [t.counted_tokens - t.times.prompt_tokens for t in turns]
+    largest = max(turns, key=lambda t: t.times.prompt_tokens)
+    return (
+        f"replyd counts the largest prompt as {largest.counted_tokens} tokens against the budget; its count "
+        f"minus llama.cpp's is {min(differences)} to {max(differences)} tokens per prompt "
+        f"(median {median(differences):.0f})"
+    )
+
+
+def context_sizes(turns: list[LocalTurn]) -> str:
+    """llama.cpp's context over the run: the provider reloads the model to grow it."""
+    sizes = [t.times.context_tokens for t in turns]
+    grown = [n + 1 for n, t in enumerate(turns) if t.times.reloads]
+    if not grown:
+        return f"llama.cpp's context held {sizes[0]} tokens throughout (no reload)"
+    return (
+        f"llama.cpp's context grew from {sizes[0]} to {sizes[-1]} tokens, reloading the model "
+        f"{sum(t.times.reloads for t in turns)} times (turns {', '.join(map(str, grown))})"
+    )
 
 
 def proportionality(turns: list[LocalTurn]) -> str:
@@ -151,16 +174,6 @@ def reuse_table(reuse: Reuse) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    target: str
-    is_met: bool
-    detail: str
-
-    def line(self) -> str:
-        return f"- **{self.target}**: {'met' if self.is_met else 'NOT met'}. {self.detail}"
-
-
 def reuse_verdicts(reuse: Reuse) -> list[Verdict]:
     def total(times: list[TurnTimes]) -> float:
         return median([t.total_s for t in times])
@@ -201,6 +214,7 @@ class Results:
     load: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0, 0, 0), (0, 0, 0))
     stub: list[StubTurn] | None = None
     local: list[LocalTurn] | None = None
+    summaries: SummaryRuns | None = None
     reuse: Reuse | None = None
 
 
@@ -230,58 +244,13 @@ def section(results: Results, command: str, images: dict[str, str]) -> str:
     ]
     verdicts: list[Verdict] = []
     if results.stub is not None:
-        turns = results.stub
-        is_met, detail = is_flat(
-            [t.prompt_tokens for t in turns],
-            [t.is_cut for t in turns],
-            args.budget,
-            [t.budget_tokens for t in turns],
-            "replyd counts it (4 characters a token, 4 tokens a message)",
-        )
-        verdicts.append(Verdict("prompt tokens flat after the budget is first reached (stub model)", is_met, detail))
-        out += [
-            f"### {len(turns)} turns against the stub model",
-            "",
-            f"Context budget {args.budget} tokens. The stub counts a prompt as its characters / 4 and reports as "
-            "cached the prefix shared with the conversation's previous request; billed tokens are "
-            "`messages.prompt_tokens` / `cached_tokens` as replyd stored them (a cut turn also pays for its summary). "
-            f"{cut_spacing([t.is_cut for t in turns])}.",
-            "",
-            stub_table(turns),
-            "",
-            f"![prompt, cached and billed tokens and latency per turn, stub model]({images['stub']})",
-            "",
-        ]
+        out += stub_section(results.stub, args.budget, images["stub"], verdicts)
     if results.local is not None:
-        turns_local = results.local
-        prompt = [t.times.prompt_tokens for t in turns_local]
-        is_met, detail = is_flat(
-            prompt,
-            [t.is_cut for t in turns_local],
-            args.local_budget,
-            prompt,
-            "llama.cpp counts it (template included)",
-        )
-        verdicts.append(
-            Verdict("prompt tokens flat after the budget is first reached (embedded model)", is_met, detail)
-        )
-        out += [
-            f"### {len(turns_local)} turns on the embedded model",
-            "",
-            f"`local:smollm2`, context budget {args.local_budget} tokens, replies of at most {args.reply_tokens} "
-            f"tokens, temperature 0; summaries written by the stub (`summary_model`), so that only replies run on "
-            "llama.cpp. "
-            "Time to first token is measured in-process from sending the request to llama.cpp sampling the first "
-            f"token. {cut_spacing([t.is_cut for t in turns_local])}; "
-            f"{sum(t.has_summary for t in turns_local)} summaries written.",
-            "",
-            local_table(turns_local, 25),
-            "",
-            proportionality(turns_local) + ".",
-            "",
-            f"![prompt tokens, reused tokens, time to first token per turn, embedded model]({images['local']})",
-            "",
-        ]
+        out += local_section(results.local, args, images["local"], verdicts)
+    if results.summaries is not None:
+        lines, summary_verdicts = summaries_section(results.summaries)
+        out += lines
+        verdicts += summary_verdicts
     if results.reuse is not None:
         reuse = results.reuse
         verdicts += reuse_verdicts(reuse)
@@ -301,6 +270,64 @@ def section(results: Results, command: str, images: dict[str, str]) -> str:
         ]
     out += ["### Targets", "", *(v.line() for v in verdicts), ""]
     return "\n".join(out)
+
+
+def stub_section(turns: list[StubTurn], budget: int, image: str, verdicts: list[Verdict]) -> list[str]:
+    is_met, detail = is_flat([t.prompt_tokens for t in turns], [t.is_cut for t in turns])
+    verdicts.append(Verdict("prompt tokens flat after the budget is first reached (stub model)", is_met, detail))
+    verdicts.append(
+        within_budget(
+            [t.budget_tokens for t in turns],
+            budget,
+            "replyd counts it (4 characters a token, 4 tokens a message)",
+            "stub model",
+        )
+    )
+    return [
+        f"### {len(turns)} turns against the stub model",
+        "",
+        f"Context budget {budget} tokens, summaries written ahead (replyd's default): after each turn the "
+        "benchmark waits until no summary is in flight, as a customer's pause would; latency is the reply's HTTP "
+        "request alone. The stub counts a prompt as its characters / 4 and reports as cached the prefix shared "
+        "with the conversation's previous request; billed tokens are `messages.prompt_tokens` / `cached_tokens` "
+        "as replyd stored them (a cut turn also pays for its summary, written ahead or inline). Cuts by how their "
+        f"summary came are replyd's `replyd_history_cuts_total`. {cut_spacing([t.is_cut for t in turns])}; "
+        f"{summaries_written([t.served for t in turns], [t.is_cut for t in turns])}.",
+        "",
+        stub_table(turns),
+        "",
+        f"![prompt, cached and billed tokens and latency per turn, stub model]({image})",
+        "",
+    ]
+
+
+def local_section(turns: list[LocalTurn], args: argparse.Namespace, image: str, verdicts: list[Verdict]) -> list[str]:
+    prompt = [t.times.prompt_tokens for t in turns]
+    is_met, detail = is_flat(prompt, [t.is_cut for t in turns])
+    verdicts.append(Verdict("prompt tokens flat after the budget is first reached (embedded model)", is_met, detail))
+    budget = within_budget(prompt, args.local_budget, "llama.cpp counts it (template included)", "embedded model")
+    verdicts.append(budget)
+    return [
+        f"### {len(turns)} turns on the embedded model",
+        "",
+        f"`local:smollm2`, context budget {args.local_budget} tokens, replies of at most {args.reply_tokens} "
+        "tokens, temperature 0; summaries written by the stub (`summary_model`), ahead, so that only replies run "
+        "on llama.cpp; the same pause after each turn. Time to first token is measured in-process from sending "
+        "the request to llama.cpp sampling the first token. Reused from KV cache is the probe's count (prompt "
+        "minus the tokens llama.cpp evaluated); cached tokens stored are `messages.cached_tokens`, as replyd "
+        "stored and billed them, their share of the prompt tokens llama.cpp counted. "
+        f"{cut_spacing([t.is_cut for t in turns])}; "
+        f"{summaries_written([t.served for t in turns], [t.is_cut for t in turns])}.",
+        "",
+        local_table(turns, 25),
+        "",
+        f"{stored_cached(turns)}. {budget.detail} {counts_compared(turns)}. {context_sizes(turns)}.",
+        "",
+        proportionality(turns) + ".",
+        "",
+        f"![prompt tokens, reused tokens, time to first token per turn, embedded model]({image})",
+        "",
+    ]
 
 
 def fmt_load(load: tuple[float, float, float]) -> str:

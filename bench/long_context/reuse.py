@@ -1,4 +1,4 @@
-"""Part (c), the issue's state-reuse targets: a long chat history cold and warm, raw
+"""Part (d), the issue's state-reuse targets: a long chat history cold and warm, raw
 llama-cpp-python against replyd's ``LocalProvider``, then conversations taking turns round robin."""
 
 import asyncio
@@ -16,7 +16,7 @@ from bench.long_context.stub import REQUEST_TIMEOUT_S, SYSTEM_PROMPT, customer_m
 from replyd.providers.base import ChatMessage, Options
 from replyd.providers.local import LocalProvider, packaged_model_path
 
-# ---------------------------------------------------------------- (c) state reuse
+# ---------------------------------------------------------------- (d) state reuse
 
 
 def render(message: dict[str, str]) -> str:
@@ -48,7 +48,7 @@ def next_turn(messages: list[dict[str, str]], conversation: int, n: int) -> list
 
 @dataclass
 class Reuse:
-    """Part (c): every turn timed, by variant."""
+    """Part (d): every turn timed, by variant."""
 
     history_tokens: int = 0
     raw_cold: list[TurnTimes] = field(default_factory=list)
@@ -101,7 +101,7 @@ def one_conversation(result: Reuse, history_tokens: int, warm_turns: int, thread
 
     raw = Llama(model_path=str(packaged_model_path()), n_ctx=4096, n_threads=threads, verbose=False)
     one = loaded_provider(result.cache_bytes, threads)
-    raw_probe, one_probe = LlamaProbe(raw), LlamaProbe(one._llama)
+    raw_probe, one_probe = LlamaProbe(raw), LlamaProbe(one._llama, one)
     history = chat_history(0, history_tokens, count_with(one))
     for n in range(-1, warm_turns):
         if n >= 0:
@@ -124,7 +124,7 @@ def one_conversation(result: Reuse, history_tokens: int, warm_turns: int, thread
 def many_conversations(result: Reuse, history_tokens: int, rounds: int, threads: int | None) -> None:
     """Different histories of the same size taking turns round robin on one provider."""
     many = loaded_provider(result.cache_bytes, threads)
-    probe = LlamaProbe(many._llama)
+    probe = LlamaProbe(many._llama, many)
     histories = [chat_history(c, history_tokens, count_with(many)) for c in range(result.conversations)]
     for n in range(-1, rounds):
         for c in range(result.conversations):

@@ -1,5 +1,6 @@
 """The conversation, the stub model with a provider-style prompt cache, replyd serving in a
-thread of this process, and part (a): a long conversation through replyd against the stub."""
+thread of this process (with the pause after a turn that lets summaries written ahead finish),
+and part (a): a long conversation through replyd against the stub."""
 
 import asyncio
 import hashlib
@@ -21,7 +22,7 @@ from starlette.routing import Route
 from replyd.app import create_app
 from replyd.engine.assistant_config import AssistantConfig
 from replyd.engine.summary import INSTRUCTIONS
-from replyd.providers.base import CHARS_PER_TOKEN, ESTIMATE, ChatMessage, prompt_tokens
+from replyd.providers.base import CHARS_PER_TOKEN, ESTIMATE, ChatMessage, Tokenizer, prompt_tokens
 from replyd.settings import Settings
 from replyd.store import accounts, conversations
 from replyd.store.assistants import create_assistant
@@ -115,6 +116,43 @@ class Tenant:
     assistant_id: int
 
 
+CUT_KINDS = ("ahead", "inline")
+"""How a cut got its summary, as ``replyd_history_cuts_total`` labels it."""
+DISCARDED = ("refused", "failed")
+"""Outcomes of ``replyd_summaries_ahead_total`` besides ``stored``."""
+
+
+def metric_samples(text: str) -> dict[str, float]:
+    """Prometheus' text format, as ``{'name{labels}': value}``."""
+    pairs = (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return {name: float(value) for name, value in pairs}
+
+
+def cuts_sample(kind: str) -> str:
+    return f'replyd_history_cuts_total{{summary="{kind}"}}'
+
+
+def ahead_sample(outcome: str) -> str:
+    return f'replyd_summaries_ahead_total{{outcome="{outcome}"}}'
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One turn as the customer and replyd's metrics saw it."""
+
+    latency_s: float
+    """The reply's HTTP request alone, not the pause after it."""
+    cut: str | None
+    """``ahead`` or ``inline``: the turn cut the history and applied a summary written ahead, or
+    wrote it on its way to the model (``replyd_history_cuts_total``); None: no cut."""
+    written_ahead: int
+    """Summaries written ahead in the pause after the reply and stored for a coming cut."""
+    discarded_ahead: int
+    """Summaries written ahead then, refused (their mark had moved) or failed."""
+    pause_s: float
+    """The pause: until no summary was in flight (at least one ``GET /metrics``)."""
+
+
 @dataclass
 class Replyd:
     """replyd serving in a uvicorn thread of this process, with one tenant."""
@@ -123,6 +161,38 @@ class Replyd:
     client: httpx.Client
     tenant: Tenant
     database_url: str
+    counted: dict[str, float] = field(default_factory=dict)
+    """The metrics after the previous turn's pause (none before the first turn: all zero)."""
+
+    def turn(self, message: str, customer: str) -> tuple[str, Exchange]:
+        """A reply, then a customer's pause: until no summary is being written ahead, so that
+        the next turn finds it done. Returns the conversation's id and what the turn did."""
+        started = time.perf_counter()
+        conversation_id = self.reply(message, customer)
+        latency_s = time.perf_counter() - started
+        pause_s = self.settle()
+        before, after = self.counted, self.metrics()
+        self.counted = after
+
+        def delta(sample: str) -> int:
+            return round(after.get(sample, 0.0) - before.get(sample, 0.0))
+
+        cut = next((kind for kind in CUT_KINDS if delta(cuts_sample(kind))), None)
+        discarded = sum(delta(ahead_sample(outcome)) for outcome in DISCARDED)
+        return conversation_id, Exchange(latency_s, cut, delta(ahead_sample("stored")), discarded, pause_s)
+
+    def metrics(self) -> dict[str, float]:
+        return metric_samples(self.client.get("/metrics").text)
+
+    def settle(self) -> float:
+        """Wait until the server writes no summary ahead; the seconds waited."""
+        started, pause = time.perf_counter(), 0.005
+        while self.metrics().get("replyd_summaries_ahead_in_flight", 0.0):
+            if time.perf_counter() - started > REQUEST_TIMEOUT_S:
+                raise SystemExit("a summary written ahead did not finish")
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
+        return time.perf_counter() - started
 
     def reply(self, message: str, customer: str) -> str:
         response = self.client.post(
@@ -166,8 +236,11 @@ def seed(database_url: str, config: AssistantConfig) -> Tenant:
 
 
 @contextmanager
-def running_replyd(work: Path, stub_url: str, config: AssistantConfig) -> Iterator[Replyd]:
-    """A fresh migrated SQLite file with one tenant, and replyd on it in a uvicorn thread."""
+def running_replyd(
+    work: Path, stub_url: str | None, config: AssistantConfig, summaries_ahead: bool = True
+) -> Iterator[Replyd]:
+    """A fresh migrated SQLite file (named after the assistant) with one tenant, and replyd on it
+    in a uvicorn thread; ``stub_url``: the OpenAI-compatible endpoint of ``openai:`` models."""
     database_url = f"sqlite:///{work / f'{config.name}.db'}"
     upgrade_database(database_url)
     tenant = seed(database_url, config)
@@ -175,11 +248,12 @@ def running_replyd(work: Path, stub_url: str, config: AssistantConfig) -> Iterat
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         openai_base_url=stub_url,
-        openai_api_key="x",
+        openai_api_key="x" if stub_url else None,
         rate_limit="1000000/minute",
         model_retries=0,
         model_timeout_s=REQUEST_TIMEOUT_S,
         model_deadline_s=REQUEST_TIMEOUT_S,
+        summaries_ahead=summaries_ahead,
     )
     app = create_app(settings, preload_model=config.model.startswith("local:"))
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
@@ -195,26 +269,27 @@ class StubTurn:
     """Of the reply's request, as the stub counted them."""
     cached_tokens: int
     billed_prompt_tokens: int
-    """As replyd stored them: the reply's prompt plus, on a cut, the summary's."""
+    """As replyd stored them: the reply's prompt plus, on a cut, the summary's (written ahead or inline)."""
     billed_cached_tokens: int
-    latency_s: float
+    served: Exchange
     is_cut: bool
+    """The reply's prompt no longer starts with the previous turn's (``served.cut`` is replyd's own count)."""
     budget_tokens: int
     """The reply's prompt as replyd counts it against the budget (its estimate, message overheads included)."""
 
 
 def replay_on_stub(work: Path, turns: int, budget: int) -> list[StubTurn]:
+    """Summaries written ahead (replyd's default), each turn followed by a customer's pause."""
     stub = CachingStub(rule=stub_rule)
     config = AssistantConfig(
         name="stub", model="openai:stub-model", system_prompt=SYSTEM_PROMPT, context_budget_tokens=budget
     )
-    latencies, replies, prompts = [], [], []
+    served, replies, prompts = [], [], []
     with serve_in_thread(stub.app()) as stub_url, running_replyd(work, stub_url + "/v1", config) as replyd:
         for n in range(turns):
             first_request = len(stub.requests)
-            started = time.perf_counter()
-            conversation_id = replyd.reply(customer_message(0, n), "long")
-            latencies.append(time.perf_counter() - started)
+            conversation_id, exchange = replyd.turn(customer_message(0, n), "long")
+            served.append(exchange)
             reply_request = next(i for i in range(first_request, len(stub.requests)) if not stub.usages[i][0])
             replies.append(stub.usages[reply_request])
             prompts.append(stub.requests[reply_request]["messages"])
@@ -222,9 +297,9 @@ def replay_on_stub(work: Path, turns: int, budget: int) -> list[StubTurn]:
                 print(f"  stub: {n + 1} turns", file=sys.stderr)
         billed = replyd.stored_replies(conversation_id)
     return [
-        StubTurn(prompt, cached, billed_prompt, billed_cached, latency, is_cut, replyd_count(messages))
-        for (_, prompt, cached), (billed_prompt, billed_cached), latency, is_cut, messages in zip(
-            replies, billed, latencies, prefix_changes(prompts), prompts, strict=True
+        StubTurn(prompt, cached, billed_prompt, billed_cached, exchange, is_cut, replyd_count(messages))
+        for (_, prompt, cached), (billed_prompt, billed_cached), exchange, is_cut, messages in zip(
+            replies, billed, served, prefix_changes(prompts), prompts, strict=True
         )
     ]
 
@@ -234,5 +309,6 @@ def prefix_changes(prompts: list[list[dict[str, Any]]]) -> list[bool]:
     return [n > 0 and prompt[: len(prompts[n - 1]) - 1] != prompts[n - 1][:-1] for n, prompt in enumerate(prompts)]
 
 
-def replyd_count(messages: list[dict[str, Any]]) -> int:
-    return prompt_tokens([ChatMessage(m["role"], m.get("content") or "") for m in messages], ESTIMATE)
+def replyd_count(messages: list[dict[str, Any]], tokenizer: Tokenizer = ESTIMATE) -> int:
+    """A prompt as replyd counts it against the budget (by default its estimate for the stub)."""
+    return prompt_tokens([ChatMessage(m["role"], m.get("content") or "") for m in messages], tokenizer)
