@@ -279,7 +279,7 @@ def stub_section(turns: list[StubTurn], budget: int, image: str, verdicts: list[
         within_budget(
             [t.budget_tokens for t in turns],
             budget,
-            "replyd counts it (4 characters a token, 4 tokens a message)",
+            "replyd counts it (4 characters a token; a message adds its role and 3 tokens)",
             "stub model",
         )
     )
