@@ -97,9 +97,13 @@ def _cut(recent: Sequence[Turn], costs: Sequence[int], allowed: int) -> int:
 
 
 def layout(system_prompt: str, summary: str | None, keep: Sequence[Turn], new_message: str) -> list[ChatMessage]:
-    head = [ChatMessage("system", system_prompt)] if system_prompt else []
-    recent = [message for turn in keep for message in turn.unit]
-    return head + summary_message(summary) + recent + [ChatMessage("user", new_message)]
+    return head(system_prompt, summary, keep) + [ChatMessage("user", new_message)]
+
+
+def head(system_prompt: str, summary: str | None, keep: Sequence[Turn]) -> list[ChatMessage]:
+    """Everything before the new message: what every later prompt starts with, until a cut."""
+    system = [ChatMessage("system", system_prompt)] if system_prompt else []
+    return system + summary_message(summary) + [message for turn in keep for message in turn.unit]
 
 
 def fits(messages: Sequence[ChatMessage], budget_tokens: int, tokenizer: Tokenizer) -> bool:

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from replyd.engine import context
 from replyd.engine.summary import summarize
 from replyd.engine.variables import Scalar, builtin_variables, render_prompt
-from replyd.providers.base import ChatMessage, Provider, Usage
+from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, ChatMessage, Provider, Usage
+from replyd.store import conversations
 from replyd.store.conversations import SummaryAhead
 
 
@@ -39,6 +42,19 @@ class Memory:
     recent: Sequence[context.Turn]
     ahead: SummaryAhead | None = None
     """A summary written ahead since the last turn, not applied yet."""
+
+
+async def recent_history(
+    session: AsyncSession, conversation_id: str, after_id: int | None, budget_tokens: int
+) -> list[context.Turn]:
+    """The stored turns after the summary's mark ``after_id``. Between cuts they never exceed
+    the budget, so twice the most that could fit is plenty (older ones, say after the budget
+    shrank, are left to the summary's mark)."""
+    limit = 2 * (budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1)
+    rows = await conversations.recent_turns(session, conversation_id, limit, after_id=after_id)
+    return [
+        context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
+    ]
 
 
 def system_prompt(

@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
-from replyd.engine import context
 from replyd.engine.function_loop import Answer, answer
-from replyd.engine.prompt import Memory, Prompt, build_prompt, system_prompt
+from replyd.engine.prompt import Memory, Prompt, build_prompt, recent_history, system_prompt
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance
@@ -23,7 +22,7 @@ from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import Locks
 from replyd.money import format_micros, reply_cost_micros
-from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, Options
+from replyd.providers.base import Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
 from replyd.store.conversations import SummaryAhead
@@ -154,8 +153,10 @@ class ReplyEngine:
                     prompt.summary_through_id,
                     prompt.summary,
                     prompt.fold_ahead,
-                    context.summary_budget(budget),
+                    budget,
                     summarizer,
+                    system,
+                    (provider, model_name),
                 )
             )
         return result
@@ -305,16 +306,11 @@ async def _check_balance(session: AsyncSession, account_id: int, assistant: Assi
 
 
 async def _memory(session: AsyncSession, turn: Turn, assistant: Assistant) -> Memory:
-    """The turns after the summary's mark. Between cuts they never exceed the budget, so
-    twice the most that could fit is plenty (older ones, say after the budget shrank, are
-    left to the summary's mark)."""
     if turn.is_new:
         return Memory(None, None, [])
-    limit = 2 * (assistant.context_budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1)
-    rows = await conversations.recent_turns(session, turn.conversation_id, limit, after_id=turn.summary_through_id)
-    recent = [
-        context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
-    ]
+    recent = await recent_history(
+        session, turn.conversation_id, turn.summary_through_id, assistant.context_budget_tokens
+    )
     return Memory(turn.summary, turn.summary_through_id, recent, turn.summary_ahead)
 
 

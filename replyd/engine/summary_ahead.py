@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.engine import context
 from replyd.engine.context import Turn
+from replyd.engine.prompt import recent_history
 from replyd.engine.summary import summarize
-from replyd.providers.base import Provider
+from replyd.providers.base import Options, Provider
 from replyd.store import conversations
 from replyd.store.conversations import SummaryAhead
 from replyd.telemetry import Telemetry
@@ -31,14 +33,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SummaryJob:
-    """What to fold into the summary in place since message ``from_id``."""
+    """What to fold into the summary in place since message ``from_id``, and what the prompt
+    after the cut will start with besides the new summary."""
 
     conversation_id: str
     from_id: int | None
     previous: str | None
     turns: Sequence[Turn]
-    max_tokens: int
+    budget_tokens: int
     summarizer: tuple[Provider, str]
+    system_prompt: str
+    replier: tuple[Provider, str]
 
 
 class SummariesAhead:
@@ -75,7 +80,8 @@ class SummariesAhead:
     async def _write(self, job: SummaryJob) -> None:
         provider, model = job.summarizer
         try:
-            written = await summarize(provider, model, job.previous, job.turns, job.max_tokens)
+            max_tokens = context.summary_budget(job.budget_tokens)
+            written = await summarize(provider, model, job.previous, job.turns, max_tokens)
             ahead = SummaryAhead(
                 written.text.strip() or job.previous or "",
                 job.turns[-1].message_id,
@@ -89,3 +95,18 @@ class SummariesAhead:
             self._telemetry.summaries_ahead.labels("failed").inc()
             return
         self._telemetry.summaries_ahead.labels("stored" if stored else "refused").inc()
+        if stored:
+            await self._prepare_cut(job, ahead)
+
+    async def _prepare_cut(self, job: SummaryJob, ahead: SummaryAhead) -> None:
+        """Let the model evaluate the start of the prompt after the cut now: the new summary and
+        the turns stored after it (the embedded model keeps that state; other providers ignore
+        it), so the turn that cuts evaluates only the turns that come later."""
+        provider, model = job.replier
+        try:
+            async with self._sessions() as session:
+                kept = await recent_history(session, job.conversation_id, ahead.through_id, job.budget_tokens)
+            head = context.head(job.system_prompt, ahead.text, kept)
+            await provider.prepare(model, head, Options(cache_key=job.conversation_id))
+        except Exception:  # as above: the cutting turn then evaluates the whole prompt itself
+            log.warning("the prompt after a cut could not be prepared", exc_info=True)

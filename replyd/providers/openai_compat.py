@@ -92,6 +92,9 @@ class OpenAICompatProvider(EstimatedTokens):
         prompt = sum(self.count_tokens(m.content) for m in messages)
         return Usage(prompt, self.count_tokens(answer.content or ""))
 
+    async def prepare(self, model: str, messages: list[ChatMessage], options: Options) -> None:
+        """Nothing: such servers cache prompt prefixes on their side, as requests arrive."""
+
     async def aclose(self) -> None:
         await self._client.close()
 

@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.providers.base import Usage
+from replyd.engine.context import summary_message
+from replyd.providers.base import ChatMessage, Usage, prompt_tokens
+from replyd.providers.local import LocalProvider
 from replyd.store import conversations
 from replyd.store.conversations import SummaryAhead
 from replyd.store.tables import Conversation
-from tests.conftest import Tenant
+from tests.conftest import STUB_MODEL, Tenant
 from tests.engine.test_long_conversations import is_summary, summaries_in_flight, summaries_settled
 from tests.servers import Scripted, StubModel
 
@@ -150,3 +152,41 @@ async def test_when_writing_ahead_fails_the_cutting_turn_summarises_inline(
     assert (await conversation_of(db, tenant)).summary == "Written inline."
     assert 'replyd_summaries_ahead_total{outcome="failed"} 1.0' in metrics
     assert 'replyd_history_cuts_total{summary="inline"} 1.0' in metrics
+
+
+async def test_on_the_embedded_model_the_turn_that_cuts_starts_from_the_prompt_prepared_for_it(
+    make_tenant: Any, start_server: Any, stub_model: StubModel, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Once the summary is written ahead, the embedded model evaluates the start of the prompt
+    after the cut (system prompt, new summary, the turns stored by then) in the same pause, so
+    the turn that cuts reuses it; else it would reuse only the system prompt."""
+    system = "You answer for Bob's Bikes in Leeds."
+    summary = "Anna ordered a city bike, order 4711, and asks when it arrives. " * 2
+    stub_model.rule = answer_with(lambda: Scripted(text=summary))
+    with start_server() as url:
+        tenant: Tenant = await make_tenant(
+            base_url=url,
+            model="local:smollm2",
+            summary_model=STUB_MODEL,
+            system_prompt=system,
+            context_budget_tokens=2 * BUDGET,  # room past the high-water mark for a turn of the local model
+            max_reply_tokens=8,
+            temperature=0,
+        )
+        for turn in range(40):
+            assert (await tenant.reply(message(turn), customer="ahead")).status_code == 200
+            await summaries_settled(url)
+            if (await conversation_of(db, tenant)).summary is not None:
+                break
+        metrics = (await tenant.client.get("/metrics")).text
+    conversation = await conversation_of(db, tenant)
+    assert conversation.summary == summary.strip()
+    assert 'replyd_history_cuts_total{summary="ahead"} 1.0' in metrics
+    async with db() as session:
+        cutting = (await conversations.all_messages(session, conversation.id))[-1]
+
+    counter = LocalProvider(None, max_context_tokens=None, threads=None, timeout_s=30)
+    counter.load()
+    head = [ChatMessage("system", system), *summary_message(conversation.summary)]
+    assert cutting.role == "assistant"
+    assert cutting.cached_tokens >= prompt_tokens(head, counter) - prompt_tokens([], counter)

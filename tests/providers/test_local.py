@@ -150,3 +150,28 @@ async def test_the_budget_on_the_embedded_model_is_capped_at_its_largest_context
     assert await registry.context_limit("openai:gpt-4o-mini", 256) is None
     unlimited = ProviderRegistry(make_settings(), Telemetry())
     assert await unlimited.context_limit("local:smollm2", 256) == 8192 - 256  # SmolLM2's trained context
+
+
+async def test_a_prepared_prompt_start_is_taken_over_by_the_turn_that_begins_with_it() -> None:
+    """The turn after a cut (new summary, fewer turns) evaluates only what follows the start
+    prepared for it; turns before still reuse the conversation's current state; and the
+    answers are those of a model that evaluates every prompt from scratch."""
+    local = LocalProvider(None, max_context_tokens=2048, threads=None, timeout_s=120, cache_bytes=256 * 1024**2)
+    fresh = LocalProvider(None, max_context_tokens=2048, threads=None, timeout_s=120)
+    system = ChatMessage("system", "You sell bikes in Leeds.")
+    turns = [ChatMessage(role, f"{role} line {n}: about the chain") for n in range(8) for role in ("user", "assistant")]
+    anna = Options(temperature=0, max_tokens=6, cache_key="anna")
+    before_cut = [system, *turns, ChatMessage("user", "And the saddle?")]
+    await local.complete("smollm2", before_cut, anna)
+
+    head = [system, ChatMessage("system", "Summary of the earlier conversation:\nAnna's chain squeaks."), *turns[8:]]
+    await local.prepare("smollm2", head, anna)
+    still_before = [*before_cut, ChatMessage("assistant", "It is fine."), ChatMessage("user", "Thanks.")]
+    answer = await local.complete("smollm2", still_before, anna)
+    assert answer.usage.cached_tokens >= answer.usage.prompt_tokens - 20  # the current state, kept
+
+    after_cut = [*head, ChatMessage("user", "What about the brakes?")]
+    cut = await local.complete("smollm2", after_cut, anna)
+    head_tokens = prompt_tokens(head, local) - 6  # less the reply's header
+    assert cut.usage.cached_tokens >= head_tokens - 3
+    assert cut.text == (await fresh.complete("smollm2", after_cut, anna)).text
