@@ -106,9 +106,10 @@ def counts_compared(turns: list[LocalTurn]) -> str:
     """replyd's count of each prompt (the budget's) against llama.cpp's."""
     differences = [t.counted_tokens - t.times.prompt_tokens for t in turns]
     largest = max(turns, key=lambda t: t.times.prompt_tokens)
-    return (
-        f"replyd counts the largest prompt as {largest.counted_tokens} tokens against the budget; its count "
-        f"minus llama.cpp's is {min(differences)} to {max(differences)} tokens per prompt "
+    return f"replyd counts the largest prompt as {largest.counted_tokens} tokens against the budget; its count " + (
+        f"minus llama.cpp's is always {differences[0]} tokens"
+        if min(differences) == max(differences)
+        else f"minus llama.cpp's is {min(differences)} to {max(differences)} tokens per prompt "
         f"(median {median(differences):.0f})"
     )
 

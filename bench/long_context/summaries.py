@@ -119,7 +119,7 @@ def summaries_section(runs: SummaryRuns) -> tuple[list[str], list[Verdict]]:
         f"**Turn that cuts, ahead / inline (p50): {cut_turn_p50(runs.ahead):.2f} s / "
         f"{cut_turn_p50(runs.inline):.2f} s = {ratio:.2f}x.** With its summary written ahead, a turn that cuts "
         f"still takes {cut_turn_p50(runs.ahead) / appending:.1f}x a turn that does not ({appending:.2f} s, p50): "
-        "the prompt after a cut is evaluated anew."
+        "it evaluates the turns that came after the prompt after the cut was prepared, and its own."
         + (f" {discarded} summaries written ahead were refused or failed." if discarded else ""),
         "",
     ]
