@@ -29,7 +29,9 @@ from replyd.providers.chat_template import ChatTemplate
 from replyd.providers.local_state import StateCache, restore_state, reused_tokens, save_state
 
 if TYPE_CHECKING:
+    import numpy as np
     from llama_cpp import Llama
+    from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +182,18 @@ class LocalProvider:
         self.load()
         assert self._llama is not None
         with self._lock:
-            plain = [m for m in messages if m.content]
+            plain = _plain_all(messages)
             with self._starting_afresh_on_failure():
-                self._grow_to_fit(prompt_tokens(plain, self) + options.max_tokens)
+                # The prompt's tokens, exactly as llama.cpp will evaluate them: tokenized once, for both.
+                prompt = self._template.tokens(plain, reply=True) if self._template else None
+                needed = len(prompt) if prompt is not None else prompt_tokens(messages, self)
+                self._grow_to_fit(needed + options.max_tokens)
                 self._switch_to(options.cache_key)
-                if options.cache_key is not None:
-                    self._adopt_next(options.cache_key, plain)
+                if options.cache_key is not None and prompt is not None:
+                    self._adopt_next(options.cache_key, prompt)
                 held = self._llama.input_ids[: self._llama.n_tokens].copy()
                 result: Any = self._llama.create_chat_completion(
-                    messages=_plain_all(plain),  # type: ignore[arg-type]
+                    messages=plain,  # type: ignore[arg-type]
                     temperature=options.temperature,
                     max_tokens=options.max_tokens,
                 )
@@ -211,14 +216,12 @@ class LocalProvider:
             self._live_key = None
             raise ProviderError(f"The embedded model failed: {exc}") from exc
 
-    def _adopt_next(self, key: str, messages: list[ChatMessage]) -> None:
+    def _adopt_next(self, key: str, prompt: "NDArray[np.intc]") -> None:
         """Take over the conversation's next state (see ``prepare``) once this prompt shares more
         with it than with the state the model holds: the conversation has moved on to it."""
         assert self._llama is not None
-        upcoming = self._states.get(next_key(key)) if self._states is not None else None
-        if upcoming is None or self._template is None or self._states is None:
+        if self._states is None or (upcoming := self._states.get(next_key(key))) is None:
             return
-        prompt = self._template.tokens(_plain_all(messages), reply=True)
         held = self._llama.input_ids[: self._llama.n_tokens]
         if reused_tokens(upcoming.token_ids, prompt) > reused_tokens(held, prompt):
             self._states.pop(next_key(key))
