@@ -20,6 +20,13 @@ class HistoryItem(BaseModel):
         description="Who wrote it: the customer, the AI, or a human operator (agent)."
     )
     created_at: datetime
+    reply_status: Literal["pending", "answered", "failed"] | None = Field(
+        default=None,
+        description="A customer's message is stored before the AI answers it: `pending` while the model "
+        "thinks, then `answered`, or `failed` (see `reply_error`; sending the same message again answers it). "
+        "Null when no AI answer was asked for (the AI was off) and on the AI's and agents' messages.",
+    )
+    reply_error: str | None = Field(default=None, description="Why the AI could not answer a `failed` message.")
 
     @classmethod
     def of(cls, message: Message) -> "HistoryItem":
@@ -29,6 +36,8 @@ class HistoryItem(BaseModel):
             function_calls=message.function_calls,
             author=message.author,  # type: ignore[arg-type]
             created_at=message.created_at,
+            reply_status=message.reply_status,  # type: ignore[arg-type]
+            reply_error=message.reply_error,
         )
 
 
@@ -38,6 +47,8 @@ HISTORY_EXAMPLE: dict[str, JsonValue] = {
     "function_calls": [],
     "author": "customer",
     "created_at": "2026-11-26T01:38:09.123456Z",
+    "reply_status": "answered",
+    "reply_error": None,
 }
 
 

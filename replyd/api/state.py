@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from replyd.engine.assistants import AssistantService
 from replyd.engine.conversations import ConversationService
-from replyd.engine.idempotency import IdempotentRunner
+from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
 from replyd.engine.summary_ahead import SummariesAhead
 from replyd.engine.usage import UsageService
@@ -33,7 +33,6 @@ class AppState:
     redis: Redis | None
     limiter: RateLimiter
     replies: ReplyEngine
-    idempotency: IdempotentRunner
     conversations: ConversationService
     assistants: AssistantService
     usage: UsageService
@@ -67,11 +66,11 @@ class AppState:
                 sessions,
                 providers,
                 locks,
+                IdempotencyClaims(sessions, settings),
                 webhooks,
                 telemetry,
                 SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
             ),
-            idempotency=IdempotentRunner(sessions, settings, settings.idempotency_lease_s),
             conversations=ConversationService(sessions, locks),
             assistants=AssistantService(sessions),
             usage=UsageService(sessions),

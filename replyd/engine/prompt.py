@@ -15,7 +15,7 @@ from replyd.engine.summary import summarize
 from replyd.engine.variables import Scalar, builtin_variables, render_prompt
 from replyd.providers.base import MESSAGE_OVERHEAD_TOKENS, ChatMessage, Provider, Usage
 from replyd.store import conversations
-from replyd.store.conversations import SummaryAhead
+from replyd.store.conversations import StoredTurn, SummaryAhead
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,21 @@ class Memory:
     """A summary written ahead since the last turn, not applied yet."""
 
 
+def history_limit(budget_tokens: int) -> int:
+    """How many stored messages after the summary's mark to read. Between cuts they never
+    exceed the budget, so twice the most that could fit is plenty (older ones, say after the
+    budget shrank, are left to the summary's mark)."""
+    return 2 * (budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1)
+
+
 async def recent_history(
     session: AsyncSession, conversation_id: str, after_id: int | None, budget_tokens: int
 ) -> list[context.Turn]:
-    """The stored turns after the summary's mark ``after_id``. Between cuts they never exceed
-    the budget, so twice the most that could fit is plenty (older ones, say after the budget
-    shrank, are left to the summary's mark)."""
-    limit = 2 * (budget_tokens // (MESSAGE_OVERHEAD_TOKENS + 1) + 1)
-    rows = await conversations.recent_turns(session, conversation_id, limit, after_id=after_id)
+    """The stored turns after the summary's mark ``after_id``."""
+    return as_turns(await conversations.recent_turns(session, conversation_id, history_limit(budget_tokens), after_id))
+
+
+def as_turns(rows: Sequence[StoredTurn]) -> list[context.Turn]:
     return [
         context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
     ]

@@ -1,10 +1,22 @@
-"""The reply pipeline behind ``POST /api/ai/generate-reply``.
+"""The reply pipeline behind ``POST /api/ai/generate-reply`` and a chat's messages.
 
-For one message: find the assistant, take the conversation's lock, merge variables, check
-the balance, build the model input, let the model answer (calling functions on the way)
-with no database transaction open, then store the exchange and the charge in one
-transaction. Any error before that last step leaves everything as it was."""
+One unit of work per message, in three short transactions with the model call between them:
 
+1. receive: under the conversation's lock, read what the turn needs (conversation, balance,
+   recent history) and store the customer's message, marked ``pending``, so that operators
+   see it at once and a crash during the model call loses nothing;
+2. think: build the prompt and let the model answer, calling functions on the way, with no
+   transaction open;
+3. settle: store the reply, mark the message ``answered``, debit the account and keep the
+   Idempotency-Key's answer, all at once.
+
+If the model fails the message stays, marked ``failed`` with the error, and nothing is
+charged; the client's retry (same key, or the same text while it is still unanswered) answers
+that message instead of storing it again. An error before the message is stored (no such
+assistant, a low balance) leaves everything as it was."""
+
+import asyncio
+import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -13,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
 from replyd.engine.function_loop import Answer, answer
-from replyd.engine.prompt import Memory, Prompt, build_prompt, recent_history, system_prompt
+from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
+from replyd.engine.prompt import Memory, Prompt, as_turns, build_prompt, history_limit, system_prompt
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar, merge_variables
-from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance
+from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance, ReplydError
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
@@ -25,9 +38,16 @@ from replyd.money import format_micros, reply_cost_micros
 from replyd.providers.base import Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
-from replyd.store.conversations import SummaryAhead
+from replyd.store.conversations import StoredTurn
 from replyd.store.tables import Assistant, Conversation
 from replyd.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "The reply was interrupted (the server stopped while the model was answering)."
+
+GENERATE_REPLY_ROUTE = "/api/ai/generate-reply"
+"""Part of an Idempotency-Key's fingerprint, so a key means one request of one endpoint."""
 
 
 @dataclass(frozen=True)
@@ -54,23 +74,26 @@ class ReplyResult:
 
 @dataclass(frozen=True)
 class Turn:
-    """What the pipeline knows about the conversation once it holds its lock."""
+    """What the pipeline knows once the customer's message is stored, under the lock."""
 
+    assistant: Assistant
     conversation_id: str
-    is_new: bool
+    message_id: int
+    """The customer's message this turn answers."""
     variables: dict[str, Scalar]
-    ai_disabled: bool
-    summary: str | None = None
-    summary_through_id: int | None = None
-    summary_ahead: SummaryAhead | None = None
+    memory: Memory
+    secret: str
+    """The account's webhook signing secret, for the functions the model calls."""
 
 
 @dataclass(frozen=True)
-class IdempotencyKey:
-    """The client's key and a hash of the request it came with; its answer is stored with the exchange."""
+class Thought:
+    """What the model made of a turn, and the prompt and budget it made it from."""
 
-    key: str
-    request_sha256: str
+    system_prompt: str
+    budget_tokens: int
+    prompt: Prompt
+    reply: Answer
 
 
 class ReplyEngine:
@@ -79,6 +102,7 @@ class ReplyEngine:
         sessions: async_sessionmaker[AsyncSession],
         providers: ProviderRegistry,
         locks: Locks,
+        claims: IdempotencyClaims,
         webhooks: WebhookCaller,
         telemetry: Telemetry,
         summaries: SummariesAhead | None,
@@ -87,24 +111,27 @@ class ReplyEngine:
         self._sessions = sessions
         self._providers = providers
         self._locks = locks
+        self._claims = claims
         self._webhooks = webhooks
         self._telemetry = telemetry
         self._summaries = summaries
 
-    async def reply(
-        self, account_id: int, request: ReplyRequest, idempotency_key: IdempotencyKey | None = None
-    ) -> ReplyResult:
-        async with self._sessions() as session:
-            assistant = await assistants.get_assistant(session, account_id, request.assistant_id)
-        if assistant is None:
-            raise AssistantNotFound(f"Assistant {request.assistant_id} was not found in your account.")
-        async with self._locks.hold(lock_key(assistant.id, request.customer_identifier, request.conversation_id)):
-            return await self._reply_in_order(account_id, assistant, request, idempotency_key)
+    async def reply(self, account_id: int, request: ReplyRequest, idempotency_key: str | None = None) -> ReplyResult:
+        """Answer a customer's message (generate-reply). With an Idempotency-Key, a retry of
+        the same request gets the first answer again."""
+        key = IdempotencyKey.of(idempotency_key, GENERATE_REPLY_ROUTE, asdict(request)) if idempotency_key else None
+        return await self._reply_once(account_id, request, key)
 
     async def reply_in_conversation(
-        self, account_id: int, conversation_id: str, message: str, idempotency_key: IdempotencyKey | None = None
+        self, account_id: int, conversation_id: str, message: str, idempotency_key: str | None = None
     ) -> ReplyResult:
-        """A message to an existing conversation, addressed by its id."""
+        """A message to an existing conversation, addressed by its id (widget and test chats)."""
+        route = f"messages:{conversation_id}"
+        key = (
+            IdempotencyKey.of(idempotency_key, route, asdict(ReplyRequest(0, None, message)))
+            if idempotency_key
+            else None
+        )
         async with self._sessions() as session:
             conversation = await conversations.get_conversation(session, account_id, conversation_id)
         if conversation is None:
@@ -112,95 +139,93 @@ class ReplyEngine:
         request = ReplyRequest(
             conversation.assistant_id, conversation.customer_identifier, message, conversation_id=conversation.id
         )
-        return await self.reply(account_id, request, idempotency_key)
-
-    async def _reply_in_order(
-        self, account_id: int, assistant: Assistant, request: ReplyRequest, key: IdempotencyKey | None
-    ) -> ReplyResult:
-        async with self._sessions() as session:
-            conversation = await _find(session, account_id, assistant.id, request)
-            turn = _turn(conversation, request)
-            if turn.ai_disabled:
-                return await self._store_takeover_message(session, account_id, request, turn, key)
-            await _check_balance(session, account_id, assistant)
-            memory = await _memory(session, turn, assistant)
-            secret = await accounts.webhook_secret(session, account_id)
-        provider, model_name = self._providers.resolve(assistant.model)
-        system = system_prompt(
-            assistant.system_prompt, turn.variables, request.customer_identifier or "", turn.conversation_id, utcnow()
-        )
-        summarizer = self._providers.resolve(assistant.summary_model or assistant.model)
-        limit = await self._providers.context_limit(assistant.model, assistant.max_reply_tokens)
-        budget = min(assistant.context_budget_tokens, limit) if limit else assistant.context_budget_tokens
-        prompt = await build_prompt(system, memory, request.message, budget, provider, summarizer)
-        reply = await answer(
-            provider,
-            model_name,
-            prompt.messages,
-            Options(assistant.temperature, assistant.max_reply_tokens, cache_key=turn.conversation_id),
-            self._toolbox(assistant, request, turn, secret),
-            assistant.max_function_rounds,
-            assistant.handoff_message,
-            self._telemetry,
-        )
-        result = await self._store_exchange(account_id, assistant, request, turn, prompt, reply, key)
-        if prompt.cut:
-            self._telemetry.cuts.labels(prompt.cut).inc()
-        if prompt.fold_ahead and self._summaries is not None:
-            self._summaries.start(
-                SummaryJob(
-                    turn.conversation_id,
-                    prompt.summary_through_id,
-                    prompt.summary,
-                    prompt.fold_ahead,
-                    budget,
-                    summarizer,
-                    system,
-                    (provider, model_name),
-                )
-            )
-        return result
+        return await self._reply_once(account_id, request, key)
 
     async def drain(self, timeout_s: float) -> None:
         """Let summaries being written ahead finish (at shutdown), at most ``timeout_s``."""
         if self._summaries is not None:
             await self._summaries.drain(timeout_s)
 
-    def _toolbox(self, assistant: Assistant, request: ReplyRequest, turn: Turn, secret: str) -> Toolbox:
-        call_context = CallContext(
-            assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, secret
-        )
-        functions = [FunctionSpec.model_validate(f) for f in assistant.functions]
-        return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)
+    async def _reply_once(self, account_id: int, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
+        """Claim the Idempotency-Key, then take the conversation's lock: messages of one
+        conversation run one at a time, in arrival order, across processes."""
+        async with self._claims.claim(account_id, key) as claim:
+            if claim.answer is not None:
+                return ReplyResult(**claim.answer)
+            lock = lock_key(request.assistant_id, request.customer_identifier, request.conversation_id)
+            async with self._locks.hold(lock):
+                return await self._reply_in_order(account_id, request, claim.key)
 
-    async def _store_takeover_message(
-        self,
-        session: AsyncSession,
-        account_id: int,
-        request: ReplyRequest,
-        turn: Turn,
-        key: IdempotencyKey | None,
-    ) -> ReplyResult:
-        """With the AI disabled a human answers: keep the message, call no model, charge nothing."""
-        await conversations.touch_conversation(session, turn.conversation_id, turn.variables)
-        await conversations.add_message(
-            session, turn.conversation_id, role="user", author="customer", content=request.message
-        )
-        result = ReplyResult(turn.conversation_id, request.customer_identifier, reply=None, ai_disabled=True)
-        await _remember_answer(session, account_id, key, result)
-        await session.commit()
+    async def _reply_in_order(self, account_id: int, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
+        turn = await self._receive(account_id, request, key)
+        if isinstance(turn, ReplyResult):  # the AI is off: a human answers
+            return turn
+        try:
+            thought = await self._think(request, turn)
+            result = await self._settle(account_id, request, turn, thought, key)
+        except BaseException as exc:
+            await asyncio.shield(self._mark_failed(turn, exc))
+            raise
+        if thought.prompt.cut:
+            self._telemetry.cuts.labels(thought.prompt.cut).inc()
+        if thought.prompt.fold_ahead and self._summaries is not None:
+            self._summaries.start(_summary_job(turn, thought, self._providers))
         return result
 
-    async def _store_exchange(
-        self,
-        account_id: int,
-        assistant: Assistant,
-        request: ReplyRequest,
-        turn: Turn,
-        prompt: Prompt,
-        reply: Answer,
-        key: IdempotencyKey | None,
+    async def _receive(self, account_id: int, request: ReplyRequest, key: IdempotencyKey | None) -> Turn | ReplyResult:
+        """Step 1, one short transaction: read what the turn needs and keep the customer's
+        message. With the AI off that is all (no model, no charge), and its answer is final."""
+        async with self._sessions() as session, session.begin():
+            assistant = await assistants.get_assistant(session, account_id, request.assistant_id)
+            if assistant is None:
+                raise AssistantNotFound(f"Assistant {request.assistant_id} was not found in your account.")
+            conversation, variables, is_new = await _open_conversation(session, account_id, assistant.id, request)
+            if conversation.ai_disabled:
+                await conversations.add_message(
+                    session, conversation.id, role="user", author="customer", content=request.message
+                )
+                answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
+                await _remember_answer(session, account_id, key, answer)
+                return answer
+            funds = await accounts.get_funds(session, account_id)
+            _check_balance(funds.balance_micros, assistant)
+            history = [] if is_new else await _recent(session, conversation, assistant)
+            message_id, history = await _keep_message(session, conversation.id, request.message, history)
+            memory = Memory(
+                conversation.summary,
+                conversation.summary_through_id,
+                as_turns(history),
+                conversations.summary_ahead(conversation),
+            )
+        return Turn(assistant, conversation.id, message_id, variables, memory, funds.webhook_secret)
+
+    async def _think(self, request: ReplyRequest, turn: Turn) -> Thought:
+        """Step 2, no transaction open: the prompt (summarising a cut if due), then the model."""
+        assistant = turn.assistant
+        provider, model_name = self._providers.resolve(assistant.model)
+        system = system_prompt(
+            assistant.system_prompt, turn.variables, request.customer_identifier or "", turn.conversation_id, utcnow()
+        )
+        budget = await self._budget(assistant)
+        summarizer = self._providers.resolve(assistant.summary_model or assistant.model)
+        prompt = await build_prompt(system, turn.memory, request.message, budget, provider, summarizer)
+        reply = await answer(
+            provider,
+            model_name,
+            prompt.messages,
+            Options(assistant.temperature, assistant.max_reply_tokens, cache_key=turn.conversation_id),
+            self._toolbox(request, turn),
+            assistant.max_function_rounds,
+            assistant.handoff_message,
+            self._telemetry,
+        )
+        return Thought(system, budget, prompt, reply)
+
+    async def _settle(
+        self, account_id: int, request: ReplyRequest, turn: Turn, thought: Thought, key: IdempotencyKey | None
     ) -> ReplyResult:
+        """Step 3, one transaction: the reply, the answered mark, the charge and the key's answer."""
+        assistant, prompt, reply = turn.assistant, thought.prompt, thought.reply
         usage = reply.usage + prompt.usage
         cost = reply_cost_micros(
             usage.prompt_tokens,
@@ -213,21 +238,8 @@ class ReplyEngine:
             turn.conversation_id, request.customer_identifier, reply.text, reply.handed_off, reply.function_calls
         )
         async with self._sessions() as session, session.begin():
-            if turn.is_new:
-                await conversations.create_conversation(
-                    session,
-                    turn.conversation_id,
-                    account_id=account_id,
-                    assistant_id=assistant.id,
-                    customer_identifier=request.customer_identifier,
-                    type="api",
-                    variables=turn.variables,
-                )
-            else:
-                await conversations.touch_conversation(session, turn.conversation_id, turn.variables)
-            await conversations.add_message(
-                session, turn.conversation_id, role="user", author="customer", content=request.message
-            )
+            if not await conversations.set_reply_status(session, turn.message_id, "answered", was=("pending",)):
+                raise ReplydError()  # settled by a process that outlived its lock: never answer twice
             message = await conversations.add_message(
                 session,
                 turn.conversation_id,
@@ -240,7 +252,7 @@ class ReplyEngine:
                 cached_tokens=usage.cached_tokens,
                 cost_micros=cost,
             )
-            if prompt.summary_through_id != turn.summary_through_id:
+            if prompt.summary_through_id != turn.memory.summary_through_id:
                 await conversations.set_summary(
                     session, turn.conversation_id, prompt.summary, prompt.summary_through_id
                 )
@@ -260,6 +272,28 @@ class ReplyEngine:
             await _remember_answer(session, account_id, key, result)
         return result
 
+    async def _mark_failed(self, turn: Turn, exc: BaseException) -> None:
+        """The model (or anything on the way) failed: the message stays, unanswered, saying why."""
+        error = exc.message if isinstance(exc, ReplydError) else INTERRUPTED
+        try:
+            async with self._sessions() as session, session.begin():
+                await conversations.set_reply_status(session, turn.message_id, "failed", was=("pending",), error=error)
+        except Exception:  # the client hears of the first failure; the message's next turn settles it
+            log.warning("could not mark message %s as failed", turn.message_id, exc_info=True)
+
+    async def _budget(self, assistant: Assistant) -> int:
+        """The assistant's context budget, within what its model can take besides the reply."""
+        limit = await self._providers.context_limit(assistant.model, assistant.max_reply_tokens)
+        return min(assistant.context_budget_tokens, limit) if limit else assistant.context_budget_tokens
+
+    def _toolbox(self, request: ReplyRequest, turn: Turn) -> Toolbox:
+        assistant = turn.assistant
+        call_context = CallContext(
+            assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, turn.secret
+        )
+        functions = [FunctionSpec.model_validate(f) for f in assistant.functions]
+        return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)
+
 
 def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id: str | None) -> str:
     """One key per conversation, whichever way it is addressed: generate-reply knows the
@@ -267,6 +301,28 @@ def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id
     if customer_identifier is not None:
         return f"customer:{assistant_id}:{customer_identifier}"
     return f"conversation:{conversation_id}"
+
+
+async def _open_conversation(
+    session: AsyncSession, account_id: int, assistant_id: int, request: ReplyRequest
+) -> tuple[Conversation, dict[str, Scalar], bool]:
+    """The conversation with its variables merged and new activity marked, created on the
+    customer's first message; and whether it is new."""
+    conversation = await _find(session, account_id, assistant_id, request)
+    if conversation is None:
+        conversation = await conversations.create_conversation(
+            session,
+            str(uuid.uuid4()),
+            account_id=account_id,
+            assistant_id=assistant_id,
+            customer_identifier=request.customer_identifier,
+            type="api",
+            variables=merge_variables({}, request.variables),
+        )
+        return conversation, conversation.variables, True
+    variables = merge_variables(conversation.variables, request.variables)
+    await conversations.touch_conversation(session, conversation.id, variables)
+    return conversation, variables, False
 
 
 async def _find(
@@ -281,37 +337,37 @@ async def _find(
     return await conversations.find_conversation(session, assistant_id, request.customer_identifier)
 
 
-def _turn(conversation: Conversation | None, request: ReplyRequest) -> Turn:
-    if conversation is None:
-        return Turn(str(uuid.uuid4()), True, merge_variables({}, request.variables), False)
-    variables = merge_variables(conversation.variables, request.variables)
-    return Turn(
-        conversation.id,
-        False,
-        variables,
-        conversation.ai_disabled,
-        conversation.summary,
-        conversation.summary_through_id,
-        conversations.summary_ahead(conversation),
+async def _recent(session: AsyncSession, conversation: Conversation, assistant: Assistant) -> list[StoredTurn]:
+    limit = history_limit(assistant.context_budget_tokens)
+    return await conversations.recent_turns(session, conversation.id, limit, after_id=conversation.summary_through_id)
+
+
+async def _keep_message(
+    session: AsyncSession, conversation_id: str, text: str, history: list[StoredTurn]
+) -> tuple[int, list[StoredTurn]]:
+    """Store the customer's message as ``pending``, and return its id with the history before it.
+    The conversation's last message, if it is this same text still unanswered (its request
+    failed, or its process died), is answered now instead of stored twice. A message left
+    ``pending`` by a process that died (this turn holds the lock: nobody else answers it) is
+    marked failed."""
+    last = history[-1] if history else None
+    if last is not None and last.author == "customer" and last.awaits_answer:
+        if last.content == text:
+            await conversations.set_reply_status(session, last.id, "pending", was=("pending", "failed"))
+            return last.id, history[:-1]
+        await conversations.set_reply_status(session, last.id, "failed", was=("pending",), error=INTERRUPTED)
+    message = await conversations.add_message(
+        session, conversation_id, role="user", author="customer", content=text, reply_status="pending"
     )
+    return message.id, history
 
 
-async def _check_balance(session: AsyncSession, account_id: int, assistant: Assistant) -> None:
-    balance = await ledger.balance_micros(session, account_id)
-    if balance <= 0 or balance < assistant.reply_fee_micros:
+def _check_balance(balance_micros: int, assistant: Assistant) -> None:
+    if balance_micros <= 0 or balance_micros < assistant.reply_fee_micros:
         raise InsufficientBalance(
-            f"Your balance ({format_micros(balance)}) is too low for a reply "
+            f"Your balance ({format_micros(balance_micros)}) is too low for a reply "
             f"(fee {format_micros(assistant.reply_fee_micros)}); top up your account."
         )
-
-
-async def _memory(session: AsyncSession, turn: Turn, assistant: Assistant) -> Memory:
-    if turn.is_new:
-        return Memory(None, None, [])
-    recent = await recent_history(
-        session, turn.conversation_id, turn.summary_through_id, assistant.context_budget_tokens
-    )
-    return Memory(turn.summary, turn.summary_through_id, recent, turn.summary_ahead)
 
 
 async def _remember_answer(
@@ -319,3 +375,18 @@ async def _remember_answer(
 ) -> None:
     if key is not None:
         await idempotency.complete(session, account_id, key.key, 200, asdict(result))
+
+
+def _summary_job(turn: Turn, thought: Thought, providers: ProviderRegistry) -> SummaryJob:
+    """The coming cut's summary, to write ahead now that the prompt passed the high-water mark."""
+    assistant, prompt = turn.assistant, thought.prompt
+    return SummaryJob(
+        turn.conversation_id,
+        prompt.summary_through_id,
+        prompt.summary,
+        prompt.fold_ahead,
+        thought.budget_tokens,
+        providers.resolve(assistant.summary_model or assistant.model),
+        thought.system_prompt,
+        providers.resolve(assistant.model),
+    )

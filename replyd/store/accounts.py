@@ -42,9 +42,19 @@ async def get_account(session: AsyncSession, account_id: int) -> Account | None:
     return await session.get(Account, account_id, populate_existing=True)
 
 
-async def webhook_secret(session: AsyncSession, account_id: int) -> str:
-    secret = await session.scalar(select(Account.webhook_secret).where(Account.id == account_id))
-    return secret or ""
+@dataclass(frozen=True)
+class Funds:
+    """What a reply needs of its account, read in one statement."""
+
+    balance_micros: int
+    webhook_secret: str
+
+
+async def get_funds(session: AsyncSession, account_id: int) -> Funds:
+    row = (
+        await session.execute(select(Account.balance_micros, Account.webhook_secret).where(Account.id == account_id))
+    ).first()
+    return Funds(row.balance_micros, row.webhook_secret) if row else Funds(0, "")
 
 
 SCOPES = ("admin", "replies")

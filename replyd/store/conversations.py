@@ -77,8 +77,16 @@ async def get_any_conversation(session: AsyncSession, conversation_id: str) -> C
 class StoredTurn:
     id: int
     role: str
+    author: str
     content: str
     function_calls: list[Any]
+    reply_status: str | None
+
+    @property
+    def awaits_answer(self) -> bool:
+        """A customer's message the AI has not answered yet: still pending (its process died
+        while the model thought) or failed; the customer's retry answers it."""
+        return self.reply_status in ("pending", "failed")
 
 
 async def recent_turns(
@@ -86,9 +94,9 @@ async def recent_turns(
 ) -> list[StoredTurn]:
     """The newest ``limit`` messages (after ``after_id``, if given), oldest first: just the
     columns a prompt needs, read without building ORM objects (this runs on every reply)."""
-    query = select(Message.id, Message.role, Message.content, Message.function_calls).where(
-        Message.conversation_id == conversation_id
-    )
+    query = select(
+        Message.id, Message.role, Message.author, Message.content, Message.function_calls, Message.reply_status
+    ).where(Message.conversation_id == conversation_id)
     if after_id is not None:
         query = query.where(Message.id > after_id)
     rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit))).all()
@@ -210,6 +218,7 @@ async def add_message(
     completion_tokens: int = 0,
     cached_tokens: int = 0,
     cost_micros: int = 0,
+    reply_status: str | None = None,
 ) -> Message:
     message = Message(
         conversation_id=conversation_id,
@@ -221,11 +230,25 @@ async def add_message(
         completion_tokens=completion_tokens,
         cached_tokens=cached_tokens,
         cost_micros=cost_micros,
+        reply_status=reply_status,
         created_at=utcnow(),
     )
     session.add(message)
     await session.flush()
     return message
+
+
+async def set_reply_status(
+    session: AsyncSession, message_id: int, status: str, *, was: tuple[str, ...], error: str | None = None
+) -> bool:
+    """Move a customer's message to ``status`` if it is still in one of the states ``was``;
+    False if it was not (another process settled it first: never answer or charge twice)."""
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.reply_status.in_(was))
+        .values(reply_status=status, reply_error=error)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def delete_conversation(session: AsyncSession, conversation_id: str) -> None:

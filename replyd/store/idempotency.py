@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -31,15 +32,8 @@ async def claim(
 ) -> Claim:
     """Take the key for this request, or say why not. A running claim older than ``lease_s``
     belonged to a process that died and is taken over; one older than ``ttl_s`` is forgotten."""
-    try:
-        async with session.begin_nested():
-            session.add(
-                IdempotencyRecord(account_id=account_id, key=key, request_sha256=request_sha256, created_at=utcnow())
-            )
-        await session.commit()
+    if await _insert_new(session, account_id, key, request_sha256):
         return Claim("claimed")
-    except IntegrityError:
-        await session.rollback()
     record = await session.scalar(
         select(IdempotencyRecord).where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
     )
@@ -57,6 +51,17 @@ async def claim(
     return Claim("replay", record.status_code, record.response)
 
 
+async def _insert_new(session: AsyncSession, account_id: int, key: str, request_sha256: str) -> bool:
+    """Insert the key unless it exists (one statement, no failed transaction to roll back)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        insert(IdempotencyRecord)
+        .values(account_id=account_id, key=key, request_sha256=request_sha256, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def _take_over(session: AsyncSession, record: IdempotencyRecord, request_sha256: str) -> Claim:
     result = await session.execute(
         update(IdempotencyRecord)
@@ -67,7 +72,6 @@ async def _take_over(session: AsyncSession, record: IdempotencyRecord, request_s
         )
         .values(request_sha256=request_sha256, status_code=None, response=None, created_at=utcnow())
     )
-    await session.commit()
     return Claim("claimed") if result.rowcount else Claim("running")  # type: ignore[attr-defined]
 
 
@@ -82,7 +86,6 @@ async def renew(session: AsyncSession, account_id: int, key: str) -> None:
         )
         .values(created_at=utcnow())
     )
-    await session.commit()
 
 
 async def complete(
@@ -105,4 +108,3 @@ async def release(session: AsyncSession, account_id: int, key: str) -> None:
             IdempotencyRecord.status_code.is_(None),
         )
     )
-    await session.commit()

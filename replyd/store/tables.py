@@ -135,6 +135,13 @@ class Message(Base):
     cached_tokens: Mapped[int] = mapped_column(default=0)
     """Prompt tokens the provider served from its prompt cache, as it reported them."""
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    reply_status: Mapped[str | None] = mapped_column(String(16))
+    """For a customer's message: ``pending`` while the AI's answer is being made (the message
+    is stored before the model is called), ``answered``, or ``failed`` (see ``reply_error``;
+    a retry answers it). None when no AI answer was asked for (the AI was off) and for
+    messages of the AI and of human agents."""
+    reply_error: Mapped[str | None] = mapped_column(Text)
+    """Why the AI could not answer a ``failed`` message, as the client was told."""
     created_at: Mapped[datetime]
 
 

@@ -212,16 +212,23 @@ async def test_balance_too_low_is_refused_with_nothing_stored(
         (Scripted(body='{"choices": []}'), 502, "LLM_ERROR"),
     ],
 )
-async def test_model_failures_change_nothing(
+async def test_model_failures_keep_the_message_unanswered_and_charge_nothing(
     tenant: Tenant, stub_model: StubModel, snapshot: Any, answer: Scripted, status: int, code: str
 ) -> None:
-    await tenant.reply("first", variables={"plan": "gold"})
+    await tenant.reply("first")
     before = await snapshot(tenant.account_id)
     stub_model.enqueue(answer)
-    assert_error(await tenant.reply("second", variables={"plan": "silver"}), status, code)
-    assert await snapshot(tenant.account_id) == before
+    assert_error(await tenant.reply("second"), status, code)
+    assert_kept_uncharged(before, await snapshot(tenant.account_id))
     await tenant.reply("third")
-    assert "second" not in [m["content"] for m in stub_model.requests[-1]["messages"]]
+    turns = [m["content"] for m in stub_model.requests[-1]["messages"] if m["role"] == "user"]
+    assert turns == ["first", "second", "third"]  # the customer did write it: the model sees it
+
+
+def assert_kept_uncharged(before: Snapshot, after: Snapshot) -> None:
+    """A failed model call keeps the customer's message (one more, unanswered) and charges nothing."""
+    assert after.messages == before.messages + 1
+    assert (after.balance_micros, after.ledger_entries) == (before.balance_micros, before.ledger_entries)
 
 
 async def test_model_timeout_is_llm_timeout(
@@ -234,7 +241,7 @@ async def test_model_timeout_is_llm_timeout(
         try:
             before = await snapshot(tenant.account_id)
             assert_error(await tenant.reply(), 504, "LLM_TIMEOUT")
-            assert await snapshot(tenant.account_id) == before
+            assert_kept_uncharged(before, await snapshot(tenant.account_id))
         finally:
             gate.set()
 

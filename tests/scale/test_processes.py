@@ -157,7 +157,7 @@ async def test_a_hundred_concurrent_retries_of_one_idempotency_key_over_both_pro
     ("fault", "status", "error_code"),
     [("failing", 502, "LLM_ERROR"), ("garbage", 502, "LLM_ERROR"), ("slow", 504, "LLM_TIMEOUT")],
 )
-async def test_a_failed_model_call_stores_nothing_and_a_retry_with_its_key_stores_one_exchange(
+async def test_a_failed_model_call_keeps_the_message_and_a_retry_with_its_key_answers_it_once(
     fault: str,
     status: int,
     error_code: str,
@@ -183,7 +183,9 @@ async def test_a_failed_model_call_stores_nothing_and_a_retry_with_its_key_store
         gate.set()
     assert failed.status_code == status, failed.text
     assert failed.json()["error_code"] == error_code
-    assert await snapshot(tenant.account_id) == before
+    kept = await snapshot(tenant.account_id)
+    assert (kept.conversations, kept.messages) == (1, 1)  # the customer's message, unanswered
+    assert (kept.balance_micros, kept.ledger_entries) == (before.balance_micros, before.ledger_entries)
 
     retried = await send(client_for(servers.b.url, tenant), tenant, "are you there?", "+4915550003", key=key)
     replayed = await send(tenant.client, tenant, "are you there?", "+4915550003", key=key)
@@ -197,7 +199,7 @@ async def test_a_failed_model_call_stores_nothing_and_a_retry_with_its_key_store
     await assert_consistent(db, snapshot, tenant.account_id)
 
 
-async def test_a_worker_killed_mid_reply_leaves_no_trace_and_the_other_process_goes_on_after_the_lease(
+async def test_a_worker_killed_mid_reply_keeps_the_customers_message_and_the_other_process_goes_on(
     servers: Deployment,
     make_tenant: Callable[..., Any],
     client_for: ClientFor,
@@ -235,7 +237,13 @@ async def test_a_worker_killed_mid_reply_leaves_no_trace_and_the_other_process_g
     assert [r.json()["reply"] for r in answered] == ["echo: b1", "echo: b2"]
     conversation_id = answered[0].json()["conversation_id"]
     stored = await stored_messages(db, conversation_id)
-    assert [m.content for m in stored] == ["b1", "echo: b1", "b2", "echo: b2"]
+    assert [(m.content, m.reply_status) for m in stored] == [
+        ("a1", "failed"),  # stored before the model was called; the next turn found it orphaned
+        ("b1", "answered"),
+        ("echo: b1", None),
+        ("b2", "answered"),
+        ("echo: b2", None),
+    ]
     after = await snapshot(tenant.account_id)
     assert after.ledger_entries == before.ledger_entries + 2
     await assert_consistent(db, snapshot, tenant.account_id)
@@ -245,13 +253,14 @@ async def test_a_worker_killed_mid_reply_leaves_no_trace_and_the_other_process_g
 
     assert restarted.status_code == 200, restarted.text
     assert [m["content"] for m in stub_model.requests[-1]["messages"] if m["role"] != "system"] == [
+        "a1",
         "b1",
         "echo: b1",
         "b2",
         "echo: b2",
         "a3",
     ]
-    assert len(await stored_messages(db, conversation_id)) == 6
+    assert len(await stored_messages(db, conversation_id)) == 7
     await assert_consistent(db, snapshot, tenant.account_id)
 
 
@@ -324,10 +333,11 @@ async def test_a_database_connection_dropped_while_the_model_thinks_leaves_nothi
     if answer.status_code == 200:
         assert answer.json()["reply"] == "echo: first"
         assert after.messages == before.messages + 2
-    else:  # a clean error in replyd's envelope, and nothing stored
+    else:  # a clean error in replyd's envelope; the message kept, unanswered and uncharged
         assert answer.status_code >= 500
         assert answer.json()["success"] is False
-        assert after == before
+        assert after.messages == before.messages + 1
+        assert (after.balance_micros, after.ledger_entries) == (before.balance_micros, before.ledger_entries)
     await assert_consistent(db, snapshot, tenant.account_id)
 
     again = await send(client_for(servers.b.url, tenant), tenant, "first", customer, key="dropped")

@@ -24,8 +24,6 @@ from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.pagination import activity_cursor, read_activity_cursor
 from replyd.api.schemas import MAX_ID, NO_NUL
 from replyd.api.state import AppState
-from replyd.engine.idempotency import request_fingerprint
-from replyd.engine.reply import IdempotencyKey, ReplyRequest
 from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
 
 router = APIRouter(tags=["conversations"], dependencies=[Depends(use_status_envelope)])
@@ -139,13 +137,7 @@ async def send_message(
     body: Annotated[ConversationMessageIn, Depends(body_of(ConversationMessageIn))],
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> ConversationReplyOut:
-    fingerprint = request_fingerprint(f"messages:{conversation_id}", ReplyRequest(0, None, body.message))
-    key = IdempotencyKey(idempotency_key, fingerprint) if idempotency_key else None
-    result = await state.idempotency.run(
-        token.account_id,
-        key,
-        lambda key: state.replies.reply_in_conversation(token.account_id, conversation_id, body.message, key),
-    )
+    result = await state.replies.reply_in_conversation(token.account_id, conversation_id, body.message, idempotency_key)
     return ConversationReplyOut(
         message=result.reply, function_calls=result.function_calls, ai_disabled=result.ai_disabled
     )

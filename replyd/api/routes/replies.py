@@ -10,16 +10,13 @@ from replyd.api.deps import RateLimitedToken, State
 from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.schemas import ReplyIn, ReplyOut
 from replyd.api.validation import read_json_object, validate_model
-from replyd.engine.idempotency import request_fingerprint
-from replyd.engine.reply import IdempotencyKey, ReplyRequest
+from replyd.engine.reply import GENERATE_REPLY_ROUTE, ReplyRequest
 
 router = APIRouter(tags=["replies"])
 
-ROUTE = "/api/ai/generate-reply"
-
 
 @router.post(
-    ROUTE,
+    GENERATE_REPLY_ROUTE,
     summary="Generate an AI reply to a customer's message",
     openapi_extra=json_body(ReplyIn),
     responses=error_responses(*REPLY_ERRORS, errors.AssistantNotFound, errors.ReplydError),
@@ -33,8 +30,5 @@ async def generate_reply(
     data = await read_json_object(request, state.settings.max_body_bytes)
     body = validate_model(ReplyIn, data, {"max_message_chars": state.settings.max_message_chars})
     reply_request = ReplyRequest(body.assistant_id, body.customer_identifier, body.message, body.variables)
-    key = IdempotencyKey(idempotency_key, request_fingerprint(ROUTE, reply_request)) if idempotency_key else None
-    result = await state.idempotency.run(
-        token.account_id, key, lambda key: state.replies.reply(token.account_id, reply_request, key)
-    )
+    result = await state.replies.reply(token.account_id, reply_request, idempotency_key)
     return ReplyOut(**asdict(result))

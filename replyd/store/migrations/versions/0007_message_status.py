@@ -1,0 +1,26 @@
+"""customer messages stored before the model answers: each one's answer status and, when
+the model failed, the error
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("reply_status", sa.String(16), nullable=True))
+        batch.add_column(sa.Column("reply_error", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("reply_error")
+        batch.drop_column("reply_status")
