@@ -7,6 +7,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from replyd.store.sqlite_inline import inline_connector
+
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
 
@@ -26,17 +28,21 @@ def display_url(url: str) -> str:
 
 def create_engine(url: str) -> AsyncEngine:
     full_url = async_url(url)
-    is_sqlite = full_url.startswith("sqlite")
-    # Timestamps are UTC everywhere; PostgreSQL sessions say so too, for date arithmetic.
-    connect_args = {} if is_sqlite else {"server_settings": {"timezone": "UTC"}}
+    if not full_url.startswith("sqlite"):
+        # Timestamps are UTC everywhere; PostgreSQL sessions say so too, for date arithmetic.
+        return create_async_engine(full_url, connect_args={"server_settings": {"timezone": "UTC"}}, pool_pre_ping=True)
     # SQLite takes one writer at a time and makes others poll for the lock, so under load a
     # write could wait past any timeout. One connection per process queues every statement
     # fairly instead; several processes on one SQLite file still meet the busy timeout
-    # (use PostgreSQL for those).
-    pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120} if is_sqlite else {"pool_pre_ping": True}
-    engine = create_async_engine(full_url, connect_args=connect_args, **pool)
-    if is_sqlite:
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    # (use PostgreSQL for those). Its calls run on the event loop (sqlite_inline.py).
+    engine = create_async_engine(
+        full_url,
+        async_creator=inline_connector(make_url(full_url).database or ":memory:"),
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=120,
+    )
+    event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
 
 
