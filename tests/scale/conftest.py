@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.store.conversations import all_messages
-from replyd.store.tables import Conversation, LedgerEntry
+from replyd.store.tables import Conversation, LedgerEntry, Message
 from tests.conftest import RUN_PREFIX, Tenant
 from tests.servers import StubModel
 
@@ -228,9 +228,25 @@ async def send(
     return await client.post(ROUTE, json=body, headers={"Idempotency-Key": key} if key else {})
 
 
+def expected_shape(messages: list[Message]) -> list[tuple[str, str | None]]:
+    """Each customer message as its status says: answered and then one reply, or failed and no
+    reply; only the last may still be pending (its process died)."""
+    shape: list[tuple[str, str | None]] = []
+    for n, message in enumerate(messages):
+        if message.role != "user":
+            continue
+        if message.reply_status == "pending":
+            assert n == len(messages) - 1, f"message {message.id} is pending but not the last"
+        shape.append(("user", message.reply_status))
+        if message.reply_status == "answered":
+            shape.append(("assistant", None))
+    return shape
+
+
 async def assert_consistent(db: async_sessionmaker[AsyncSession], snapshot: Any, account_id: int) -> None:
     """What must hold after any mix of crashes and failures: in every conversation each
-    customer message is followed by exactly one reply (unless the AI was disabled), no
+    answered customer message is followed by exactly one reply, an unanswered one (failed, or
+    pending as the last message after a crash) by none (unless the AI was disabled), no
     message is stored twice, each reply is charged once, and the balance is the ledger's sum."""
     async with db() as session:
         owned = await session.scalars(select(Conversation).where(Conversation.account_id == account_id))
@@ -241,8 +257,8 @@ async def assert_consistent(db: async_sessionmaker[AsyncSession], snapshot: Any,
             assert len(customer_messages) == len(set(customer_messages)), "a message was stored twice"
             reply_ids |= {m.id for m in messages if m.role == "assistant"}
             if not conversation.ai_disabled:
-                assert [m.role for m in messages] == ["user", "assistant"] * (len(messages) // 2), [
-                    (m.role, m.content) for m in messages
+                assert [(m.role, m.reply_status) for m in messages] == expected_shape(messages), [
+                    (m.role, m.content, m.reply_status) for m in messages
                 ]
         charged = await session.scalars(
             select(LedgerEntry.message_id).where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
