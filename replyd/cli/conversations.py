@@ -199,9 +199,11 @@ def say(
 
     async def work(session: AsyncSession) -> Message:
         conversation = await _find(session, conversation_id)
-        stored = await store.add_message(session, conversation.id, role="assistant", author="agent", content=message)
+        message_id = await store.add_message(
+            session, conversation.id, role="assistant", author="agent", content=message
+        )
         await store.touch_conversation(session, conversation.id, conversation.variables)
-        return stored
+        return await store.get_message(session, message_id)
 
     stored = in_transaction(settings, work)
     emit(

@@ -44,13 +44,11 @@ class ConversationService:
                 type=type,
                 variables=merge_variables({}, variables),
             )
-            messages = []
             if assistant.first_message:
-                messages.append(
-                    await conversations.add_message(
-                        session, conversation.id, role="assistant", author="ai", content=assistant.first_message
-                    )
+                await conversations.add_message(
+                    session, conversation.id, role="assistant", author="ai", content=assistant.first_message
                 )
+            messages = await conversations.all_messages(session, conversation.id)
         return ConversationView(conversation, messages)
 
     async def get(self, account_id: int, conversation_id: str) -> ConversationView:
@@ -83,11 +81,11 @@ class ConversationService:
         conversation = await self._reload(account_id, conversation_id)
         async with self._hold(conversation), self._sessions() as session, session.begin():
             await self._find(session, account_id, conversation_id)  # still there after the wait
-            message = await conversations.add_message(
+            message_id = await conversations.add_message(
                 session, conversation_id, role="assistant", author="agent", content=text
             )
             await conversations.touch_conversation(session, conversation_id, conversation.variables)
-        return message
+            return await conversations.get_message(session, message_id)
 
     async def erase(self, account_id: int, conversation_id: str) -> None:
         """Delete the conversation and its messages; ledger entries stay (they hold no text)."""

@@ -240,7 +240,7 @@ class ReplyEngine:
         async with self._sessions() as session, session.begin():
             if not await conversations.set_reply_status(session, turn.message_id, "answered", was=("pending",)):
                 raise ReplydError()  # settled by a process that outlived its lock: never answer twice
-            message = await conversations.add_message(
+            message_id = await conversations.add_message(
                 session,
                 turn.conversation_id,
                 role="assistant",
@@ -265,7 +265,7 @@ class ReplyEngine:
                 -cost,
                 assistant_id=assistant.id,
                 conversation_id=turn.conversation_id,
-                message_id=message.id,
+                message_id=message_id,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
             )
@@ -356,10 +356,10 @@ async def _keep_message(
             await conversations.set_reply_status(session, last.id, "pending", was=("pending", "failed"))
             return last.id, history[:-1]
         await conversations.set_reply_status(session, last.id, "failed", was=("pending",), error=INTERRUPTED)
-    message = await conversations.add_message(
+    message_id = await conversations.add_message(
         session, conversation_id, role="user", author="customer", content=text, reply_status="pending"
     )
-    return message.id, history
+    return message_id, history
 
 
 def _check_balance(balance_micros: int, assistant: Assistant) -> None:

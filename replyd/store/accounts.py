@@ -5,13 +5,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
 from replyd.functions.signing import new_webhook_secret
 from replyd.store import ledger
-from replyd.store.tables import Account, ApiToken
+from replyd.store.tables import ACCOUNTS, Account, ApiToken
 
 TOKEN_PREFIX = "rpd_"
 
@@ -50,10 +50,13 @@ class Funds:
     webhook_secret: str
 
 
+GET_FUNDS = select(ACCOUNTS.c.balance_micros, ACCOUNTS.c.webhook_secret).where(ACCOUNTS.c.id == bindparam("id"))
+FIND_TOKEN = select(ApiToken).where(ApiToken.token_sha256 == bindparam("digest"))
+"""Built once: every reply reads them."""
+
+
 async def get_funds(session: AsyncSession, account_id: int) -> Funds:
-    row = (
-        await session.execute(select(Account.balance_micros, Account.webhook_secret).where(Account.id == account_id))
-    ).first()
+    row = (await session.execute(GET_FUNDS, {"id": account_id})).first()
     return Funds(row.balance_micros, row.webhook_secret) if row else Funds(0, "")
 
 
@@ -81,7 +84,7 @@ async def find_active_token(session: AsyncSession, secret: str) -> ApiToken | No
     """The unrevoked token with this secret. The hash lookup is exact; the final compare is
     constant-time so that timing tells nothing about stored hashes."""
     digest = hash_token(secret)
-    token = await session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
+    token: ApiToken | None = await session.scalar(FIND_TOKEN, {"digest": digest})
     if token is None or token.revoked_at is not None:
         return None
     return token if hmac.compare_digest(token.token_sha256, digest) else None

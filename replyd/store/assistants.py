@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -17,10 +17,17 @@ async def create_assistant(session: AsyncSession, account_id: int, fields: dict[
     return assistant
 
 
+GET_ASSISTANT = select(Assistant).where(
+    Assistant.id == bindparam("assistant_id"), Assistant.account_id == bindparam("account_id")
+)
+"""Built once: every reply reads its assistant."""
+
+
 async def get_assistant(session: AsyncSession, account_id: int, assistant_id: int) -> Assistant | None:
-    return await session.scalar(
-        select(Assistant).where(Assistant.id == assistant_id, Assistant.account_id == account_id)
+    found: Assistant | None = await session.scalar(
+        GET_ASSISTANT, {"assistant_id": assistant_id, "account_id": account_id}
     )
+    return found
 
 
 async def list_assistants(session: AsyncSession, account_id: int) -> list[Assistant]:

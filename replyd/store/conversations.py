@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
 from replyd.providers.base import Usage
-from replyd.store.tables import Assistant, Conversation, Message
+from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,39 @@ class ConversationSummary:
     total_cost_micros: int
 
 
+# The reply path's statements are built once, here, and bound to each call's values: building
+# a statement and computing its cache key cost more than SQLite takes to run it.
+FIND_CONVERSATION = select(Conversation).where(
+    Conversation.assistant_id == bindparam("assistant_id"),
+    Conversation.customer_identifier == bindparam("customer_identifier"),
+)
+GET_CONVERSATION = select(Conversation).where(
+    Conversation.id == bindparam("id"), Conversation.account_id == bindparam("account_id")
+)
+RECENT_TURNS = (
+    select(Message.id, Message.role, Message.author, Message.content, Message.function_calls, Message.reply_status)
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.id > bindparam("after_id"))
+    .order_by(Message.id.desc())
+    .limit(bindparam("limit"))
+)
+TOUCH_CONVERSATION = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(variables=bindparam("variables"), updated_at=bindparam("now"))
+)
+INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+SET_REPLY_STATUS = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.reply_status.in_(bindparam("was", expanding=True)))
+    .values(reply_status=bindparam("status"), reply_error=bindparam("error"))
+)
+
+
 async def find_conversation(session: AsyncSession, assistant_id: int, customer_identifier: str) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(
-            Conversation.assistant_id == assistant_id,
-            Conversation.customer_identifier == customer_identifier,
-        )
+    found: Conversation | None = await session.scalar(
+        FIND_CONVERSATION, {"assistant_id": assistant_id, "customer_identifier": customer_identifier}
     )
+    return found
 
 
 def is_conversation_id(text: str) -> bool:
@@ -61,9 +87,10 @@ def is_conversation_id(text: str) -> bool:
 async def get_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> Conversation | None:
     if not is_conversation_id(conversation_id):
         return None
-    return await session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id, Conversation.account_id == account_id)
+    found: Conversation | None = await session.scalar(
+        GET_CONVERSATION, {"id": conversation_id, "account_id": account_id}
     )
+    return found
 
 
 async def get_any_conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
@@ -94,12 +121,8 @@ async def recent_turns(
 ) -> list[StoredTurn]:
     """The newest ``limit`` messages (after ``after_id``, if given), oldest first: just the
     columns a prompt needs, read without building ORM objects (this runs on every reply)."""
-    query = select(
-        Message.id, Message.role, Message.author, Message.content, Message.function_calls, Message.reply_status
-    ).where(Message.conversation_id == conversation_id)
-    if after_id is not None:
-        query = query.where(Message.id > after_id)
-    rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit))).all()
+    bound = {"conversation_id": conversation_id, "after_id": after_id or 0, "limit": limit}
+    rows = (await session.execute(RECENT_TURNS, bound)).all()
     return [StoredTurn(*row) for row in reversed(rows)]
 
 
@@ -196,7 +219,7 @@ async def create_conversation(
 async def touch_conversation(session: AsyncSession, conversation_id: str, variables: dict[str, Any]) -> None:
     """Store merged variables and mark new activity."""
     await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(variables=variables, updated_at=utcnow())
+        TOUCH_CONVERSATION, {"conversation_id": conversation_id, "variables": variables, "now": utcnow()}
     )
 
 
@@ -219,22 +242,29 @@ async def add_message(
     cached_tokens: int = 0,
     cost_micros: int = 0,
     reply_status: str | None = None,
-) -> Message:
-    message = Message(
-        conversation_id=conversation_id,
-        role=role,
-        author=author,
-        content=content,
-        function_calls=function_calls or [],
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cached_tokens=cached_tokens,
-        cost_micros=cost_micros,
-        reply_status=reply_status,
-        created_at=utcnow(),
-    )
-    session.add(message)
-    await session.flush()
+) -> int:
+    """Store a message; its id."""
+    row = {
+        "conversation_id": conversation_id,
+        "role": role,
+        "author": author,
+        "content": content,
+        "function_calls": function_calls or [],
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cached_tokens": cached_tokens,
+        "cost_micros": cost_micros,
+        "reply_status": reply_status,
+        "reply_error": None,
+        "created_at": utcnow(),
+    }
+    message_id: int = (await session.execute(INSERT_MESSAGE, row)).scalar_one()
+    return message_id
+
+
+async def get_message(session: AsyncSession, message_id: int) -> Message:
+    message: Message | None = await session.get(Message, message_id)
+    assert message is not None
     return message
 
 
@@ -243,11 +273,8 @@ async def set_reply_status(
 ) -> bool:
     """Move a customer's message to ``status`` if it is still in one of the states ``was``;
     False if it was not (another process settled it first: never answer or charge twice)."""
-    result = await session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.reply_status.in_(was))
-        .values(reply_status=status, reply_error=error)
-    )
+    bound = {"message_id": message_id, "was": list(was), "status": status, "error": error}
+    result = await session.execute(SET_REPLY_STATUS, bound)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

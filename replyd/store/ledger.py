@@ -2,11 +2,19 @@
 its entries; ``accounts.balance_micros`` is kept equal to it in the same transaction, so the
 balance check before a reply is one row read instead of a sum."""
 
-from sqlalchemy import String, func, select, update
+from sqlalchemy import String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store.tables import Account, LedgerEntry
+from replyd.store.tables import ACCOUNTS, LEDGER_ENTRIES, Account, LedgerEntry
+
+MOVE_BALANCE = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == bindparam("account_id"))
+    .values(balance_micros=ACCOUNTS.c.balance_micros + bindparam("amount_micros"))
+)
+INSERT_ENTRY = insert(LEDGER_ENTRIES)
+"""Built once: every charged reply runs both."""
 
 
 async def record(
@@ -20,25 +28,21 @@ async def record(
     message_id: int | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
-) -> LedgerEntry:
+) -> None:
     """Add an entry and move the balance by the same amount. The caller commits both at once."""
-    await session.execute(
-        update(Account).where(Account.id == account_id).values(balance_micros=Account.balance_micros + amount_micros)
-    )
-    entry = LedgerEntry(
-        account_id=account_id,
-        kind=kind,
-        amount_micros=amount_micros,
-        assistant_id=assistant_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        created_at=utcnow(),
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
+    await session.execute(MOVE_BALANCE, {"account_id": account_id, "amount_micros": amount_micros})
+    entry = {
+        "account_id": account_id,
+        "kind": kind,
+        "amount_micros": amount_micros,
+        "assistant_id": assistant_id,
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "created_at": utcnow(),
+    }
+    await session.execute(INSERT_ENTRY, entry)
 
 
 async def balance_micros(session: AsyncSession, account_id: int) -> int:

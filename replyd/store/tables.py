@@ -4,9 +4,21 @@ Money is integer micro-units of the account's currency (1.00 = 1_000_000).
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -174,3 +186,12 @@ class IdempotencyRecord(Base):
     """None while the first request is still running."""
     response: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+
+
+# The tables themselves, for the statements the reply path builds once (Core statements skip
+# the ORM's per-statement bookkeeping).
+ACCOUNTS = cast(Table, Account.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, Message.__table__)
+LEDGER_ENTRIES = cast(Table, LedgerEntry.__table__)
+IDEMPOTENCY_KEYS = cast(Table, IdempotencyRecord.__table__)
