@@ -28,11 +28,13 @@ def machine(deployment: Deployment, tools: str) -> str:
 
 
 def commit() -> str:
+    """The commit measured, and whether replyd's code differs from it (changes elsewhere do not count)."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "?"
-    return f"{head} with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else head
+    return f"{head} with uncommitted changes to replyd/" if git("status", "--porcelain", "--", "replyd") else head
 
 
 def table(rows: list[Row]) -> str:
