@@ -1,5 +1,5 @@
-"""Processes for benchmarks: start a server and wait for its port, read its CPU time, sample it
-with py-spy, and describe the machine."""
+"""Processes for benchmarks: start a server and wait for its port, read its CPU time (with its
+workers'), sample it with py-spy, and describe the machine."""
 
 import math
 import os
@@ -7,13 +7,13 @@ import platform
 import signal
 import socket
 import subprocess
-import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 
 
 def free_port() -> int:
@@ -56,16 +56,14 @@ def wait_for_port(name: str, process: subprocess.Popen[bytes], port: int, log_pa
 
 
 @contextmanager
-def profiling(pid: int, out: Path | None) -> Iterator[None]:
-    """With ``out``, sample process ``pid`` with py-spy (pip install py-spy) while the block runs."""
+def profiling(pid: int, out: Path | None, py_spy: Path) -> Iterator[None]:
+    """With ``out``, sample process ``pid`` and its subprocesses (a server's workers) with
+    py-spy while the block runs, and write their collapsed stacks to ``out``."""
     if out is None:
         yield
         return
-    py_spy = Path(sys.executable).with_name("py-spy")
-    if not py_spy.exists():
-        raise SystemExit(f"--profile needs py-spy: {Path(sys.executable).with_name('pip')} install py-spy")
-    args = [str(py_spy), "record", "--pid", str(pid), "--nonblocking", "--rate", "100", "--format", "raw"]
-    args += ["-o", str(out)]
+    args = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100"]
+    args += ["--format", "raw", "-o", str(out)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)  # let it attach
     try:
@@ -82,6 +80,24 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds so far of process ``pid`` and its live descendants (a server's
+    worker processes); NaN if ``pid`` is gone or this is not Linux."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        parents.setdefault(parent, []).append(int(stat.parent.name))
+    total, todo = cpu_s(pid), parents.get(pid, [])
+    while todo:
+        child = todo.pop()
+        total += 0.0 if math.isnan(spent := cpu_s(child)) else spent
+        todo += parents.get(child, [])
+    return total
 
 
 def cpu_model() -> str:
@@ -102,3 +118,12 @@ def memory_gib() -> str:
     except OSError:
         pass
     return "? GiB"
+
+
+def logged_errors(log_path: Path) -> Counter[str]:
+    """The exceptions a server logged, by their last traceback line."""
+    return Counter(
+        line
+        for line in log_path.read_text(errors="replace").splitlines()
+        if line[:1].isalpha() and ("Error:" in line or "Exception:" in line)
+    )

@@ -1,0 +1,98 @@
+"""replyd as the benchmark runs it: a fresh, migrated database (SQLite, or PostgreSQL with
+``--postgres``) seeded with one account, token and assistant, and ``replyd serve`` in front of
+the stub model."""
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from replyd.engine.assistant_config import AssistantConfig
+from replyd.store import accounts
+from replyd.store.assistants import create_assistant
+from replyd.store.migrate import upgrade_database
+from replyd.store.session import create_engine, session_factory
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """SQLite and one process by default; ``--postgres``, ``--redis`` and ``--workers`` scale it out."""
+
+    postgres_url: str | None = None
+    redis_url: str | None = None
+    workers: int = 1
+
+    def describe(self) -> str:
+        storage = "PostgreSQL" if self.postgres_url else "SQLite"
+        shared = " + Redis" if self.redis_url else ""
+        return f"{self.workers} replyd worker process(es), {storage}{shared}"
+
+
+def seed(database_url: str) -> tuple[str, int]:
+    """One account with a big balance, a token with a limit the benchmark never reaches, and
+    an assistant on the stub model; returns the token and the assistant's id."""
+
+    async def work() -> tuple[str, int]:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                account = await accounts.create_account(session, "bench", 1_000_000 * 1_000_000)
+                token = await accounts.create_token(session, account.id, "1000000/minute")
+                config = AssistantConfig(name="bench", model="openai:stub-model")
+                assistant = await create_assistant(session, account.id, config.to_columns())
+                return token.secret, assistant.id
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(work())
+
+
+def replyd_env(database_url: str, stub_url: str, redis_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLYD_", "OPENAI_"))}
+    if redis_url:
+        env |= {"REPLYD_REDIS_URL": redis_url, "REPLYD_REDIS_KEY_PREFIX": f"replyd-bench-{os.getpid()}"}
+    return env | {
+        "REPLYD_DATABASE_URL": database_url,
+        "REPLYD_OPENAI_BASE_URL": stub_url,
+        "REPLYD_OPENAI_API_KEY": "x",
+        "REPLYD_RATE_LIMIT": "1000000/minute",
+    }
+
+
+def replyd_command(port: int, workers: int = 1) -> list[str]:
+    return [str(Path(sys.executable).with_name("replyd")), "serve", "--port", str(port), "--workers", str(workers)]
+
+
+@contextmanager
+def fresh_database(work: Path, postgres_url: str | None) -> Iterator[str]:
+    """A migrated database for one run: a SQLite file in ``work``, or a PostgreSQL database
+    made on the server at ``postgres_url`` and dropped afterwards."""
+    if not postgres_url:
+        url = f"sqlite:///{work / 'replyd.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    name = f"replyd_bench_{os.getpid()}"
+    server = make_url(postgres_url)
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    asyncio.run(_postgres(admin, f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        asyncio.run(_postgres(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _postgres(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
