@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from replyd.api.state import AppState
 from replyd.api.validation import read_json_object, validate_model
+from replyd.engine.reply import UNKNOWN_TOKEN
+from replyd.engine.settings_cache import Caller
 from replyd.errors import Forbidden, RateLimited, Unauthenticated
 from replyd.store.accounts import find_active_token
 from replyd.store.tables import ApiToken
@@ -29,14 +31,18 @@ async def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-async def authenticate(request: Request, state: State) -> ApiToken:
+def bearer_secret(request: Request) -> str:
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated("Send your API token in the header Authorization: Bearer <token>.")
+    return secret.strip()
+
+
+async def authenticate(request: Request, state: State) -> ApiToken:
     async with state.sessions() as session:
-        token = await find_active_token(session, secret.strip())
+        token = await find_active_token(session, bearer_secret(request))
     if token is None:
-        raise Unauthenticated("The API token is unknown or revoked; create one with `replyd tokens create`.")
+        raise Unauthenticated(UNKNOWN_TOKEN)
     request.state.token_id = token.id  # for the request's log line
     return token
 
@@ -46,7 +52,28 @@ CurrentToken = Annotated[ApiToken, Depends(authenticate)]
 
 async def limit_replies(request: Request, token: CurrentToken, state: State) -> ApiToken:
     """Count this call against the token's reply limit; the headers go on every answer."""
-    decision = await state.limiter.hit(f"reply:{token.id}", token.rate_limit or state.settings.rate_limit)
+    await count_reply(request, state, token.id, token.rate_limit)
+    return token
+
+
+RateLimitedToken = Annotated[ApiToken, Depends(limit_replies)]
+
+
+async def reply_caller(request: Request, state: State) -> Caller:
+    """generate-reply's caller: the token comes from the reply engine's cache, which the reply's
+    first transaction checks against the account's settings version."""
+    caller = await state.replies.authenticate(bearer_secret(request))
+    assert caller.token is not None
+    request.state.token_id = caller.token.id
+    await count_reply(request, state, caller.token.id, caller.token.rate_limit)
+    return caller
+
+
+ReplyCaller = Annotated[Caller, Depends(reply_caller)]
+
+
+async def count_reply(request: Request, state: AppState, token_id: int, rate_limit: str | None) -> None:
+    decision = await state.limiter.hit(f"reply:{token_id}", rate_limit or state.settings.rate_limit)
     setattr(
         request.state,
         RATE_LIMIT_HEADERS,
@@ -59,10 +86,6 @@ async def limit_replies(request: Request, token: CurrentToken, state: State) -> 
     if not decision.is_allowed:
         state.telemetry.rate_limited.inc()
         raise RateLimited(decision.retry_after_s)
-    return token
-
-
-RateLimitedToken = Annotated[ApiToken, Depends(limit_replies)]
 
 
 async def require_admin(token: CurrentToken) -> ApiToken:

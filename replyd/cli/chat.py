@@ -10,6 +10,7 @@ from rich.prompt import Prompt
 from replyd.api.state import AppState
 from replyd.cli.common import console, errors, fail, load_settings
 from replyd.engine.reply import ReplyRequest
+from replyd.engine.settings_cache import Caller
 from replyd.errors import ReplydError
 from replyd.store.migrate import upgrade_database
 from replyd.store.tables import Assistant
@@ -48,7 +49,8 @@ async def _chat(state: AppState, assistant_id: int, customer: str) -> None:
             if not message.strip():
                 continue
             try:
-                result = await state.replies.reply(assistant.account_id, ReplyRequest(assistant_id, customer, message))
+                request = ReplyRequest(assistant_id, customer, message)
+                result = await state.replies.reply(Caller(assistant.account_id), request)
             except ReplydError as exc:
                 errors.print(f"[red]{exc.error_code}:[/] {escape(exc.message)}")
                 continue

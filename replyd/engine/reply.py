@@ -18,7 +18,7 @@ assistant, a low balance) leaves everything as it was."""
 import asyncio
 import logging
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,9 +27,10 @@ from replyd.clock import utcnow
 from replyd.engine.function_loop import Answer, answer
 from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
 from replyd.engine.prompt import Memory, Prompt, as_turns, build_prompt, history_limit, system_prompt
+from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar, merge_variables
-from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance, ReplydError
+from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance, ReplydError, Unauthenticated
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
@@ -45,6 +46,8 @@ from replyd.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "The reply was interrupted (the server stopped while the model was answering)."
+
+UNKNOWN_TOKEN = "The API token is unknown or revoked; create one with `replyd tokens create`."
 
 GENERATE_REPLY_ROUTE = "/api/ai/generate-reply"
 """Part of an Idempotency-Key's fingerprint, so a key means one request of one endpoint."""
@@ -108,6 +111,7 @@ class ReplyEngine:
         summaries: SummariesAhead | None,
     ) -> None:
         """``summaries``: where summaries are written ahead; None summarises only inline."""
+        self._cache = SettingsCache()
         self._sessions = sessions
         self._providers = providers
         self._locks = locks
@@ -116,11 +120,27 @@ class ReplyEngine:
         self._telemetry = telemetry
         self._summaries = summaries
 
-    async def reply(self, account_id: int, request: ReplyRequest, idempotency_key: str | None = None) -> ReplyResult:
+    async def authenticate(self, secret: str) -> Caller:
+        """The account and API token of a reply's bearer ``secret``, from the cache when it
+        is there: the reply's first transaction checks it is still current (``_receive``)."""
+        digest = accounts.hash_token(secret)
+        cached = self._cache.caller(digest)
+        if cached is not None:
+            return cached
+        async with self._sessions() as session:
+            token = await accounts.find_active_token(session, secret)
+            if token is None:
+                raise Unauthenticated(UNKNOWN_TOKEN)
+            funds = await accounts.get_funds(session, token.account_id)
+        caller = Caller(token.account_id, CachedToken(token.id, digest, token.rate_limit, funds.settings_version))
+        self._cache.keep_caller(digest, caller)
+        return caller
+
+    async def reply(self, caller: Caller, request: ReplyRequest, idempotency_key: str | None = None) -> ReplyResult:
         """Answer a customer's message (generate-reply). With an Idempotency-Key, a retry of
         the same request gets the first answer again."""
         key = IdempotencyKey.of(idempotency_key, GENERATE_REPLY_ROUTE, asdict(request)) if idempotency_key else None
-        return await self._reply_once(account_id, request, key)
+        return await self._reply_once(caller, request, key)
 
     async def reply_in_conversation(
         self, account_id: int, conversation_id: str, message: str, idempotency_key: str | None = None
@@ -139,30 +159,30 @@ class ReplyEngine:
         request = ReplyRequest(
             conversation.assistant_id, conversation.customer_identifier, message, conversation_id=conversation.id
         )
-        return await self._reply_once(account_id, request, key)
+        return await self._reply_once(Caller(account_id), request, key)
 
     async def drain(self, timeout_s: float) -> None:
         """Let summaries being written ahead finish (at shutdown), at most ``timeout_s``."""
         if self._summaries is not None:
             await self._summaries.drain(timeout_s)
 
-    async def _reply_once(self, account_id: int, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
+    async def _reply_once(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
         """Claim the Idempotency-Key, then take the conversation's lock: messages of one
         conversation run one at a time, in arrival order, across processes."""
-        async with self._claims.claim(account_id, key) as claim:
+        async with self._claims.claim(caller.account_id, key) as claim:
             if claim.answer is not None:
                 return ReplyResult(**claim.answer)
             lock = lock_key(request.assistant_id, request.customer_identifier, request.conversation_id)
             async with self._locks.hold(lock):
-                return await self._reply_in_order(account_id, request, claim.key)
+                return await self._reply_in_order(caller, request, claim.key)
 
-    async def _reply_in_order(self, account_id: int, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
-        turn = await self._receive(account_id, request, key)
+    async def _reply_in_order(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
+        turn = await self._receive(caller, request, key)
         if isinstance(turn, ReplyResult):  # the AI is off: a human answers
             return turn
         try:
             thought = await self._think(request, turn)
-            result = await self._settle(account_id, request, turn, thought, key)
+            result = await self._settle(caller.account_id, request, turn, thought, key)
         except BaseException as exc:
             await asyncio.shield(self._mark_failed(turn, exc))
             raise
@@ -172,13 +192,15 @@ class ReplyEngine:
             self._summaries.start(_summary_job(turn, thought, self._providers))
         return result
 
-    async def _receive(self, account_id: int, request: ReplyRequest, key: IdempotencyKey | None) -> Turn | ReplyResult:
+    async def _receive(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> Turn | ReplyResult:
         """Step 1, one short transaction: read what the turn needs and keep the customer's
         message. With the AI off that is all (no model, no charge), and its answer is final."""
+        account_id = caller.account_id
         async with self._sessions() as session, session.begin():
-            assistant = await assistants.get_assistant(session, account_id, request.assistant_id)
-            if assistant is None:
-                raise AssistantNotFound(f"Assistant {request.assistant_id} was not found in your account.")
+            funds = await accounts.get_funds(session, account_id)
+            if caller.token is not None and caller.token.settings_version != funds.settings_version:
+                await self._check_token(session, caller.token, funds.settings_version)
+            assistant = await self._assistant(session, account_id, request.assistant_id, funds.settings_version)
             conversation, variables, is_new = await _open_conversation(session, account_id, assistant.id, request)
             if conversation.ai_disabled:
                 await conversations.add_message(
@@ -187,7 +209,6 @@ class ReplyEngine:
                 answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
                 await _remember_answer(session, account_id, key, answer)
                 return answer
-            funds = await accounts.get_funds(session, account_id)
             _check_balance(funds.balance_micros, assistant)
             history = [] if is_new else await _recent(session, conversation, assistant)
             message_id, history = await _keep_message(session, conversation.id, request.message, history)
@@ -198,6 +219,28 @@ class ReplyEngine:
                 conversations.summary_ahead(conversation),
             )
         return Turn(assistant, conversation.id, message_id, variables, memory, funds.webhook_secret)
+
+    async def _check_token(self, session: AsyncSession, token: CachedToken, settings_version: int) -> None:
+        """The account's tokens or assistants changed since the token was cached: is it still active?"""
+        found = await accounts.get_token(session, token.id)
+        if found is None or found.revoked_at is not None:
+            self._cache.forget_caller(token.sha256)
+            raise Unauthenticated(UNKNOWN_TOKEN)
+        self._cache.keep_caller(
+            token.sha256, Caller(found.account_id, replace(token, settings_version=settings_version))
+        )
+
+    async def _assistant(
+        self, session: AsyncSession, account_id: int, assistant_id: int, settings_version: int
+    ) -> Assistant:
+        cached = self._cache.assistant(account_id, assistant_id, settings_version)
+        if cached is not None:
+            return cached
+        assistant = await assistants.get_assistant(session, account_id, assistant_id)
+        if assistant is None:
+            raise AssistantNotFound(f"Assistant {assistant_id} was not found in your account.")
+        self._cache.keep_assistant(assistant, settings_version)
+        return assistant
 
     async def _think(self, request: ReplyRequest, turn: Turn) -> Thought:
         """Step 2, no transaction open: the prompt (summarising a cut if due), then the model."""

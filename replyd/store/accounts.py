@@ -5,7 +5,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ScalarSelect, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -48,16 +48,19 @@ class Funds:
 
     balance_micros: int
     webhook_secret: str
+    settings_version: int
 
 
-GET_FUNDS = select(ACCOUNTS.c.balance_micros, ACCOUNTS.c.webhook_secret).where(ACCOUNTS.c.id == bindparam("id"))
+GET_FUNDS = select(ACCOUNTS.c.balance_micros, ACCOUNTS.c.webhook_secret, ACCOUNTS.c.settings_version).where(
+    ACCOUNTS.c.id == bindparam("id")
+)
 FIND_TOKEN = select(ApiToken).where(ApiToken.token_sha256 == bindparam("digest"))
 """Built once: every reply reads them."""
 
 
 async def get_funds(session: AsyncSession, account_id: int) -> Funds:
     row = (await session.execute(GET_FUNDS, {"id": account_id})).first()
-    return Funds(row.balance_micros, row.webhook_secret) if row else Funds(0, "")
+    return Funds(*row) if row else Funds(0, "", 0)
 
 
 SCOPES = ("admin", "replies")
@@ -94,7 +97,18 @@ async def revoke_token(session: AsyncSession, token_id: int) -> bool:
     result = await session.execute(
         update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await settings_changed(session, select(ApiToken.account_id).where(ApiToken.id == token_id).scalar_subquery())
+    return True
+
+
+async def settings_changed(session: AsyncSession, account_id: int | ScalarSelect[int]) -> None:
+    """Move the account's settings version on, so that no process keeps using what it cached
+    of the account's tokens and assistants (a revoked token, an assistant as it was)."""
+    await session.execute(
+        update(Account).where(Account.id == account_id).values(settings_version=Account.settings_version + 1)
+    )
 
 
 async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:

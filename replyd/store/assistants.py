@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ScalarSelect, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.store.accounts import settings_changed
 from replyd.store.tables import Assistant, Conversation, Message
 
 
@@ -37,11 +38,17 @@ async def list_assistants(session: AsyncSession, account_id: int) -> list[Assist
 
 async def update_assistant(session: AsyncSession, assistant_id: int, fields: dict[str, Any]) -> None:
     await session.execute(update(Assistant).where(Assistant.id == assistant_id).values(updated_at=utcnow(), **fields))
+    await settings_changed(session, _account_of(assistant_id))
 
 
 async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
     """The assistant and its conversations with their messages; ledger entries stay."""
+    await settings_changed(session, _account_of(assistant_id))
     conversation_ids = select(Conversation.id).where(Conversation.assistant_id == assistant_id)
     await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
     await session.execute(delete(Conversation).where(Conversation.assistant_id == assistant_id))
     await session.execute(delete(Assistant).where(Assistant.id == assistant_id))
+
+
+def _account_of(assistant_id: int) -> ScalarSelect[int]:
+    return select(Assistant.account_id).where(Assistant.id == assistant_id).scalar_subquery()

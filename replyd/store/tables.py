@@ -52,6 +52,9 @@ class Account(Base):
     """Always the sum of this account's ledger; updated in the same transaction as each entry."""
     webhook_secret: Mapped[str] = mapped_column(String(64))
     """Signs every webhook call of the account's functions; kept in clear, since signing needs it."""
+    settings_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Moves on with every change to the account's tokens, assistants or webhook secret, in the
+    same transaction: what each process caches of them is good while this is unchanged."""
     created_at: Mapped[datetime]
 
 

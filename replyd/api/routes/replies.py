@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 
 from replyd import errors
-from replyd.api.deps import RateLimitedToken, State
+from replyd.api.deps import ReplyCaller, State
 from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.schemas import ReplyIn, ReplyOut
 from replyd.api.validation import read_json_object, validate_model
@@ -23,12 +23,12 @@ router = APIRouter(tags=["replies"])
 )
 async def generate_reply(
     request: Request,
-    token: RateLimitedToken,
+    caller: ReplyCaller,
     state: State,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> ReplyOut:
     data = await read_json_object(request, state.settings.max_body_bytes)
     body = validate_model(ReplyIn, data, {"max_message_chars": state.settings.max_message_chars})
     reply_request = ReplyRequest(body.assistant_id, body.customer_identifier, body.message, body.variables)
-    result = await state.replies.reply(token.account_id, reply_request, idempotency_key)
+    result = await state.replies.reply(caller, reply_request, idempotency_key)
     return ReplyOut(**asdict(result))

@@ -1,5 +1,6 @@
 """customer messages stored before the model answers: each one's answer status and, when
-the model failed, the error
+the model failed, the error; and a version of each account's settings, which the reply path's
+caches of tokens and assistants compare with
 
 Revision ID: 0007
 Revises: 0006
@@ -18,9 +19,13 @@ def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("reply_status", sa.String(16), nullable=True))
         batch.add_column(sa.Column("reply_error", sa.Text(), nullable=True))
+    with op.batch_alter_table("accounts") as batch:
+        batch.add_column(sa.Column("settings_version", sa.BigInteger(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("accounts") as batch:
+        batch.drop_column("settings_version")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("reply_error")
         batch.drop_column("reply_status")

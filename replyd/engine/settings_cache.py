@@ -1,0 +1,64 @@
+"""What every reply would otherwise read again: the API token that sends it and its assistant.
+
+Each entry remembers the account's ``settings_version`` when it was read. Every change to the
+account's tokens or assistants moves that version on in the same transaction (store/accounts.py),
+and every reply reads the version with the balance, in its first transaction. An entry whose
+version is behind is never used past that transaction: the token is checked again (a revoked
+one is refused) and the assistant read again, in every process, however many there are."""
+
+from dataclasses import dataclass
+
+from replyd.store.tables import Assistant
+
+MAX_ENTRIES = 10_000
+"""Per kind; past it the cache starts afresh (entries are cheap to read again)."""
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    """An API token as last found active, and its account's settings version then."""
+
+    id: int
+    sha256: str
+    rate_limit: str | None
+    settings_version: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a message: the account, and the cached API token it came with (None: the
+    operator's own command line, or a route that has just read its token from the database)."""
+
+    account_id: int
+    token: CachedToken | None = None
+
+
+class SettingsCache:
+    def __init__(self) -> None:
+        self._callers: dict[str, Caller] = {}
+        """By the token's SHA-256."""
+        self._assistants: dict[tuple[int, int], tuple[int, Assistant]] = {}
+
+    def caller(self, token_sha256: str) -> Caller | None:
+        return self._callers.get(token_sha256)
+
+    def keep_caller(self, token_sha256: str, caller: Caller) -> None:
+        _make_room(self._callers)
+        self._callers[token_sha256] = caller
+
+    def assistant(self, account_id: int, assistant_id: int, settings_version: int) -> Assistant | None:
+        """The assistant, if it was read at this settings version of its account."""
+        version, assistant = self._assistants.get((account_id, assistant_id), (None, None))
+        return assistant if version == settings_version else None
+
+    def keep_assistant(self, assistant: Assistant, settings_version: int) -> None:
+        _make_room(self._assistants)
+        self._assistants[(assistant.account_id, assistant.id)] = (settings_version, assistant)
+
+    def forget_caller(self, token_sha256: str) -> None:
+        self._callers.pop(token_sha256, None)
+
+
+def _make_room(entries: dict[str, Caller] | dict[tuple[int, int], tuple[int, Assistant]]) -> None:
+    if len(entries) >= MAX_ENTRIES:
+        entries.clear()

@@ -1,0 +1,71 @@
+"""The reply path caches its token and assistant per process; a change made through another
+server process (here another app on the same database, with its own cache) or the store
+itself is seen by the very next reply."""
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+
+from replyd.store import accounts
+from tests.api.test_errors import assert_error
+from tests.conftest import Tenant
+from tests.servers import StubModel
+
+
+def system_prompt(request: dict[str, Any]) -> str:
+    return str(next(m["content"] for m in request["messages"] if m["role"] == "system"))
+
+
+async def test_an_assistant_changed_through_another_process_is_used_by_the_next_reply(
+    tenant: Tenant, stub_model: StubModel, start_server: Callable[..., AbstractContextManager[str]]
+) -> None:
+    assert (await tenant.reply("first")).status_code == 200  # this server now holds the assistant
+    with start_server() as other:
+        async with httpx.AsyncClient(base_url=other, headers=tenant.client.headers) as elsewhere:
+            changed = await elsewhere.patch(
+                f"/api/assistants/{tenant.assistant_id}", json={"system_prompt": "You sell bikes."}
+            )
+            assert changed.status_code == 200
+    assert (await tenant.reply("second")).status_code == 200
+    assert system_prompt(stub_model.requests[-1]) == "You sell bikes."
+
+
+async def test_an_assistant_deleted_through_another_process_is_gone_for_the_next_reply(
+    tenant: Tenant, start_server: Callable[..., AbstractContextManager[str]], snapshot: Any
+) -> None:
+    assert (await tenant.reply("first", customer="c-1")).status_code == 200
+    with start_server() as other:
+        async with httpx.AsyncClient(base_url=other, headers=tenant.client.headers) as elsewhere:
+            deleted = await elsewhere.delete(f"/api/assistants/{tenant.assistant_id}", params={"force": "true"})
+            assert deleted.status_code in (200, 204)
+    before = await snapshot(tenant.account_id)
+    assert_error(await tenant.reply("second", customer="c-2"), 404, "ASSISTANT_NOT_FOUND")
+    assert await snapshot(tenant.account_id) == before
+
+
+async def test_a_token_revoked_after_it_was_cached_is_refused_and_stores_nothing(
+    tenant: Tenant, db: Any, snapshot: Any
+) -> None:
+    assert (await tenant.reply("first")).status_code == 200  # cached now
+    async with db() as session, session.begin():
+        assert await accounts.revoke_token(session, tenant.token_id)
+    before = await snapshot(tenant.account_id)
+    assert_error(await tenant.reply("second"), 401, "UNAUTHENTICATED")
+    assert_error(await tenant.reply("third"), 401, "UNAUTHENTICATED")
+    assert await snapshot(tenant.account_id) == before
+
+
+async def test_revoking_one_token_leaves_the_accounts_other_tokens_working(
+    tenant: Tenant, db: Any, server: str
+) -> None:
+    async with db() as session, session.begin():
+        other = await accounts.create_token(session, tenant.account_id)
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {other.secret}"}) as client:
+        body = {"assistant_id": tenant.assistant_id, "customer_identifier": "c", "message": "hi"}
+        assert (await client.post("/api/ai/generate-reply", json=body)).status_code == 200
+        async with db() as session, session.begin():
+            assert await accounts.revoke_token(session, tenant.token_id)
+        assert (await client.post("/api/ai/generate-reply", json=body)).status_code == 200
+    assert_error(await tenant.reply(), 401, "UNAUTHENTICATED")
