@@ -14,6 +14,7 @@
     ├── AssistantInUse               409 ASSISTANT_IN_USE
     ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
     ├── ValidationFailed             422 VALIDATION_ERROR
+    ├── NestingTooDeep               422 NESTING_TOO_DEEP
     ├── IdempotencyKeyReused         422 IDEMPOTENCY_KEY_REUSED
     ├── RateLimited                  429 RATE_LIMITED
     └── ProviderError                502 LLM_ERROR
@@ -92,6 +93,12 @@ class ValidationFailed(ReplydError):
         fields = ", ".join(dict.fromkeys(p.field for p in problems))
         super().__init__(f"The request is invalid; check these fields: {fields}.")
         self.problems = problems
+
+
+class NestingTooDeep(ReplydError):
+    """JSON with objects and arrays nested deeper than replyd reads (``json_rules.MAX_DEPTH``)."""
+
+    status, error_code = 422, "NESTING_TOO_DEEP"
 
 
 class IdempotencyKeyReused(ReplydError):

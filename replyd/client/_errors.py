@@ -17,6 +17,7 @@
         ├── AssistantInUseError            409 ASSISTANT_IN_USE
         ├── PayloadTooLargeError           413 PAYLOAD_TOO_LARGE
         ├── ValidationFailedError          422 VALIDATION_ERROR
+        ├── NestingTooDeepError            422 NESTING_TOO_DEEP
         ├── IdempotencyKeyReusedError      422 IDEMPOTENCY_KEY_REUSED
         ├── RateLimitedError               429 RATE_LIMITED
         ├── InternalServerError            500 INTERNAL_ERROR
@@ -127,6 +128,10 @@ class ValidationFailedError(ReplydAPIError):
     """Some fields break their rules; ``details`` lists them."""
 
 
+class NestingTooDeepError(ReplydAPIError):
+    """The body nests objects and arrays deeper than the server reads (64 levels)."""
+
+
 class IdempotencyKeyReusedError(ReplydAPIError):
     """The Idempotency-Key was already used with a different body."""
 
@@ -160,6 +165,7 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "ASSISTANT_IN_USE": AssistantInUseError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "VALIDATION_ERROR": ValidationFailedError,
+    "NESTING_TOO_DEEP": NestingTooDeepError,
     "IDEMPOTENCY_KEY_REUSED": IdempotencyKeyReusedError,
     "RATE_LIMITED": RateLimitedError,
     "INTERNAL_ERROR": InternalServerError,

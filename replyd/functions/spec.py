@@ -7,8 +7,12 @@ from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from replyd.functions.handoff import HANDOFF_NAME
+from replyd.json_rules import depth_exceeds
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_SCHEMA_DEPTH = 32
+"""Most levels of objects and arrays in ``parameters``: more than any function's arguments
+need, and few enough for jsonschema, which checks a schema recursively, at every reply."""
 
 
 class FunctionSpec(BaseModel):
@@ -34,6 +38,8 @@ class FunctionSpec(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _valid_object_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if depth_exceeds(schema, MAX_SCHEMA_DEPTH):
+            raise ValueError(f"parameters must not nest objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep")
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from replyd.engine.assistant_config import AssistantConfig
+from replyd.functions.spec import MAX_SCHEMA_DEPTH
 
 GOOD = {
     "name": "book_appointment",
@@ -49,3 +50,22 @@ def test_a_bad_function_is_refused_with_a_reason(change: dict[str, Any], complai
 def test_duplicate_function_names_are_refused() -> None:
     with pytest.raises(ValidationError, match="unique"):
         config(GOOD, GOOD | {"url": "https://other.example.com"})
+
+
+def schema_of_depth(levels: int) -> dict[str, Any]:
+    """A valid object schema with ``levels`` levels of JSON objects and arrays in all."""
+    inner: dict[str, Any] = {"type": "string"}
+    for _ in range(levels - 3):
+        inner = {"type": "array", "items": inner}
+    return {"type": "object", "properties": {"a": inner}}
+
+
+def test_parameters_nested_up_to_32_levels_are_kept() -> None:
+    assert config(GOOD | {"parameters": schema_of_depth(MAX_SCHEMA_DEPTH)}).functions[0].parameters
+
+
+@pytest.mark.parametrize("levels", [MAX_SCHEMA_DEPTH + 1, 100, 900])
+def test_parameters_nested_deeper_are_refused_before_jsonschema_recurses(levels: int) -> None:
+    with pytest.raises(ValidationError, match="more than 32 levels deep") as refused:
+        config(GOOD | {"parameters": schema_of_depth(levels)})
+    assert [e["loc"] for e in refused.value.errors()] == [("functions", 0, "parameters")]
