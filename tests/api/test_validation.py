@@ -173,3 +173,13 @@ async def test_a_function_schema_nested_too_deep_is_refused_when_the_assistant_i
     error = assert_error(response, 422, "VALIDATION_ERROR")
     assert detail_fields(error) == ["functions.0.parameters"]
     assert "32 levels" in error["details"][0]["message"]
+
+
+async def test_a_function_header_that_http_cannot_carry_is_refused_when_the_assistant_is_saved(tenant: Tenant) -> None:
+    function = BOOK | {"headers": {"X-Key": "schlüssel"}}
+    response = await tenant.client.post("/api/assistants", json={"name": "Umlaut", "functions": [function]})
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert detail_fields(error) == ["functions.0.headers.X-Key"]
+    assert "printable ASCII" in error["details"][0]["message"]
+    response = await tenant.client.patch(f"/api/assistants/{tenant.assistant_id}", json={"functions": [function]})
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["functions.0.headers.X-Key"]
