@@ -9,7 +9,16 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, EstimatedTokens, Options, ToolCall, ToolSpec, Usage
+from replyd.providers.base import (
+    ChatMessage,
+    Completion,
+    EstimatedTokens,
+    Options,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    storable,
+)
 
 OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -81,10 +90,12 @@ class OpenAICompatProvider(EstimatedTokens):
                 if call.type == "function"
             )
             usage = response.usage
-        return Completion(
-            text=message.content or "",
-            usage=_usage(usage) if usage else self._estimate(messages, message),
-            tool_calls=calls,
+        return storable(
+            Completion(
+                text=message.content or "",
+                usage=_usage(usage) if usage else self._estimate(messages, message),
+                tool_calls=calls,
+            )
         )
 
     def _estimate(self, messages: list[ChatMessage], answer: Any) -> Usage:

@@ -210,6 +210,11 @@ async def test_balance_too_low_is_refused_with_nothing_stored(
         (Scripted(status=429), 502, "LLM_ERROR"),
         (Scripted(body="<html>not json</html>"), 502, "LLM_ERROR"),
         (Scripted(body='{"choices": []}'), 502, "LLM_ERROR"),
+        (Scripted(text="half a pair: \ud800"), 502, "LLM_ERROR"),
+        (Scripted(text="\udc00"), 502, "LLM_ERROR"),
+        (Scripted(text="a NUL: \x00"), 502, "LLM_ERROR"),
+        (Scripted(tool_calls=[("no_such_function\ud800", {})]), 502, "LLM_ERROR"),
+        (Scripted(tool_calls=[("no_such_function", '{"day": "\ud800"}')]), 502, "LLM_ERROR"),
     ],
 )
 async def test_model_failures_change_nothing(
