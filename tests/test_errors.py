@@ -26,6 +26,7 @@ OWN_CODES = {
     "CONVERSATION_NOT_FOUND",
     "ASSISTANT_IN_USE",
     "NESTING_TOO_DEEP",
+    "LLM_REQUEST_REJECTED",
 }
 """replyd's own codes, for the API around generate-reply and for paths that do not exist."""
 

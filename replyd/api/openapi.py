@@ -37,6 +37,7 @@ REPLY_ERRORS: tuple[type[ReplydError], ...] = (
     errors.IdempotencyKeyReused,
     errors.RateLimited,
     errors.ProviderError,
+    errors.ProviderRejected,
     errors.ProviderTimeout,
 )
 """What any request through the reply pipeline may answer (generate-reply, widget messages)."""

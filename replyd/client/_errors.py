@@ -22,6 +22,7 @@
         ├── RateLimitedError               429 RATE_LIMITED
         ├── InternalServerError            500 INTERNAL_ERROR
         └── LLMError                       502 LLM_ERROR
+            ├── LLMRequestRejectedError    502 LLM_REQUEST_REJECTED
             └── LLMTimeoutError            504 LLM_TIMEOUT
 
 An error code this client does not know (a newer server, or a gateway's own error page)
@@ -148,6 +149,11 @@ class LLMError(ReplydAPIError):
     """The assistant's model provider failed; nothing was stored or charged."""
 
 
+class LLMRequestRejectedError(LLMError):
+    """The model provider refused the request itself (say, a conversation longer than the
+    model's context); sending it again would fail again, so the client never retries it."""
+
+
 class LLMTimeoutError(LLMError):
     """The assistant's model provider did not answer in time; nothing was stored or charged."""
 
@@ -170,6 +176,7 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "RATE_LIMITED": RateLimitedError,
     "INTERNAL_ERROR": InternalServerError,
     "LLM_ERROR": LLMError,
+    "LLM_REQUEST_REJECTED": LLMRequestRejectedError,
     "LLM_TIMEOUT": LLMTimeoutError,
 }
 """The one map from the envelope's ``error_code`` to the exception raised."""

@@ -229,6 +229,20 @@ async def test_model_failures_change_nothing(
     assert "second" not in [m["content"] for m in stub_model.requests[-1]["messages"]]
 
 
+@pytest.mark.parametrize("status", [400, 401, 404, 413, 422])
+async def test_a_request_the_model_provider_refuses_is_rejected_at_once_not_retried(
+    start_server: Any, make_tenant: Any, stub_model: StubModel, snapshot: Any, status: int
+) -> None:
+    with start_server(model_retries=2) as url:
+        tenant: Tenant = await make_tenant(base_url=url)
+        before = await snapshot(tenant.account_id)
+        stub_model.enqueue(Scripted(status=status), "never asked")
+        error = assert_error(await tenant.reply(), 502, "LLM_REQUEST_REJECTED")
+        assert f"HTTP {status}" in error["error"] and "will not help" in error["error"]
+        assert len(stub_model.requests) == 1
+        assert await snapshot(tenant.account_id) == before
+
+
 async def test_model_timeout_is_llm_timeout(
     start_server: Any, make_tenant: Any, stub_model: StubModel, snapshot: Any
 ) -> None:
