@@ -134,9 +134,18 @@ async def test_deleting_a_conversation_erases_messages_but_keeps_the_ledger(tena
     assert fresh["conversation_id"] != conversation_id
 
 
-async def test_every_conversation_endpoint_answers_404_for_another_accounts_conversation(
+async def test_a_repeated_delete_succeeds_as_the_first_did(tenant: Tenant, snapshot: Any) -> None:
+    conversation_id = (await tenant.reply("secret stuff")).json()["conversation_id"]
+    first = await tenant.client.delete(f"/api/conversations/{conversation_id}")
+    again = await tenant.client.delete(f"/api/conversations/{conversation_id}")
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert (await snapshot(tenant.account_id)).conversations == 0
+
+
+async def test_every_conversation_endpoint_answers_for_another_accounts_conversation_as_for_none(
     make_tenant: Any, snapshot: Any
 ) -> None:
+    """404 CONVERSATION_NOT_FOUND, and for DELETE (idempotent) the success it answers for an id never there."""
     mine: Tenant = await make_tenant()
     theirs: Tenant = await make_tenant()
     conversation_id = (await theirs.reply("private")).json()["conversation_id"]
@@ -147,7 +156,6 @@ async def test_every_conversation_endpoint_answers_404_for_another_accounts_conv
         mine.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai"),
         mine.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "hi"}),
         mine.client.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "hi"}),
-        mine.client.delete(f"/api/conversations/{conversation_id}"),
     ]
     for call in calls:
         body = assert_error(await call, 404, "CONVERSATION_NOT_FOUND")
@@ -159,6 +167,15 @@ async def test_every_conversation_endpoint_answers_404_for_another_accounts_conv
         await mine.client.get("/api/conversations/00000000-0000-0000-0000-000000000000"), 404, "CONVERSATION_NOT_FOUND"
     )
     assert missing["error"].split()[0] == "Conversation"
+    never = "00000000-0000-0000-0000-000000000000"
+    other, none = [await mine.client.delete(f"/api/conversations/{id}") for id in (conversation_id, never)]
+    assert other.status_code == none.status_code == 200
+    assert (
+        other.json() | {"conversation_id": never}
+        == none.json()
+        == {"status": True, "conversation_id": never, "deleted": True}
+    )
+    assert await snapshot(theirs.account_id) == before
 
 
 async def test_the_list_has_famulors_shape_and_filters(make_tenant: Any, db: Any) -> None:

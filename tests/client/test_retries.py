@@ -87,6 +87,19 @@ async def test_a_reply_stored_before_the_connection_dropped_is_returned_by_the_r
     assert after.balance_micros == after.ledger_sum_micros == before.balance_micros - 10_000
 
 
+async def test_a_delete_that_worked_before_the_connection_dropped_succeeds_on_the_retry(
+    connect: Connect, tenant: Tenant, server: str, snapshot: Any
+) -> None:
+    conversation_id = (
+        await connect(server, tenant.token).generate_reply(tenant.assistant_id, "c-1", "hi")
+    ).conversation_id
+    with dropping_proxy(server, drops=1) as (proxy, url):
+        await connect(url, tenant.token).delete_conversation(conversation_id)
+    dropped, answered = proxy.answers
+    assert dropped.status_code == answered.status_code == 200 and dropped.json() == answered.json()
+    assert (await snapshot(tenant.account_id)).conversations == 0
+
+
 async def test_a_message_stored_before_the_connection_dropped_is_returned_by_the_retry(
     connect: Connect, tenant: Tenant, server: str, stub_model: StubModel, snapshot: Any
 ) -> None:

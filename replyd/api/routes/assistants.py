@@ -66,7 +66,8 @@ async def update_assistant(
 @router.delete(
     "/api/assistants/{assistant_id}",
     summary="Delete an assistant (with ?force=true also its conversations)",
-    responses=error_responses(*FOUND, errors.AssistantInUse),
+    description="Idempotent: an assistant that is not in your account (deleted already, or never) answers the same.",
+    responses=error_responses(errors.Unauthenticated, errors.Forbidden, errors.ValidationFailed, errors.AssistantInUse),
 )
 async def delete_assistant(
     assistant_id: AssistantPathId,

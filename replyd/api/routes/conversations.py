@@ -163,7 +163,8 @@ async def add_agent_message(
 @router.delete(
     "/api/conversations/{conversation_id}",
     summary="Erase a conversation and its messages (the customer's right to erasure)",
-    responses=ADMIN_ERRORS,
+    description="Idempotent: a conversation that is not in your account (erased already, or never) answers the same.",
+    responses=error_responses(errors.Unauthenticated, errors.Forbidden),
 )
 async def delete_conversation(conversation_id: str, token: AdminToken, state: State) -> DeletedConversationOut:
     await state.conversations.erase(token.account_id, conversation_id)
