@@ -14,9 +14,11 @@
     ├── AssistantInUse               409 ASSISTANT_IN_USE
     ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
     ├── ValidationFailed             422 VALIDATION_ERROR
+    ├── NestingTooDeep               422 NESTING_TOO_DEEP
     ├── IdempotencyKeyReused         422 IDEMPOTENCY_KEY_REUSED
     ├── RateLimited                  429 RATE_LIMITED
     └── ProviderError                502 LLM_ERROR
+        ├── ProviderRejected         502 LLM_REQUEST_REJECTED
         └── ProviderTimeout          504 LLM_TIMEOUT
 """
 
@@ -94,6 +96,12 @@ class ValidationFailed(ReplydError):
         self.problems = problems
 
 
+class NestingTooDeep(ReplydError):
+    """JSON with objects and arrays nested deeper than replyd reads (``json_rules.MAX_DEPTH``)."""
+
+    status, error_code = 422, "NESTING_TOO_DEEP"
+
+
 class IdempotencyKeyReused(ReplydError):
     status, error_code = 422, "IDEMPOTENCY_KEY_REUSED"
 
@@ -113,6 +121,13 @@ class ProviderError(ReplydError):
         super().__init__(message)
         self.is_retryable = is_retryable
         """Whether the same call may succeed if tried again (connection errors, 429, 5xx)."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request itself (HTTP 400: a prompt longer than the model's
+    context; 401, 404: a wrong key or model name): sent again, it fails again."""
+
+    status, error_code = 502, "LLM_REQUEST_REJECTED"
 
 
 class ProviderTimeout(ProviderError):

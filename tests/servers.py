@@ -96,7 +96,8 @@ class StubModel:
             return PlainTextResponse(answer.body, status_code=answer.status, media_type="application/json")
         if answer.status != 200:
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=answer.status)
-        return JSONResponse(completion(payload, answer))
+        # json.dumps escapes what is not ASCII, so a scripted text may hold what no UTF-8 can (a lone surrogate).
+        return Response(json.dumps(completion(payload, answer)), media_type="application/json")
 
 
 @dataclass
@@ -105,7 +106,8 @@ class Webhook:
 
     ``/json`` echoes the arguments as JSON, ``/text`` answers plain text, ``/status/<n>``
     answers that status, ``/slow`` waits for ``gate``, ``/redirect`` points elsewhere,
-    ``/huge`` sends 1 MB, ``/binary`` bytes that are not text."""
+    ``/huge`` sends 1 MB, ``/surrogate`` JSON holding half a surrogate pair, ``/deep`` JSON
+    nested 5,000 levels, ``/binary`` bytes that are not text."""
 
     calls: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
@@ -134,6 +136,10 @@ class Webhook:
             return Response(status_code=302, headers={"Location": rest.replace("_", "/")})
         if kind == "huge":
             return PlainTextResponse("x" * 1_000_000)
+        if kind == "surrogate":
+            return Response(b'{"note": "\\ud800"}', media_type="application/json")
+        if kind == "deep":
+            return Response(b"[" * 5000 + b"]" * 5000, media_type="application/json")
         return Response(b"\xff\xfe\x00binary", media_type="application/octet-stream")
 
 

@@ -21,16 +21,23 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-REPLY_ERRORS: tuple[type[ReplydError], ...] = (
+BODY_ERRORS: tuple[type[ReplydError], ...] = (
     errors.InvalidJson,
+    errors.PayloadTooLarge,
+    errors.ValidationFailed,
+    errors.NestingTooDeep,
+)
+"""What reading a JSON body may answer (``api/validation.py``), on every route that takes one."""
+
+REPLY_ERRORS: tuple[type[ReplydError], ...] = (
+    *BODY_ERRORS,
     errors.Unauthenticated,
     errors.InsufficientBalance,
     errors.RequestInProgress,
-    errors.PayloadTooLarge,
-    errors.ValidationFailed,
     errors.IdempotencyKeyReused,
     errors.RateLimited,
     errors.ProviderError,
+    errors.ProviderRejected,
     errors.ProviderTimeout,
 )
 """What any request through the reply pipeline may answer (generate-reply, widget messages)."""

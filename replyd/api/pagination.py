@@ -1,43 +1,69 @@
 """Opaque keyset cursors: base64url of a small JSON document, so clients cannot depend on
-their contents and replyd may change them."""
+their contents and replyd may change them. Each kind of cursor is a model, and one decoder
+reads them all: whatever a client makes up instead is refused as 422 on ``cursor``, never
+handed to a query that would fail on it (a boolean, a number past 64 bits, a lone surrogate)."""
 
 import base64
-import json
-from datetime import datetime
-from typing import Any
+from datetime import UTC
+from typing import Literal, TypeVar
 
-from replyd.errors import FieldProblem, ValidationFailed
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from replyd import json_rules
+from replyd.api.schemas import MAX_ID
+from replyd.errors import FieldProblem, ReplydError, ValidationFailed
 from replyd.store.conversations import ActivityKey
 
 
-def encode(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+class Cursor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def bad_cursor() -> ValidationFailed:
-    return ValidationFailed([FieldProblem("cursor", "Not a cursor this API gave out; start again without it.")])
+class LedgerCursor(Cursor):
+    """The usage ledger's next page: entries older than ``before``."""
+
+    before: StrictInt = Field(ge=1, le=MAX_ID)
 
 
-def decode(cursor: str) -> dict[str, Any]:
+class ActivityCursor(Cursor):
+    """A place in the conversations' newest-activity-first order, and which way to page from it."""
+
+    d: Literal["next", "prev"]
+    u: AwareDatetime
+    i: StrictStr = Field(min_length=1, max_length=255)
+
+
+C = TypeVar("C", bound=Cursor)
+
+
+def encode(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).decode().rstrip("=")
+
+
+def decode(text: str, kind: type[C]) -> C:
+    """The cursor of ``kind`` that ``text`` holds, or 422 if replyd did not write it so."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
-        raise bad_cursor() from None
-    if not isinstance(data, dict):
-        raise bad_cursor()
-    return data
+        data = json_rules.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        json_rules.check(data)
+        return kind.model_validate(data)
+    except (ValueError, ReplydError):  # pydantic's ValidationError is a ValueError
+        raise ValidationFailed(
+            [FieldProblem("cursor", "Not a cursor this API gave out; start again without it.")]
+        ) from None
 
 
-def activity_cursor(direction: str, key: ActivityKey) -> str:
-    return encode({"d": direction, "u": key.updated_at.isoformat(), "i": key.id})
+def activity_cursor(direction: Literal["next", "prev"], key: ActivityKey) -> str:
+    return encode(ActivityCursor(d=direction, u=key.updated_at, i=key.id))
 
 
-def read_activity_cursor(cursor: str) -> tuple[str, ActivityKey]:
-    data = decode(cursor)
-    try:
-        direction, key = data["d"], ActivityKey(datetime.fromisoformat(data["u"]), str(data["i"]))
-    except (KeyError, TypeError, ValueError):
-        raise bad_cursor() from None
-    if direction not in ("next", "prev"):
-        raise bad_cursor()
-    return direction, key
+def read_activity_cursor(text: str) -> tuple[str, ActivityKey]:
+    cursor = decode(text, ActivityCursor)
+    return cursor.d, ActivityKey(cursor.u.astimezone(UTC), cursor.i)
+
+
+def ledger_cursor(before_id: int) -> str:
+    return encode(LedgerCursor(before=before_id))
+
+
+def read_ledger_cursor(text: str) -> int:
+    return decode(text, LedgerCursor).before

@@ -1,13 +1,13 @@
 """Reading JSON request bodies ourselves, so that the order of checks is the spec's
 (authenticate, rate-limit, then validate) and every failure speaks in replyd's envelope."""
 
-import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
+from replyd import json_rules
 from replyd.errors import FieldProblem, InvalidJson, PayloadTooLarge, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,7 +31,8 @@ def _message(error: Any) -> str:
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object, refusing one larger than ``max_bytes`` without reading it all."""
+    """The body as a JSON object, refusing one larger than ``max_bytes`` without reading it all,
+    and one that breaks ``json_rules`` (NUL, lone surrogates, nesting) before any model sees it."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
@@ -45,30 +46,13 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     except ClientDisconnect:
         raise InvalidJson("The request body was cut off.") from None
     try:
-        data = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
+        data = json_rules.loads(b"".join(chunks))
+    except ValueError:  # UnicodeDecodeError too
         raise InvalidJson("The request body is not valid JSON; send a JSON object.") from None
     if not isinstance(data, dict):
         raise InvalidJson("The request body must be a JSON object.")
-    problems = [FieldProblem(field, "Must not contain the NUL character (\\u0000).") for field in _nul_fields(data)]
-    if problems:
-        raise ValidationFailed(problems)
+    json_rules.check(data)
     return data
-
-
-def _nul_fields(value: Any, path: str = "") -> list[str]:
-    """Where a NUL character hides in keys or strings: no database column can keep one."""
-    if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
-    if isinstance(value, dict):
-        found = []
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            found += [where.replace("\x00", "\\u0000")] if "\x00" in key else _nul_fields(item, where)
-        return found
-    if isinstance(value, list):
-        return [field for n, item in enumerate(value) for field in _nul_fields(item, f"{path}.{n}")]
-    return []
 
 
 def validate_model(model: type[M], data: dict[str, Any], context: dict[str, Any] | None = None) -> M:

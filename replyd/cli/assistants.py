@@ -1,6 +1,5 @@
 """``replyd assistants``: the assistants that answer an account's customers."""
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +8,10 @@ from pydantic import ValidationError
 from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replyd import json_rules
 from replyd.cli.common import JsonOption, emit, fail, in_transaction, load_settings
 from replyd.engine.assistant_config import AssistantConfig
+from replyd.errors import NestingTooDeep, ValidationFailed
 from replyd.store import accounts
 from replyd.store.assistants import create_assistant
 
@@ -21,11 +22,18 @@ def read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json_rules.loads(path.read_text())
+        json_rules.check(data)
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
     except ValueError as exc:
         fail(f"{path} is not valid JSON: {exc}")
+    except NestingTooDeep as exc:
+        fail(f"{path}: {exc.message}")
+    except ValidationFailed as exc:
+        fail(
+            f"{path} holds text that cannot be stored:\n" + "\n".join(f"  {p.field}: {p.message}" for p in exc.problems)
+        )
     if not isinstance(data, dict):
         fail(f"{path} must hold a JSON object of assistant fields")
     return data

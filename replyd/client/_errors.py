@@ -17,10 +17,12 @@
         ├── AssistantInUseError            409 ASSISTANT_IN_USE
         ├── PayloadTooLargeError           413 PAYLOAD_TOO_LARGE
         ├── ValidationFailedError          422 VALIDATION_ERROR
+        ├── NestingTooDeepError            422 NESTING_TOO_DEEP
         ├── IdempotencyKeyReusedError      422 IDEMPOTENCY_KEY_REUSED
         ├── RateLimitedError               429 RATE_LIMITED
         ├── InternalServerError            500 INTERNAL_ERROR
         └── LLMError                       502 LLM_ERROR
+            ├── LLMRequestRejectedError    502 LLM_REQUEST_REJECTED
             └── LLMTimeoutError            504 LLM_TIMEOUT
 
 An error code this client does not know (a newer server, or a gateway's own error page)
@@ -127,6 +129,10 @@ class ValidationFailedError(ReplydAPIError):
     """Some fields break their rules; ``details`` lists them."""
 
 
+class NestingTooDeepError(ReplydAPIError):
+    """The body nests objects and arrays deeper than the server reads (64 levels)."""
+
+
 class IdempotencyKeyReusedError(ReplydAPIError):
     """The Idempotency-Key was already used with a different body."""
 
@@ -141,6 +147,11 @@ class InternalServerError(ReplydAPIError):
 
 class LLMError(ReplydAPIError):
     """The assistant's model provider failed; nothing was stored or charged."""
+
+
+class LLMRequestRejectedError(LLMError):
+    """The model provider refused the request itself (say, a conversation longer than the
+    model's context); sending it again would fail again, so the client never retries it."""
 
 
 class LLMTimeoutError(LLMError):
@@ -160,10 +171,12 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "ASSISTANT_IN_USE": AssistantInUseError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "VALIDATION_ERROR": ValidationFailedError,
+    "NESTING_TOO_DEEP": NestingTooDeepError,
     "IDEMPOTENCY_KEY_REUSED": IdempotencyKeyReusedError,
     "RATE_LIMITED": RateLimitedError,
     "INTERNAL_ERROR": InternalServerError,
     "LLM_ERROR": LLMError,
+    "LLM_REQUEST_REJECTED": LLMRequestRejectedError,
     "LLM_TIMEOUT": LLMTimeoutError,
 }
 """The one map from the envelope's ``error_code`` to the exception raised."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from replyd.client._errors import ReplydAPIError, ReplydConnectionError, ReplydTimeoutError
+from replyd.client._errors import LLMRequestRejectedError, ReplydAPIError, ReplydConnectionError, ReplydTimeoutError
 
 RETRYABLE = (ReplydAPIError, httpx.TransportError)
 """What a client loop hands to ``Attempts.delay_s``; anything else propagates at once."""
@@ -27,9 +27,10 @@ NO_ANSWER = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolErr
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry 429 after Retry-After, and 502/503/504, 409 REQUEST_IN_PROGRESS and lost
-    connections with exponential backoff and full jitter, until ``deadline_s`` has passed
-    since the call began or ``max_attempts`` were made. ``RetryPolicy(max_attempts=1)`` never retries."""
+    """Retry 429 after Retry-After, and 502/503/504 (but not 502 LLM_REQUEST_REJECTED, which
+    would fail again), 409 REQUEST_IN_PROGRESS and lost connections with exponential backoff
+    and full jitter, until ``deadline_s`` has passed since the call began or ``max_attempts``
+    were made. ``RetryPolicy(max_attempts=1)`` never retries."""
 
     deadline_s: float = 120.0
     """The whole call, retries and waits included, ends by then; each attempt's timeout is cut to fit."""
@@ -55,6 +56,8 @@ class RetryPolicy:
                 return error.retry_after_s if error.retry_after_s is not None else self.backoff(attempt)
             if error.error_code == "REQUEST_IN_PROGRESS":
                 return self.backoff(attempt)
+            if isinstance(error, LLMRequestRejectedError):
+                return None
             if error.status in self.retry_statuses and is_repeatable:
                 return error.retry_after_s if error.retry_after_s is not None else self.backoff(attempt)
             return None

@@ -5,10 +5,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from replyd import json_rules
 from replyd.console.csrf import Form
 from replyd.engine.assistant_config import AssistantConfig
 from replyd.engine.assistants import config_of, validate_config
-from replyd.errors import FieldProblem, ValidationFailed
+from replyd.errors import FieldProblem, NestingTooDeep, ValidationFailed
 from replyd.store.tables import Assistant
 
 
@@ -90,11 +91,24 @@ def settings_from(values: dict[str, str]) -> tuple[dict[str, Any], list[FieldPro
         elif name != "functions":
             settings[name] = text
     try:
-        settings["functions"] = json.loads(values["functions"]) if values["functions"].strip() else []
-    except ValueError as exc:
-        broken = FieldProblem("functions", f"This is not valid JSON: {exc}.")
-        return settings, [broken, *_problems_of(settings)]  # the other fields' problems too, all at once
+        settings["functions"] = _functions_from(values["functions"])
+    except ValidationFailed as broken:
+        return settings, [*broken.problems, *_problems_of(settings)]  # the other fields' problems too, all at once
     return settings, []
+
+
+def _functions_from(text: str) -> Any:
+    """The functions field's JSON, read by the rules of every JSON replyd takes in."""
+    if not text.strip():
+        return []
+    try:
+        functions = json_rules.loads(text)
+        json_rules.check(functions, "functions")
+    except ValueError as exc:
+        raise ValidationFailed([FieldProblem("functions", f"This is not valid JSON: {exc}.")]) from None
+    except NestingTooDeep as exc:
+        raise ValidationFailed([FieldProblem("functions", exc.message)]) from None
+    return functions
 
 
 def _problems_of(settings: dict[str, Any]) -> list[FieldProblem]:

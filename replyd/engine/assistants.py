@@ -73,8 +73,11 @@ class AssistantService:
         return await self.get(account_id, assistant_id)
 
     async def delete(self, account_id: int, assistant_id: int, force: bool) -> None:
+        """Idempotent, like erasing a conversation: an assistant that is not there (deleted
+        already, never there, another account's) is left alone alike, and that is success."""
         async with self._sessions() as session, session.begin():
-            await _find(session, account_id, assistant_id)
+            if await assistants.get_assistant(session, account_id, assistant_id) is None:
+                return
             in_use = await conversations.count_for_assistant(session, assistant_id)
             if in_use and not force:
                 raise AssistantInUse(

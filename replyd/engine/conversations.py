@@ -88,8 +88,14 @@ class ConversationService:
             return await conversations.get_message(session, message_id)
 
     async def erase(self, account_id: int, conversation_id: str) -> None:
-        """Delete the conversation and its messages; ledger entries stay (they hold no text)."""
-        conversation = await self._reload(account_id, conversation_id)
+        """Delete the conversation and its messages; ledger entries stay (they hold no text).
+        Idempotent: one that is not there (erased already, never there, another account's)
+        is left alone alike, so a retried DELETE succeeds as the first did and tells nobody
+        whether another account has such a conversation."""
+        async with self._sessions() as session:
+            conversation = await conversations.get_conversation(session, account_id, conversation_id)
+        if conversation is None:
+            return
         async with self._hold(conversation), self._sessions() as session, session.begin():
             await conversations.delete_conversation(session, conversation.id)
 

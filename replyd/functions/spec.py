@@ -1,14 +1,40 @@
 """How an assistant declares a function, validated when the assistant is saved."""
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from replyd.functions.handoff import HANDOFF_NAME
+from replyd.json_rules import depth_exceeds
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_SCHEMA_DEPTH = 32
+"""Most levels of objects and arrays in ``parameters``: more than any function's arguments
+need, and few enough for jsonschema, which checks a schema recursively, at every reply."""
+
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+"""An HTTP field name (RFC 9110's token)."""
+HEADER_VALUE = re.compile(r"([\x21-\x7e]([\t\x20-\x7e]*[\x21-\x7e])?)?")
+"""A value every HTTP library sends as is: printable ASCII, with spaces and tabs only inside."""
+
+
+def _header_name(name: str) -> str:
+    if not HEADER_NAME.fullmatch(name):
+        raise ValueError("a header name is 1 to 256 of the letters, digits and !#$%&'*+.^_`|~- (no spaces)")
+    return name
+
+
+def _header_value(value: str) -> str:
+    if not HEADER_VALUE.fullmatch(value):
+        raise ValueError("a header value must be printable ASCII, with spaces or tabs only between other characters")
+    return value
+
+
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
 
 
 class FunctionSpec(BaseModel):
@@ -20,8 +46,9 @@ class FunctionSpec(BaseModel):
     """A JSON Schema of type object; the model's arguments are validated against it."""
     url: HttpUrl
     method: Literal["POST", "PUT", "PATCH"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Static headers sent with every call, e.g. an API key of the receiving system."""
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
+    """Static headers sent with every call, e.g. an API key of the receiving system; checked
+    here, since an HTTP library refuses (or raises on) a value it cannot send."""
     timeout_s: float = Field(default=10, gt=0, le=120)
 
     @field_validator("name")
@@ -34,6 +61,8 @@ class FunctionSpec(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _valid_object_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if depth_exceeds(schema, MAX_SCHEMA_DEPTH):
+            raise ValueError(f"parameters must not nest objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep")
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:

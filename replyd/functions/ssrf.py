@@ -18,14 +18,26 @@ class BlockedAddress(Exception):
     """The webhook's host is, or resolves to, an address replyd may not call."""
 
 
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+CARRYING_IPV4_LAST = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible, deprecated (RFC 4291)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated, SIIT (RFC 2765)
+)
+"""Networks whose addresses end in an IPv4 address that a translator or tunnel would deliver to."""
+
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""Local-use NAT64 (RFC 8215): the operator's own translator, into the operator's own IPv4
+networks, with the IPv4 address at a place that depends on the prefix length chosen."""
 
 
 def is_public(address: IPAddress) -> bool:
     """Loopback, private, link-local, shared, multicast, reserved and unspecified addresses
-    are not public. An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4) is judged
-    by the IPv4 address inside it, which is where a gateway would deliver it."""
+    are not public, nor is local-use NAT64. An IPv6 address that carries an IPv4 one (mapped,
+    NAT64, IPv4-compatible, SIIT, 6to4) is judged by the IPv4 address inside it, which is
+    where a gateway would deliver it."""
     if isinstance(address, ipaddress.IPv6Address):
+        if address in LOCAL_NAT64:
+            return False
         inner = _embedded_ipv4(address)
         if inner is not None:
             return is_public(inner)
@@ -33,7 +45,7 @@ def is_public(address: IPAddress) -> bool:
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address in NAT64:
+    if any(address in network for network in CARRYING_IPV4_LAST):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address.ipv4_mapped or address.sixtofour
 

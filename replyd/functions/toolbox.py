@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from replyd.functions.arguments import InvalidArguments, parse_arguments
+from replyd.functions.arguments import InvalidArguments, parse_arguments, read_arguments
 from replyd.functions.handoff import HANDOFF_NAME, HANDOFF_RESULT, HANDOFF_TOOL
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.webhook import CallContext, WebhookCaller
@@ -67,7 +67,7 @@ def _canonical(schema: dict[str, Any]) -> dict[str, Any]:
 def _loose_arguments(text: str) -> dict[str, Any]:
     """The arguments as far as they are a JSON object; ``{}`` where they are not."""
     try:
-        arguments = json.loads(text or "{}")
-    except ValueError:
+        arguments = read_arguments(text)
+    except InvalidArguments:
         return {}
     return arguments if isinstance(arguments, dict) else {}

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from replyd import json_rules
+from replyd.errors import ReplydError
 from replyd.functions.signing import SIGNATURE_HEADER, sign
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.ssrf import AddressGuard, BlockedAddress
@@ -94,6 +96,15 @@ async def _read_answer(response: httpx.Response) -> Any:
     except UnicodeDecodeError:
         return {"error": "the function's answer is neither JSON nor text"}
     try:
-        return json.loads(text)
+        answer = _json_or_text(text)
+        json_rules.check(answer)  # it is stored with the reply, and read back with the history
+    except ReplydError:
+        return {"error": "the function's answer holds NUL, half a surrogate pair or JSON nested over 64 levels"}
+    return answer
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json_rules.loads(text)
     except ValueError:
         return text

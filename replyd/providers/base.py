@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from replyd.errors import ProviderError
+from replyd.json_rules import is_valid_text
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 CHARS_PER_TOKEN = 4
@@ -73,6 +76,16 @@ class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
     tool_calls: tuple[ToolCall, ...] = ()
+
+
+def storable(completion: Completion) -> Completion:
+    """``completion``, if all its text can be stored and sent back: a model may write half a
+    UTF-16 surrogate pair (as a JSON escape) or NUL, which no database or UTF-8 answer holds.
+    Refused here, before anything is stored or charged."""
+    calls = (text for call in completion.tool_calls for text in (call.id, call.name, call.arguments))
+    if not all(is_valid_text(text) for text in (completion.text, *calls)):
+        raise ProviderError("The model answered with text that is not valid Unicode (or holds NUL); please retry.")
+    return completion
 
 
 class Tokenizer(Protocol):

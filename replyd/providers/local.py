@@ -24,6 +24,7 @@ from replyd.providers.base import (
     Usage,
     estimate_tokens,
     prompt_tokens,
+    storable,
 )
 from replyd.providers.chat_template import ChatTemplate
 from replyd.providers.local_state import StateCache, restore_state, reused_tokens, save_state
@@ -149,9 +150,10 @@ class LocalProvider:
         if model not in MODEL_NAMES:
             raise ProviderError(f"The embedded provider has no model {model!r}; use local:smollm2.")
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self._complete, messages, options), self._timeout_s)
+            completion = await asyncio.wait_for(asyncio.to_thread(self._complete, messages, options), self._timeout_s)
         except TimeoutError:
             raise ProviderTimeout("The embedded model did not answer in time.") from None
+        return storable(completion)  # llama.cpp drops broken UTF-8, but a NUL may come through
 
     async def prepare(self, model: str, messages: list[ChatMessage], options: Options) -> None:
         """Evaluate ``messages``, the start of a conversation's coming prompts, ahead of time,

@@ -8,8 +8,17 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from replyd.errors import ProviderError, ProviderTimeout
-from replyd.providers.base import ChatMessage, Completion, EstimatedTokens, Options, ToolCall, ToolSpec, Usage
+from replyd.errors import ProviderError, ProviderRejected, ProviderTimeout
+from replyd.providers.base import (
+    ChatMessage,
+    Completion,
+    EstimatedTokens,
+    Options,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    storable,
+)
 
 OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -25,6 +34,11 @@ def map_openai_errors() -> Iterator[None]:
     except openai.APIConnectionError as exc:
         raise ProviderError("Could not reach the model provider; please retry later.", is_retryable=True) from exc
     except openai.APIStatusError as exc:
+        if 400 <= exc.status_code < 500 and exc.status_code not in RETRYABLE_STATUSES:
+            raise ProviderRejected(
+                f"The model provider refused this request with HTTP {exc.status_code}, so sending it again "
+                "will not help; the server's log has the provider's reason."
+            ) from exc
         raise ProviderError(
             f"The model provider failed with HTTP {exc.status_code}; please retry later.",
             is_retryable=exc.status_code in RETRYABLE_STATUSES,
@@ -81,10 +95,12 @@ class OpenAICompatProvider(EstimatedTokens):
                 if call.type == "function"
             )
             usage = response.usage
-        return Completion(
-            text=message.content or "",
-            usage=_usage(usage) if usage else self._estimate(messages, message),
-            tool_calls=calls,
+        return storable(
+            Completion(
+                text=message.content or "",
+                usage=_usage(usage) if usage else self._estimate(messages, message),
+                tool_calls=calls,
+            )
         )
 
     def _estimate(self, messages: list[ChatMessage], answer: Any) -> Usage:

@@ -1,8 +1,11 @@
 """The account: balance, limits, the ledger and totals."""
 
+import base64
 from typing import Any
 
-from tests.api.test_errors import assert_error
+import pytest
+
+from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Tenant
 
 
@@ -42,3 +45,32 @@ async def test_a_foreign_or_broken_cursor_is_refused(tenant: Tenant) -> None:
     assert_error(
         await tenant.client.get("/api/account/usage", params={"cursor": "eyJ4IjoxfQ"}), 422, "VALIDATION_ERROR"
     )
+
+
+def cursor_of(text: str) -> str:
+    """``text`` as a cursor is written: base64url of JSON, without padding."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"before": true}',
+        '{"before": false}',
+        f'{{"before": {2**63}}}',
+        f'{{"before": {-(2**63) - 1}}}',
+        '{"before": 0}',
+        '{"before": 1.5}',
+        '{"before": 1e400}',
+        '{"before": "7"}',
+        '{"before": null}',
+        '{"before": [1]}',
+        '{"before": 5, "d": "next"}',
+        '{"d": "next", "u": "2026-01-01T00:00:00", "i": "x"}',
+        "[1]",
+        '"\\ud800"',
+    ],
+)
+async def test_a_junk_ledger_cursor_is_refused_in_the_envelope(tenant: Tenant, text: str) -> None:
+    response = await tenant.client.get("/api/account/usage", params={"cursor": cursor_of(text)})
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["cursor"]

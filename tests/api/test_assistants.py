@@ -76,8 +76,33 @@ async def test_another_accounts_assistant_is_not_found_everywhere(make_tenant: A
     for response in [
         await mine.client.get(path),
         await mine.client.patch(path, json={"name": "stolen"}),
-        await mine.client.delete(path, params={"force": "true"}),
     ]:
         assert_error(response, 404, "ASSISTANT_NOT_FOUND")
     assert (await theirs.client.get(path)).json()["assistant"]["name"] == "Test assistant"
     assert theirs.assistant_id not in [a["id"] for a in (await mine.client.get("/api/assistants")).json()["data"]]
+
+
+async def test_a_repeated_delete_succeeds_as_the_first_did(tenant: Tenant) -> None:
+    assistant_id = (await tenant.client.post("/api/assistants", json={"name": "Spare"})).json()["assistant"]["id"]
+    first = await tenant.client.delete(f"/api/assistants/{assistant_id}")
+    again = await tenant.client.delete(f"/api/assistants/{assistant_id}", params={"force": "true"})
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert_error(await tenant.client.get(f"/api/assistants/{assistant_id}"), 404, "ASSISTANT_NOT_FOUND")
+
+
+@pytest.mark.parametrize("force", [False, True])
+async def test_deleting_another_accounts_assistant_answers_as_deleting_one_never_there(
+    make_tenant: Any, snapshot: Any, force: bool
+) -> None:
+    mine: Tenant = await make_tenant()
+    theirs: Tenant = await make_tenant()
+    await theirs.reply()  # in use: their own delete without force would be refused
+    before = await snapshot(theirs.account_id)
+    params = {"force": "true"} if force else {}
+    other = await mine.client.delete(f"/api/assistants/{theirs.assistant_id}", params=params)
+    missing = await mine.client.delete(f"/api/assistants/{10**12}", params=params)
+    assert other.status_code == missing.status_code == 200
+    assert other.json() == {"success": True, "assistant_id": theirs.assistant_id, "deleted": True}
+    assert missing.json() == {"success": True, "assistant_id": 10**12, "deleted": True}
+    assert await snapshot(theirs.account_id) == before
+    assert (await theirs.client.get(f"/api/assistants/{theirs.assistant_id}")).status_code == 200

@@ -2,13 +2,17 @@
 operator messages, erasure, and 404 for anything of another account."""
 
 import asyncio
+import base64
+import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 
 from replyd.store import accounts
-from tests.api.test_errors import assert_error
+from tests.api.test_account import cursor_of
+from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Tenant
 from tests.servers import StubModel
 
@@ -130,9 +134,18 @@ async def test_deleting_a_conversation_erases_messages_but_keeps_the_ledger(tena
     assert fresh["conversation_id"] != conversation_id
 
 
-async def test_every_conversation_endpoint_answers_404_for_another_accounts_conversation(
+async def test_a_repeated_delete_succeeds_as_the_first_did(tenant: Tenant, snapshot: Any) -> None:
+    conversation_id = (await tenant.reply("secret stuff")).json()["conversation_id"]
+    first = await tenant.client.delete(f"/api/conversations/{conversation_id}")
+    again = await tenant.client.delete(f"/api/conversations/{conversation_id}")
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert (await snapshot(tenant.account_id)).conversations == 0
+
+
+async def test_every_conversation_endpoint_answers_for_another_accounts_conversation_as_for_none(
     make_tenant: Any, snapshot: Any
 ) -> None:
+    """404 CONVERSATION_NOT_FOUND, and for DELETE (idempotent) the success it answers for an id never there."""
     mine: Tenant = await make_tenant()
     theirs: Tenant = await make_tenant()
     conversation_id = (await theirs.reply("private")).json()["conversation_id"]
@@ -143,7 +156,6 @@ async def test_every_conversation_endpoint_answers_404_for_another_accounts_conv
         mine.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai"),
         mine.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "hi"}),
         mine.client.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "hi"}),
-        mine.client.delete(f"/api/conversations/{conversation_id}"),
     ]
     for call in calls:
         body = assert_error(await call, 404, "CONVERSATION_NOT_FOUND")
@@ -155,6 +167,15 @@ async def test_every_conversation_endpoint_answers_404_for_another_accounts_conv
         await mine.client.get("/api/conversations/00000000-0000-0000-0000-000000000000"), 404, "CONVERSATION_NOT_FOUND"
     )
     assert missing["error"].split()[0] == "Conversation"
+    never = "00000000-0000-0000-0000-000000000000"
+    other, none = [await mine.client.delete(f"/api/conversations/{id}") for id in (conversation_id, never)]
+    assert other.status_code == none.status_code == 200
+    assert (
+        other.json() | {"conversation_id": never}
+        == none.json()
+        == {"status": True, "conversation_id": never, "deleted": True}
+    )
+    assert await snapshot(theirs.account_id) == before
 
 
 async def test_the_list_has_famulors_shape_and_filters(make_tenant: Any, db: Any) -> None:
@@ -266,3 +287,41 @@ async def test_starting_a_chat_with_another_accounts_assistant_is_not_found(make
 @pytest.mark.parametrize("conversation_id", ["not-a-uuid", "1", "C654B74C-0FD4-4ABC-85E3-6C9609CB7691x"])
 async def test_a_malformed_conversation_id_is_simply_not_found(tenant: Tenant, conversation_id: str) -> None:
     assert_error(await tenant.client.get(f"/api/conversations/{conversation_id}"), 404, "CONVERSATION_NOT_FOUND")
+
+
+PLACE = {"d": "next", "u": "2026-01-01T00:00:00+00:00", "i": "5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"i": "\ud800"},
+        {"i": "a\u0000"},
+        {"i": 5},
+        {"i": ""},
+        {"u": "2026-01-01T00:00:00"},  # replyd's cursors always carry their zone
+        {"u": "yesterday"},
+        {"d": "up"},
+        {"d": None},
+        {"before": 5},
+    ],
+)
+async def test_a_junk_conversation_cursor_is_refused_in_the_envelope(tenant: Tenant, change: dict[str, Any]) -> None:
+    await tenant.reply()
+    text = json.dumps(PLACE | change)
+    response = await tenant.client.get("/api/user/conversations", params={"cursor": cursor_of(text)})
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["cursor"]
+
+
+async def test_a_cursor_in_another_time_zone_reads_as_the_same_moment(tenant: Tenant) -> None:
+    for n in range(3):
+        await tenant.reply(customer=f"c{n}")
+    first = (await tenant.client.get("/api/user/conversations", params={"per_page": 1})).json()
+    place = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    moment = datetime.fromisoformat(place["u"]).astimezone(timezone(timedelta(hours=5)))
+    shifted = cursor_of(json.dumps(place | {"u": moment.isoformat()}))
+    page = (await tenant.client.get("/api/user/conversations", params={"per_page": 1, "cursor": shifted})).json()
+    after = (
+        await tenant.client.get("/api/user/conversations", params={"per_page": 1, "cursor": first["next_cursor"]})
+    ).json()
+    assert page["data"] == after["data"] and page["data"][0]["external_identifier"] == "c1"

@@ -210,6 +210,11 @@ async def test_balance_too_low_is_refused_with_nothing_stored(
         (Scripted(status=429), 502, "LLM_ERROR"),
         (Scripted(body="<html>not json</html>"), 502, "LLM_ERROR"),
         (Scripted(body='{"choices": []}'), 502, "LLM_ERROR"),
+        (Scripted(text="half a pair: \ud800"), 502, "LLM_ERROR"),
+        (Scripted(text="\udc00"), 502, "LLM_ERROR"),
+        (Scripted(text="a NUL: \x00"), 502, "LLM_ERROR"),
+        (Scripted(tool_calls=[("no_such_function\ud800", {})]), 502, "LLM_ERROR"),
+        (Scripted(tool_calls=[("no_such_function", '{"day": "\ud800"}')]), 502, "LLM_ERROR"),
     ],
 )
 async def test_model_failures_keep_the_message_unanswered_and_charge_nothing(
@@ -229,6 +234,20 @@ def assert_kept_uncharged(before: Snapshot, after: Snapshot) -> None:
     """A failed model call keeps the customer's message (one more, unanswered) and charges nothing."""
     assert after.messages == before.messages + 1
     assert (after.balance_micros, after.ledger_entries) == (before.balance_micros, before.ledger_entries)
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 413, 422])
+async def test_a_request_the_model_provider_refuses_is_rejected_at_once_not_retried(
+    start_server: Any, make_tenant: Any, stub_model: StubModel, snapshot: Any, status: int
+) -> None:
+    with start_server(model_retries=2) as url:
+        tenant: Tenant = await make_tenant(base_url=url)
+        before = await snapshot(tenant.account_id)
+        stub_model.enqueue(Scripted(status=status), "never asked")
+        error = assert_error(await tenant.reply(), 502, "LLM_REQUEST_REJECTED")
+        assert f"HTTP {status}" in error["error"] and "will not help" in error["error"]
+        assert len(stub_model.requests) == 1
+        assert await snapshot(tenant.account_id) == before
 
 
 async def test_model_timeout_is_llm_timeout(

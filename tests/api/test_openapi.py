@@ -89,7 +89,11 @@ def test_every_endpoint_is_documented_with_its_errors(live: tuple[str, str]) -> 
         "502",
         "504",
     }
-    assert "IDEMPOTENCY_KEY_REUSED" in reply["responses"]["422"]["description"]
+    assert {"VALIDATION_ERROR", "NESTING_TOO_DEEP", "IDEMPOTENCY_KEY_REUSED"} <= set(
+        reply["responses"]["422"]["description"].removeprefix("error_code: ").split(" or ")
+    )
+    for path in ["/api/assistants", "/api/conversations", "/api/conversations/{conversation_id}/agent-messages"]:
+        assert "NESTING_TOO_DEEP" in document["paths"][path]["post"]["responses"]["422"]["description"]
     body = reply["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["assistant_id", "customer_identifier", "message"]
     assert body["properties"]["customer_identifier"]["maxLength"] == 255

@@ -414,6 +414,10 @@ def test_assistant_without_config_gets_the_defaults(cli: Cli) -> None:
     ]
 
 
+BOOK = {"name": "book", "url": "https://crm.example.com/book"}
+DEEP_SCHEMA = {"type": "object", "properties": {"a": json.loads('{"type": "array", "items": ' * 40 + "{}" + "}" * 40)}}
+
+
 @pytest.mark.parametrize(
     ("config", "flags", "message"),
     [
@@ -425,6 +429,10 @@ def test_assistant_without_config_gets_the_defaults(cli: Cli) -> None:
         ({"name": "A", "colour": "red"}, [], "colour:"),
         ({"temperature": 0.5}, [], "name:"),
         ([1, 2], [], "must hold a JSON object"),
+        ('{"name": "A", "system_prompt": "\\ud800"}', [], "system_prompt: Must be valid Unicode text"),
+        ({"name": "A", "functions": [BOOK | {"parameters": {"type": "object", "title": "\ud800"}}]}, [], "title:"),
+        ({"name": "A", "functions": [BOOK | {"parameters": DEEP_SCHEMA}]}, [], "more than 32 levels deep"),
+        ('{"name": "A", "x": ' + "[" * 5000 + "]" * 5000 + "}", [], "nested deeper than 64 levels"),
         ("{not json", [], "is not valid JSON"),
         (None, [], "cannot read"),
     ],

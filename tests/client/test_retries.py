@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from replyd.client import (
     AsyncReplydClient,
     LLMError,
+    LLMRequestRejectedError,
     RateLimitedError,
     ReplydAPIError,
     ReplydConnectionError,
@@ -86,6 +87,19 @@ async def test_a_reply_stored_before_the_connection_dropped_is_returned_by_the_r
     assert after.balance_micros == after.ledger_sum_micros == before.balance_micros - 10_000
 
 
+async def test_a_delete_that_worked_before_the_connection_dropped_succeeds_on_the_retry(
+    connect: Connect, tenant: Tenant, server: str, snapshot: Any
+) -> None:
+    conversation_id = (
+        await connect(server, tenant.token).generate_reply(tenant.assistant_id, "c-1", "hi")
+    ).conversation_id
+    with dropping_proxy(server, drops=1) as (proxy, url):
+        await connect(url, tenant.token).delete_conversation(conversation_id)
+    dropped, answered = proxy.answers
+    assert dropped.status_code == answered.status_code == 200 and dropped.json() == answered.json()
+    assert (await snapshot(tenant.account_id)).conversations == 0
+
+
 async def test_a_message_stored_before_the_connection_dropped_is_returned_by_the_retry(
     connect: Connect, tenant: Tenant, server: str, stub_model: StubModel, snapshot: Any
 ) -> None:
@@ -118,6 +132,18 @@ async def test_a_model_failure_is_retried_with_the_same_key(
     assert reply.reply == "second try works"
     assert len(sleeps) == 1 and len(stub_model.requests) == 2
     assert (await snapshot(tenant.account_id)).messages == 2
+
+
+async def test_a_request_the_model_provider_refuses_is_not_retried(
+    client: AsyncReplydClient, tenant: Tenant, stub_model: StubModel, snapshot: Any, sleeps: list[float]
+) -> None:
+    before = await snapshot(tenant.account_id)
+    stub_model.enqueue(Scripted(status=400), "never asked")
+    with pytest.raises(LLMRequestRejectedError) as raised:
+        await client.generate_reply(tenant.assistant_id, "c-1", "hi")
+    assert (raised.value.status, raised.value.error_code) == (502, "LLM_REQUEST_REJECTED")
+    assert len(stub_model.requests) == 1 and sleeps == []
+    assert await snapshot(tenant.account_id) == before
 
 
 async def test_retries_stop_after_max_attempts_with_the_last_error(

@@ -51,6 +51,11 @@ def test_gateway_and_model_failures_are_retried_only_when_repeatable(status: int
     assert policy.delay_s(error, 1, is_repeatable=False) is None
 
 
+def test_a_request_the_model_provider_refused_is_never_retried() -> None:
+    policy = RetryPolicy(jitter=lambda: 1.0)
+    assert policy.delay_s(api_error(502, "LLM_REQUEST_REJECTED"), 1, is_repeatable=True) is None
+
+
 def test_a_lost_answer_is_retried_only_when_repeatable_but_an_unsent_request_always() -> None:
     policy = RetryPolicy(jitter=lambda: 1.0)
     assert policy.delay_s(LOST_ANSWER, 1, is_repeatable=True) == 0.5

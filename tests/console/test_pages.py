@@ -103,6 +103,8 @@ async def test_an_agent_message_from_the_console_is_stored_as_the_api_stores_it(
     [
         ("functions", "[{not json", "This is not valid JSON"),
         ("functions", '[{"name": "x", "url": "ftp://nope"}]', "0.url:"),
+        ("functions", '[{"name": "x", "url": "https://e.com", "description": "\\ud800"}]', "valid Unicode text"),
+        ("functions", "[" * 2000 + "]" * 2000, "nested deeper than 64 levels"),
         ("temperature", "7", "less than or equal to 2"),
         ("model", "mystery:model", "model"),
         ("name", "", "name"),

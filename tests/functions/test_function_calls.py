@@ -110,7 +110,14 @@ async def test_a_chain_of_rounds_lists_every_call(
 
 @pytest.mark.parametrize(
     ("arguments", "complaint"),
-    [({"day": 5}, "invalid arguments: day: 5 is not of type 'string'"), ("{oops", "not valid JSON"), ({}, "required")],
+    [
+        ({"day": 5}, "invalid arguments: day: 5 is not of type 'string'"),
+        ("{oops", "not valid JSON"),
+        ({}, "required"),
+        ('{"day": "\\ud800"}', "invalid arguments: day: Must be valid Unicode text"),
+        ('{"day": "fri\\u0000"}', "invalid arguments: day: Must not contain the NUL character"),
+        ('{"day": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper than 64 levels"),
+    ],
 )
 async def test_invalid_arguments_go_back_to_the_model_without_a_call(
     make_tenant: Any, stub_model: StubModel, webhook: Webhook, hook_url: str, arguments: Any, complaint: str
@@ -122,6 +129,11 @@ async def test_invalid_arguments_go_back_to_the_model_without_a_call(
     assert complaint in response.json()["function_calls"][0]["result"]["error"]
     assert webhook.calls == []
     assert complaint in stub_model.requests[1]["messages"][-1]["content"]
+    history = await tenant.client.get(f"/api/conversations/{response.json()['conversation_id']}")
+    assert (
+        history.status_code == 200
+        and complaint in history.json()["history"][-1]["function_calls"][0]["result"]["error"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,6 +144,11 @@ async def test_invalid_arguments_go_back_to_the_model_without_a_call(
         ("text/x", "Friday 10:00 is free."),
         ("binary/x", {"error": "the function's answer is neither JSON nor text"}),
         ("huge/x", {"error": "the function's answer is larger than 65536 bytes"}),
+        (
+            "surrogate/x",
+            {"error": "the function's answer holds NUL, half a surrogate pair or JSON nested over 64 levels"},
+        ),
+        ("deep/x", {"error": "the function's answer holds NUL, half a surrogate pair or JSON nested over 64 levels"}),
         ("redirect/http:__127.0.0.1:9_json_x", {"error": "the function answered HTTP 302"}),
     ],
 )
@@ -144,6 +161,7 @@ async def test_webhook_answers_become_results_or_errors_for_the_model(
     assert response.status_code == 200
     assert response.json()["function_calls"][0]["result"] == expected
     assert len(webhook.calls) == 1  # the redirect was not followed
+    assert (await tenant.client.get(f"/api/conversations/{response.json()['conversation_id']}")).status_code == 200
 
 
 async def test_a_webhook_that_times_out_becomes_an_error_result(

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from replyd.engine.assistant_config import AssistantConfig
+from replyd.functions.spec import MAX_SCHEMA_DEPTH
 
 GOOD = {
     "name": "book_appointment",
@@ -49,3 +50,51 @@ def test_a_bad_function_is_refused_with_a_reason(change: dict[str, Any], complai
 def test_duplicate_function_names_are_refused() -> None:
     with pytest.raises(ValidationError, match="unique"):
         config(GOOD, GOOD | {"url": "https://other.example.com"})
+
+
+def schema_of_depth(levels: int) -> dict[str, Any]:
+    """A valid object schema with ``levels`` levels of JSON objects and arrays in all."""
+    inner: dict[str, Any] = {"type": "string"}
+    for _ in range(levels - 3):
+        inner = {"type": "array", "items": inner}
+    return {"type": "object", "properties": {"a": inner}}
+
+
+def test_parameters_nested_up_to_32_levels_are_kept() -> None:
+    assert config(GOOD | {"parameters": schema_of_depth(MAX_SCHEMA_DEPTH)}).functions[0].parameters
+
+
+@pytest.mark.parametrize("levels", [MAX_SCHEMA_DEPTH + 1, 100, 900])
+def test_parameters_nested_deeper_are_refused_before_jsonschema_recurses(levels: int) -> None:
+    with pytest.raises(ValidationError, match="more than 32 levels deep") as refused:
+        config(GOOD | {"parameters": schema_of_depth(levels)})
+    assert [e["loc"] for e in refused.value.errors()] == [("functions", 0, "parameters")]
+
+
+@pytest.mark.parametrize(
+    ("headers", "field", "complaint"),
+    [
+        ({"X-Key": "schlüssel"}, "X-Key", "printable ASCII"),
+        ({"X-Key": "€"}, "X-Key", "printable ASCII"),
+        ({"X-Key": "a\r\nX-Injected: 1"}, "X-Key", "printable ASCII"),
+        ({"X-Key": "\x7f"}, "X-Key", "printable ASCII"),
+        ({"X-Key": "\x00"}, "X-Key", "printable ASCII"),
+        ({"X-Key": " padded"}, "X-Key", "printable ASCII"),
+        ({"X-Key": "padded\t"}, "X-Key", "printable ASCII"),
+        ({"X Key": "v"}, "X Key", "header name"),
+        ({"Schlüssel": "v"}, "Schlüssel", "header name"),
+        ({"X-Key:": "v"}, "X-Key:", "header name"),
+        ({"": "v"}, "", "header name"),
+    ],
+)
+def test_a_header_no_http_request_can_carry_is_refused_naming_it(
+    headers: dict[str, str], field: str, complaint: str
+) -> None:
+    with pytest.raises(ValidationError, match=complaint) as refused:
+        config(GOOD | {"headers": headers})
+    assert [e["loc"][:4] for e in refused.value.errors()] == [("functions", 0, "headers", field)]
+
+
+def test_header_values_may_hold_inner_spaces_and_tabs_or_be_empty() -> None:
+    headers = {"Authorization": "Bearer abc", "X-Tabbed": "a\tb", "X-Empty": "", "X-Symbols": "!#$%&'*+.^_`|~-"}
+    assert config(GOOD | {"headers": headers}).functions[0].headers == headers

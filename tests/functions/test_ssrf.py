@@ -28,8 +28,28 @@ NOT_PUBLIC = [
     "::ffff:169.254.169.254",
     "64:ff9b::a00:1",
     "2001:db8::1",
+    "::7f00:1",  # IPv4-compatible 127.0.0.1
+    "::a00:1",
+    "::a9fe:a9fe",
+    "::ffff:0:7f00:1",  # IPv4-translated (SIIT) 127.0.0.1
+    "::ffff:0:a00:1",
+    "::ffff:0:a9fe:a9fe",
+    "64:ff9b:1::",  # local-use NAT64, first to last, whatever it carries
+    "64:ff9b:1::7f00:1",
+    "64:ff9b:1:5db8:d822::",
+    "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
 ]
-PUBLIC = ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
+PUBLIC = [
+    "93.184.216.34",
+    "1.1.1.1",
+    "2606:4700:4700::1111",
+    "::ffff:93.184.216.34",
+    "64:ff9b::5db8:d822",
+    "::5db8:d822",  # IPv4-compatible and SIIT forms of a public address
+    "::ffff:0:5db8:d822",
+    "64:ff9b:0:ffff:ffff:ffff:ffff:ffff",  # just outside local-use NAT64, on either side
+    "64:ff9b:2::",
+]
 
 
 @pytest.mark.parametrize("text", NOT_PUBLIC)
@@ -49,7 +69,19 @@ def dns(table: dict[str, list[str]]) -> AddressGuard:
     return AddressGuard(lookup=lookup)
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::7f00:1",
+        "::ffff:0:7f00:1",
+        "64:ff9b:1::1",
+    ],
+)
 async def test_a_name_resolving_to_an_internal_address_is_refused(address: str) -> None:
     with pytest.raises(BlockedAddress, match=address):
         await dns({"hooks.example.com": [address]}).resolve("hooks.example.com", 443)

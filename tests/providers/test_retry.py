@@ -42,12 +42,22 @@ async def test_retries_run_out_into_an_llm_error(stub_model: StubModel) -> None:
     assert caught.value.error_code == "LLM_ERROR" and len(stub_model.requests) == 3
 
 
-@pytest.mark.parametrize("answer", [Scripted(status=400), Scripted(status=401), Scripted(body="not json")])
-async def test_failures_that_would_fail_again_are_not_retried(stub_model: StubModel, answer: Scripted) -> None:
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        (Scripted(status=400), "LLM_REQUEST_REJECTED"),
+        (Scripted(status=401), "LLM_REQUEST_REJECTED"),
+        (Scripted(status=422), "LLM_REQUEST_REJECTED"),
+        (Scripted(body="not json"), "LLM_ERROR"),
+    ],
+)
+async def test_failures_that_would_fail_again_are_not_retried(
+    stub_model: StubModel, answer: Scripted, code: str
+) -> None:
     stub_model.enqueue(answer, "never asked")
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError) as caught:
         await retrying(stub_model).complete("m", MESSAGES, Options())
-    assert len(stub_model.requests) == 1
+    assert len(stub_model.requests) == 1 and caught.value.error_code == code
 
 
 async def test_the_deadline_bounds_all_attempts_together(stub_model: StubModel) -> None:

@@ -16,7 +16,7 @@ from replyd.api.account_schemas import (
 )
 from replyd.api.deps import AdminToken, State
 from replyd.api.openapi import error_responses
-from replyd.api.pagination import bad_cursor, decode, encode
+from replyd.api.pagination import ledger_cursor, read_ledger_cursor
 from replyd.money import format_micros
 
 router = APIRouter(tags=["account"])
@@ -50,14 +50,14 @@ async def get_usage(
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> UsageOut:
-    before_id = _ledger_cursor(cursor) if cursor else None
+    before_id = read_ledger_cursor(cursor) if cursor else None
     usage = await state.usage.usage(token.account_id, per_page + 1, before_id)
     page = usage.entries[:per_page]
     has_more = len(usage.entries) > per_page
     return UsageOut(
         data=[LedgerEntryOut.of(entry) for entry in page],
         per_page=per_page,
-        next_cursor=encode({"before": page[-1].id}) if has_more else None,
+        next_cursor=ledger_cursor(page[-1].id) if has_more else None,
         totals=UsageTotals(
             per_day=[DayTotal(day=d, spent=format_micros(m), spent_micros=m, replies=n) for d, m, n in usage.per_day],
             per_assistant=[
@@ -66,10 +66,3 @@ async def get_usage(
             ],
         ),
     )
-
-
-def _ledger_cursor(cursor: str) -> int:
-    before = decode(cursor).get("before")
-    if not isinstance(before, int):
-        raise bad_cursor()
-    return before

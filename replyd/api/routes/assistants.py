@@ -13,7 +13,7 @@ from replyd.api.assistant_schemas import (
     partial_schema,
 )
 from replyd.api.deps import AdminToken, State
-from replyd.api.openapi import error_responses, json_body
+from replyd.api.openapi import BODY_ERRORS, error_responses, json_body
 from replyd.api.schemas import MAX_ID
 from replyd.api.validation import read_json_object
 from replyd.engine.assistant_config import AssistantConfig
@@ -23,7 +23,7 @@ router = APIRouter(tags=["assistants"])
 AssistantPathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 FOUND = (errors.Unauthenticated, errors.Forbidden, errors.AssistantNotFound, errors.ValidationFailed)
-WRITE = (errors.InvalidJson, errors.Unauthenticated, errors.Forbidden, errors.PayloadTooLarge, errors.ValidationFailed)
+WRITE = (*BODY_ERRORS, errors.Unauthenticated, errors.Forbidden)
 
 
 @router.post(
@@ -66,7 +66,8 @@ async def update_assistant(
 @router.delete(
     "/api/assistants/{assistant_id}",
     summary="Delete an assistant (with ?force=true also its conversations)",
-    responses=error_responses(*FOUND, errors.AssistantInUse),
+    description="Idempotent: an assistant that is not in your account (deleted already, or never) answers the same.",
+    responses=error_responses(errors.Unauthenticated, errors.Forbidden, errors.ValidationFailed, errors.AssistantInUse),
 )
 async def delete_assistant(
     assistant_id: AssistantPathId,

@@ -20,7 +20,7 @@ from replyd.api.conversation_schemas import (
     StartedConversationOut,
 )
 from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, State, body_of, use_status_envelope
-from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
+from replyd.api.openapi import BODY_ERRORS, REPLY_ERRORS, error_responses, json_body
 from replyd.api.pagination import activity_cursor, read_activity_cursor
 from replyd.api.schemas import MAX_ID, NO_NUL
 from replyd.api.state import AppState
@@ -105,14 +105,7 @@ async def _set_ai(state: AppState, account_id: int, conversation_id: str, *, ena
     "/api/conversations",
     summary="Start a widget or test chat",
     openapi_extra=json_body(StartConversationIn),
-    responses=error_responses(
-        errors.InvalidJson,
-        errors.Unauthenticated,
-        errors.Forbidden,
-        errors.AssistantNotFound,
-        errors.PayloadTooLarge,
-        errors.ValidationFailed,
-    ),
+    responses=error_responses(*BODY_ERRORS, errors.Unauthenticated, errors.Forbidden, errors.AssistantNotFound),
 )
 async def start_conversation(
     token: AdminToken, state: State, body: Annotated[StartConversationIn, Depends(body_of(StartConversationIn))]
@@ -147,14 +140,7 @@ async def send_message(
     "/api/conversations/{conversation_id}/agent-messages",
     summary="Add a human operator's message to a conversation",
     openapi_extra=json_body(ConversationMessageIn),
-    responses=error_responses(
-        errors.InvalidJson,
-        errors.Unauthenticated,
-        errors.Forbidden,
-        errors.ConversationNotFound,
-        errors.PayloadTooLarge,
-        errors.ValidationFailed,
-    ),
+    responses=error_responses(*BODY_ERRORS, errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound),
 )
 async def add_agent_message(
     conversation_id: str,
@@ -169,7 +155,8 @@ async def add_agent_message(
 @router.delete(
     "/api/conversations/{conversation_id}",
     summary="Erase a conversation and its messages (the customer's right to erasure)",
-    responses=ADMIN_ERRORS,
+    description="Idempotent: a conversation that is not in your account (erased already, or never) answers the same.",
+    responses=error_responses(errors.Unauthenticated, errors.Forbidden),
 )
 async def delete_conversation(conversation_id: str, token: AdminToken, state: State) -> DeletedConversationOut:
     await state.conversations.erase(token.account_id, conversation_id)
