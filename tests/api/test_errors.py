@@ -247,7 +247,7 @@ async def test_a_request_the_model_provider_refuses_is_rejected_at_once_not_retr
         error = assert_error(await tenant.reply(), 502, "LLM_REQUEST_REJECTED")
         assert f"HTTP {status}" in error["error"] and "will not help" in error["error"]
         assert len(stub_model.requests) == 1
-        assert await snapshot(tenant.account_id) == before
+        assert_kept_uncharged(before, await snapshot(tenant.account_id))
 
 
 async def test_model_timeout_is_llm_timeout(

@@ -143,7 +143,8 @@ async def test_a_request_the_model_provider_refuses_is_not_retried(
         await client.generate_reply(tenant.assistant_id, "c-1", "hi")
     assert (raised.value.status, raised.value.error_code) == (502, "LLM_REQUEST_REJECTED")
     assert len(stub_model.requests) == 1 and sleeps == []
-    assert await snapshot(tenant.account_id) == before
+    after = await snapshot(tenant.account_id)  # the message kept, unanswered; nothing charged
+    assert (after.messages, after.ledger_entries) == (before.messages + 1, before.ledger_entries)
 
 
 async def test_retries_stop_after_max_attempts_with_the_last_error(
