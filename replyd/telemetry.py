@@ -110,5 +110,5 @@ def configure_json_logs(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     JsonFormatter.converter = time.gmtime
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for chatty in ("httpx", "httpcore", "openai"):  # a line per outgoing call; replyd logs the request
+    for chatty in ("httpx", "httpcore", "aiohttp"):  # a line per outgoing call; replyd logs the request
         logging.getLogger(chatty).setLevel(logging.WARNING)

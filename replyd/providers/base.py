@@ -1,7 +1,7 @@
 """What every model provider offers the reply engine: ``complete(...)`` and a token count.
 
 Providers translate their library's exceptions into ``ProviderError``/``ProviderTimeout``;
-no openai or llama_cpp exception leaves this package."""
+no aiohttp or llama_cpp exception leaves this package."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field

@@ -1,12 +1,19 @@
 """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp server,
-a gateway), through the official openai SDK."""
+a gateway), spoken to with aiohttp.
 
+replyd posts the chat-completions body itself and reads the answer's few fields it needs.
+The openai SDK did the same through its request pipeline, which cost about 1.6 ms of CPU a
+call on top of the HTTP exchange (0.4 ms with aiohttp), more than the rest of a reply's
+database work (docs/performance.md, issue 12). Retries are ``retry.py``'s; this module makes
+one attempt and says whether another may succeed."""
+
+import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import openai
-from openai.types.chat import ChatCompletion
+import aiohttp
 
 from replyd.errors import ProviderError, ProviderRejected, ProviderTimeout
 from replyd.providers.base import (
@@ -20,30 +27,43 @@ from replyd.providers.base import (
     storable,
 )
 
+log = logging.getLogger(__name__)
+
 OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+ERROR_BODY_LOGGED_CHARS = 500
+
+
+class StatusError(Exception):
+    """The server answered with an HTTP error status."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:ERROR_BODY_LOGGED_CHARS]}")
+        self.status = status
 
 
 @contextmanager
-def map_openai_errors() -> Iterator[None]:
-    """Turn the SDK's exceptions into replyd's, most specific first."""
+def map_http_errors() -> Iterator[None]:
+    """Turn aiohttp's exceptions, error statuses and unreadable answers into replyd's, most
+    specific first."""
     try:
         yield
-    except openai.APITimeoutError as exc:
+    except TimeoutError as exc:
         raise ProviderTimeout("The model provider did not answer in time; please retry.", is_retryable=True) from exc
-    except openai.APIConnectionError as exc:
+    except aiohttp.ClientError as exc:
         raise ProviderError("Could not reach the model provider; please retry later.", is_retryable=True) from exc
-    except openai.APIStatusError as exc:
-        if 400 <= exc.status_code < 500 and exc.status_code not in RETRYABLE_STATUSES:
+    except StatusError as exc:
+        log.warning("the model provider answered %s", exc)
+        if 400 <= exc.status < 500 and exc.status not in RETRYABLE_STATUSES:
             raise ProviderRejected(
-                f"The model provider refused this request with HTTP {exc.status_code}, so sending it again "
+                f"The model provider refused this request with HTTP {exc.status}, so sending it again "
                 "will not help; the server's log has the provider's reason."
             ) from exc
         raise ProviderError(
-            f"The model provider failed with HTTP {exc.status_code}; please retry later.",
-            is_retryable=exc.status_code in RETRYABLE_STATUSES,
+            f"The model provider failed with HTTP {exc.status}; please retry later.",
+            is_retryable=exc.status in RETRYABLE_STATUSES,
         ) from exc
-    except (openai.OpenAIError, ValueError, LookupError, TypeError, AttributeError) as exc:
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
         raise ProviderError("The model provider sent an answer replyd could not read.") from exc
 
 
@@ -56,12 +76,14 @@ class OpenAICompatProvider(EstimatedTokens):
     ) -> None:
         self._is_configured = bool(base_url or api_key)
         self._send_cache_key = send_cache_key
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url or OPENAI_URL,
-            api_key=api_key or "unused",  # self-hosted servers usually want no key
-            timeout=timeout_s,
-            max_retries=0,  # providers/retry.py retries, within replyd's own deadline
-        )
+        self._url = (base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
+        self._headers = {
+            "Authorization": f"Bearer {api_key or 'unused'}",  # self-hosted servers usually want no key
+            "Content-Type": "application/json",
+        }
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        """Opened on the first call, inside the event loop that will use it."""
 
     async def complete(
         self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
@@ -71,54 +93,62 @@ class OpenAICompatProvider(EstimatedTokens):
                 "The openai provider is not configured: set REPLYD_OPENAI_API_KEY, and "
                 "REPLYD_OPENAI_BASE_URL for a server other than OpenAI."
             )
-        extra: dict[str, Any] = {"tools": [_tool(t) for t in tools]} if tools else {}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [_message(m) for m in messages],
+            "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
+        }
+        if tools:
+            body["tools"] = [_tool(t) for t in tools]
         if options.cache_key and self._send_cache_key:
-            extra["prompt_cache_key"] = options.cache_key
-        with map_openai_errors():
-            # The SDK's post() skips create()'s request transform, which walks every message
-            # through typing machinery and cost more than the rest of a reply together.
-            response = await self._client.post(
-                "/chat/completions",
-                body={
-                    "model": model,
-                    "messages": [_message(m) for m in messages],
-                    "temperature": options.temperature,
-                    "max_tokens": options.max_tokens,
-                    **extra,
-                },
-                cast_to=ChatCompletion,
-            )
-            message = response.choices[0].message
-            calls = tuple(
-                ToolCall(call.id, call.function.name, call.function.arguments or "{}")
-                for call in message.tool_calls or ()
-                if call.type == "function"
-            )
-            usage = response.usage
-        return storable(
-            Completion(
-                text=message.content or "",
-                usage=_usage(usage) if usage else self._estimate(messages, message),
-                tool_calls=calls,
-            )
-        )
+            body["prompt_cache_key"] = options.cache_key
+        with map_http_errors():
+            answer = await self._post(body)
+            text, calls = _read_message(answer["choices"][0]["message"])
+            usage = _usage(answer["usage"]) if answer.get("usage") else self._estimate(messages, text)
+        return storable(Completion(text=text, usage=usage, tool_calls=calls))
 
-    def _estimate(self, messages: list[ChatMessage], answer: Any) -> Usage:
+    async def _post(self, body: dict[str, Any]) -> Any:
+        if self._session is None:
+            # trust_env: a proxy set in the environment (HTTPS_PROXY) is used, as by any HTTP client.
+            self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
+        async with self._session.post(self._url, data=json.dumps(body), headers=self._headers) as response:
+            raw = await response.read()
+            if response.status >= 400:
+                raise StatusError(response.status, raw.decode(errors="replace"))
+        return json.loads(raw)
+
+    def _estimate(self, messages: list[ChatMessage], answer: str) -> Usage:
         """For servers that report no usage: bill an estimate rather than nothing."""
         prompt = sum(self.count_tokens(m.content) for m in messages)
-        return Usage(prompt, self.count_tokens(answer.content or ""))
+        return Usage(prompt, self.count_tokens(answer))
 
     async def prepare(self, model: str, messages: list[ChatMessage], options: Options) -> None:
         """Nothing: such servers cache prompt prefixes on their side, as requests arrive."""
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._session is not None:
+            await self._session.close()
 
 
-def _usage(usage: Any) -> Usage:
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) or 0
-    return Usage(usage.prompt_tokens, usage.completion_tokens, cached)
+def _read_message(message: dict[str, Any]) -> tuple[str, tuple[ToolCall, ...]]:
+    """The answer's text and function calls; anything of the wrong type is unreadable."""
+    text = message.get("content") or ""
+    calls = tuple(
+        ToolCall(call["id"], call["function"]["name"], call["function"].get("arguments") or "{}")
+        for call in message.get("tool_calls") or ()
+        if call.get("type", "function") == "function"
+    )
+    parts = (text, *(part for call in calls for part in (call.id, call.name, call.arguments)))
+    if not all(isinstance(part, str) for part in parts):
+        raise TypeError("the answer's text and function calls must be strings")
+    return text, calls
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]), int(cached))
 
 
 def _message(message: ChatMessage) -> Any:
