@@ -9,6 +9,8 @@ one attempt and says whether another may succeed."""
 
 import json
 import logging
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -111,8 +113,8 @@ class OpenAICompatProvider(EstimatedTokens):
 
     async def _post(self, body: dict[str, Any]) -> Any:
         if self._session is None:
-            # trust_env: a proxy set in the environment (HTTPS_PROXY) is used, as by any HTTP client.
-            self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
+            # aiohttp's trust_env would read ~/.netrc on every request; the proxy is read once instead.
+            self._session = aiohttp.ClientSession(timeout=self._timeout, proxy=environment_proxy(self._url))
         async with self._session.post(self._url, data=json.dumps(body), headers=self._headers) as response:
             raw = await response.read()
             if response.status >= 400:
@@ -130,6 +132,14 @@ class OpenAICompatProvider(EstimatedTokens):
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy that HTTP_PROXY / HTTPS_PROXY name for ``url``, unless NO_PROXY exempts its host."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _read_message(message: dict[str, Any]) -> tuple[str, tuple[ToolCall, ...]]:
