@@ -1,10 +1,12 @@
 """The console in a real browser (headless Chromium driven by Playwright) against the live
 server: an operator watches a conversation arrive, takes it over, answers and hands it back,
 and the API agrees at each step. Also: refusals seen from the browser, reading with
-JavaScript off, and the screenshots in docs/console/."""
+JavaScript off, and screenshots of every page (into docs/console/ with
+REPLYD_UPDATE_SCREENSHOTS=1, else into a temporary directory)."""
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, expect
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.store import accounts
 from tests.conftest import Tenant
-from tests.console.conftest import LAPTOP, PHONE, SCREENSHOTS, browser_sign_in
+from tests.console.conftest import LAPTOP, PHONE, browser_sign_in
 from tests.console.demo import make_demo_account
 from tests.servers import StubModel
 
@@ -186,13 +188,13 @@ async def test_screenshots_of_every_page_at_laptop_and_phone_widths(
     stub_model: StubModel,
     db: async_sessionmaker[AsyncSession],
     hours_webhook: str,
+    screenshots: Path,
 ) -> None:
     demo = await make_demo_account(make_tenant, stub_model, db, hours_webhook)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         page: Page = await new_page(viewport=viewport)
         await page.goto("/console/sign-in")
-        await page.screenshot(path=SCREENSHOTS / f"sign-in-{size}.png")
+        await page.screenshot(path=screenshots / f"sign-in-{size}.png")
         await browser_sign_in(page, demo.tenant.token)
         paths = {
             "conversations": "/console/conversations",
@@ -207,8 +209,8 @@ async def test_screenshots_of_every_page_at_laptop_and_phone_widths(
                 await wait_until_live(page)
             if name == "conversation":
                 await page.locator(".function-call summary").first.click()
-            await page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png")
+            await page.screenshot(path=screenshots / f"{name}-{size}.png")
         await page.context.close()
-    written = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
+    written = sorted(p.name for p in screenshots.glob("*.png"))
     expected = sorted(f"{name}-{size}.png" for name in ["sign-in", *PAGES] for size in ("laptop", "phone"))
     assert set(expected) <= set(written)
