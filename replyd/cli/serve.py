@@ -12,6 +12,11 @@ from replyd.cli.common import errors, load_settings
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import display_url
 
+WORKER_HEALTHCHECK_S = 60
+"""How long the supervisor waits for a worker to answer its ping before killing it as hung.
+uvicorn's 5 s is shorter than a worker's start on a busy machine (spawn imports the whole
+command line before the worker can answer), and workers were killed and restarted in a loop."""
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 for every interface."),
@@ -45,6 +50,7 @@ def serve(
         port=port,
         workers=workers,
         timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         access_log=False,  # replyd logs each request itself, as JSON
         log_config=None,
     )
