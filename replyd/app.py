@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from replyd import __version__, console
+from replyd.api.docs import install_docs
 from replyd.api.envelope import install_error_handlers
 from replyd.api.middleware import RateLimitHeaders
 from replyd.api.request_log import RequestLog
@@ -44,6 +45,8 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
         version=__version__,
         description="Self-hosted AI reply server; its main endpoint keeps Famulor's generate-reply contract.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestLog, telemetry=telemetry)
@@ -52,6 +55,7 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
         app.include_router(module.router)
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, console.static_files(), name="console-static")
+    install_docs(app)
     return app
 
 

@@ -1,7 +1,7 @@
 """The console in a real browser (headless Chromium driven by Playwright) against the live
 server: an operator watches a conversation arrive, takes it over, answers and hands it back,
 and the API agrees at each step. Also: refusals seen from the browser, reading with
-JavaScript off, and screenshots of every page (into docs/console/ with
+JavaScript off, the API docs with no internet, and screenshots of every page (into docs/console/ with
 REPLYD_UPDATE_SCREENSHOTS=1, else into a temporary directory)."""
 
 import re
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.store import accounts
@@ -176,6 +176,31 @@ async def test_an_assistant_is_created_with_inline_errors_fixed_and_tried(
     await expect(chat).to_contain_text("Hello, test customer!")
     tests = (await tenant.client.get("/api/user/conversations", params={"type": "test"})).json()["data"]
     assert [t["assistant_id"] for t in tests] == [assistant_id]
+    await page.context.close()
+
+
+async def test_the_api_docs_render_with_every_request_to_another_host_blocked(
+    new_page: Callable[..., Any], server: str
+) -> None:
+    """As on a machine without internet: /docs and /redoc must need nothing but replyd."""
+    page: Page = await new_page()
+    elsewhere: list[str] = []
+
+    async def only_this_server(route: Route) -> None:
+        if route.request.url.startswith(server + "/"):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_this_server)
+    await page.goto("/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("replyd")
+    await expect(page.get_by_text("/api/ai/generate-reply").first).to_be_visible()
+    await page.goto("/redoc")
+    await expect(page.get_by_role("heading", name=re.compile(r"^replyd"))).to_be_visible()
+    await expect(page.get_by_text("/api/ai/generate-reply").first).to_be_attached()
+    assert elsewhere == []
     await page.context.close()
 
 
