@@ -48,9 +48,9 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
         docs_url=None,  # install_docs serves /docs and /redoc without a CDN
         redoc_url=None,
     )
+    install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestLog, telemetry=telemetry)
-    install_error_handlers(app)
     for module in (replies, conversations, assistants, account, health):
         app.include_router(module.router)
     app.include_router(console.router)

@@ -19,7 +19,14 @@ SPEC_CODES = {
     "LLM_TIMEOUT",
     "INTERNAL_ERROR",
 }
-OWN_CODES = {"NOT_FOUND", "METHOD_NOT_ALLOWED", "FORBIDDEN", "CONVERSATION_NOT_FOUND", "ASSISTANT_IN_USE"}
+OWN_CODES = {
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "FORBIDDEN",
+    "CONVERSATION_NOT_FOUND",
+    "ASSISTANT_IN_USE",
+    "SERVICE_UNAVAILABLE",
+}
 """replyd's own codes, for the API around generate-reply and for paths that do not exist."""
 
 

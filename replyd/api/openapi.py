@@ -32,6 +32,7 @@ REPLY_ERRORS: tuple[type[ReplydError], ...] = (
     errors.RateLimited,
     errors.ProviderError,
     errors.ProviderTimeout,
+    errors.ServiceUnavailable,
 )
 """What any request through the reply pipeline may answer (generate-reply, widget messages)."""
 

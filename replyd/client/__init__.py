@@ -34,6 +34,7 @@ from replyd.client._errors import (
     ReplydConnectionError,
     ReplydTimeoutError,
     RequestInProgressError,
+    ServiceUnavailableError,
     UnauthenticatedError,
     ValidationFailedError,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "ReplydTimeoutError",
     "RequestInProgressError",
     "RetryPolicy",
+    "ServiceUnavailableError",
     "StartedConversation",
     "TokenInfo",
     "UnauthenticatedError",

@@ -87,9 +87,11 @@ def test_every_endpoint_is_documented_with_its_errors(live: tuple[str, str]) -> 
         "429",
         "500",
         "502",
+        "503",
         "504",
     }
     assert "IDEMPOTENCY_KEY_REUSED" in reply["responses"]["422"]["description"]
+    assert "SERVICE_UNAVAILABLE" in reply["responses"]["503"]["description"]
     body = reply["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["assistant_id", "customer_identifier", "message"]
     assert body["properties"]["customer_identifier"]["maxLength"] == 255

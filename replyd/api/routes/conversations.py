@@ -31,9 +31,8 @@ from replyd.store.conversations import ActivityKey, ConversationFilter, Conversa
 router = APIRouter(tags=["conversations"], dependencies=[Depends(use_status_envelope)])
 
 READ_ERRORS = error_responses(errors.Unauthenticated, errors.ConversationNotFound, errors.ValidationFailed)
-ADMIN_ERRORS = error_responses(
-    errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ValidationFailed
-)
+ADMIN = (errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ValidationFailed)
+ADMIN_ERRORS = error_responses(*ADMIN)
 
 
 @router.get("/api/conversations/{conversation_id}", summary="A conversation and its history", responses=READ_ERRORS)
@@ -162,6 +161,7 @@ async def send_message(
         errors.ConversationNotFound,
         errors.PayloadTooLarge,
         errors.ValidationFailed,
+        errors.ServiceUnavailable,
     ),
 )
 async def add_agent_message(
@@ -177,7 +177,7 @@ async def add_agent_message(
 @router.delete(
     "/api/conversations/{conversation_id}",
     summary="Erase a conversation and its messages (the customer's right to erasure)",
-    responses=ADMIN_ERRORS,
+    responses=error_responses(*ADMIN, errors.ServiceUnavailable),
 )
 async def delete_conversation(conversation_id: str, token: AdminToken, state: State) -> DeletedConversationOut:
     await state.conversations.erase(token.account_id, conversation_id)
