@@ -17,6 +17,14 @@ from replyd.store.session import display_url
 from replyd.store.tables import Account
 
 STARTING_BALANCE = "10.00"
+DEMO_PROMPT = (
+    "You are the friendly assistant of a small shop. Answer briefly and helpfully, and call the "
+    "customer by their name when it is given.\n"
+    "Customer's name: {{customer_name}}\n"
+    "Writing from: {{source}}"
+)
+"""Uses the variables the README's example sends; one not sent renders empty."""
+DEMO_VARIABLES = {"customer_name": "John", "source": "whatsapp"}
 
 
 def curl_example(token: str, assistant_id: int, base_url: str = "http://127.0.0.1:8000") -> str:
@@ -25,6 +33,7 @@ def curl_example(token: str, assistant_id: int, base_url: str = "http://127.0.0.
             "assistant_id": assistant_id,
             "customer_identifier": "+49155551234",
             "message": "Hi! Are you open on Saturday?",
+            "variables": DEMO_VARIABLES,
         }
     )
     return (
@@ -45,7 +54,7 @@ def init(as_json: bool = JsonOption) -> None:
             return None
         account = await accounts.create_account(session, "default", parse_amount(STARTING_BALANCE))
         token = await accounts.create_token(session, account.id)
-        demo = AssistantConfig(name="Demo assistant")
+        demo = AssistantConfig(name="Demo assistant", system_prompt=DEMO_PROMPT)
         assistant = await create_assistant(session, account.id, demo.to_columns())
         return account.id, token.secret, assistant.id
 

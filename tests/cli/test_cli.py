@@ -153,6 +153,25 @@ def test_init_for_people_prints_the_token_and_a_curl_command(cli: Cli) -> None:
     assert cli.query("SELECT token_sha256 FROM api_tokens") == [(hashlib.sha256(token.group().encode()).hexdigest(),)]
 
 
+def test_the_demo_assistant_s_prompt_uses_the_variables_the_example_sends(
+    cli: Cli, live_server: httpx.Client, stub_model: StubModel
+) -> None:
+    created = cli.json("init")
+    auth = {"Authorization": f"Bearer {created['api_token']}"}
+    on_stub = live_server.patch(f"/api/assistants/{created['assistant_id']}", json={"model": STUB_MODEL}, headers=auth)
+    assert on_stub.status_code == 200, on_stub.text  # the prompt stays the demo's; the stub records what it got
+    body = {
+        "assistant_id": created["assistant_id"],
+        "customer_identifier": "+49155551234",
+        "message": "Hi!",
+        "variables": {"customer_name": "John", "source": "whatsapp"},
+    }
+    assert live_server.post("/api/ai/generate-reply", json=body, headers=auth).status_code == 200
+    system = stub_model.requests[-1]["messages"][0]
+    assert system["role"] == "system"
+    assert "Customer's name: John" in system["content"] and "Writing from: whatsapp" in system["content"]
+
+
 # --- accounts --------------------------------------------------------------------------------
 
 
