@@ -18,12 +18,11 @@ from replyd.store.tables import Account
 
 STARTING_BALANCE = "10.00"
 DEMO_PROMPT = (
-    "You are the friendly assistant of a small shop. Answer briefly and helpfully, and call the "
-    "customer by their name when it is given.\n"
-    "Customer's name: {{customer_name}}\n"
-    "Writing from: {{source}}"
+    "You are the friendly assistant of a small shop, talking with {{customer_name}} on {{source}}. "
+    'Start your reply with "Hi {{customer_name}}!", then answer briefly and helpfully.'
 )
-"""Uses the variables the README's example sends; one not sent renders empty."""
+"""Uses the variables the README's example sends (one not sent renders empty); the embedded
+model follows a plain instruction to use the name more often than a hint."""
 DEMO_VARIABLES = {"customer_name": "John", "source": "whatsapp"}
 
 
@@ -38,7 +37,7 @@ def curl_example(token: str, assistant_id: int, base_url: str = "http://127.0.0.
     )
     return (
         f"curl -s {base_url}/api/ai/generate-reply \\\n"
-        f"  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
+        f"  -H \"Authorization: Bearer {token}\" -H 'Content-Type: application/json' \\\n"
         f"  -d {shlex.quote(body)}"
     )
 

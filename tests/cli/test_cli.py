@@ -169,7 +169,16 @@ def test_the_demo_assistant_s_prompt_uses_the_variables_the_example_sends(
     assert live_server.post("/api/ai/generate-reply", json=body, headers=auth).status_code == 200
     system = stub_model.requests[-1]["messages"][0]
     assert system["role"] == "system"
-    assert "Customer's name: John" in system["content"] and "Writing from: whatsapp" in system["content"]
+    assert "talking with John on whatsapp" in system["content"] and '"Hi John!"' in system["content"]
+
+
+def test_the_readme_quotes_what_init_prints_today(cli: Cli) -> None:
+    """The quick start pastes real output: it must follow when a migration or a message changes."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    printed = plain(cli("init").stdout).splitlines()
+    assert printed[0] == f"Database ready at revision {cli.json('init')['revision']}."
+    for line in printed[:2]:
+        assert line in readme
 
 
 # --- accounts --------------------------------------------------------------------------------

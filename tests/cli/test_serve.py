@@ -1,7 +1,11 @@
-"""``replyd serve`` as a real process: its workers do not outlive it."""
+"""``replyd serve`` as a real process: the banner's example works as printed, and its
+workers do not outlive it."""
 
+import itertools
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -9,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import STOP_TIMEOUT_S, ServerProcess, stop_all
+from tests.scale.conftest import REPLYD, STOP_TIMEOUT_S, ServerProcess, stop_all
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process table in /proc")
 
@@ -95,3 +99,28 @@ def test_workers_exit_when_the_parent_is_killed_and_a_new_serve_gets_the_port(
     second = ServerProcess("after", serve_env, tmp_path, port=first.port)
     servers.append(second)
     second.start()  # fails with "Address already in use" while an old worker holds the port
+
+
+def banner_example(log: str) -> str:
+    """The shell lines the banner offers to paste: the indented ones after "Try it"."""
+    after = log.split("Try it", 1)[1].splitlines()[2:]  # past the two lines of advice
+    return "\n".join(itertools.takewhile(lambda line: line.startswith("  "), after))
+
+
+def test_the_banner_s_example_answers_once_the_token_init_printed_is_filled_in(
+    serve_env: dict[str, str], tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    init = subprocess.run([str(REPLYD), "init", "--json"], env=serve_env, cwd=tmp_path, capture_output=True)
+    assert init.returncode == 0, init.stderr
+    token = json.loads(init.stdout)["api_token"]
+    server = ServerProcess("banner", serve_env, tmp_path)
+    servers.append(server)
+    server.start()
+
+    example = banner_example(server.log_path.read_text())
+    assert example.startswith("  TOKEN=rpd_...\n  curl -s " + server.url), example
+    pasted = example.replace("TOKEN=rpd_...", f"TOKEN={token}")
+    answer = subprocess.run(["bash", "-c", pasted], env=serve_env, capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    body = json.loads(answer.stdout)
+    assert body["success"] is True and body["reply"], body
