@@ -17,9 +17,10 @@
     ├── NestingTooDeep               422 NESTING_TOO_DEEP
     ├── IdempotencyKeyReused         422 IDEMPOTENCY_KEY_REUSED
     ├── RateLimited                  429 RATE_LIMITED
-    └── ProviderError                502 LLM_ERROR
-        ├── ProviderRejected         502 LLM_REQUEST_REJECTED
-        └── ProviderTimeout          504 LLM_TIMEOUT
+    ├── ProviderError                502 LLM_ERROR
+    │   ├── ProviderRejected         502 LLM_REQUEST_REJECTED
+    │   └── ProviderTimeout          504 LLM_TIMEOUT
+    └── ServiceUnavailable           503 SERVICE_UNAVAILABLE
 """
 
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class ReplydError(Exception):
     """Base for anything a client may see; its message is shown to the client as is."""
 
     status, error_code = 500, "INTERNAL_ERROR"
+    retry_after_s: int | None = None
+    """When set, the answer says in ``Retry-After`` when to try again."""
 
     def __init__(self, message: str = "Something went wrong on our side; please retry later.") -> None:
         super().__init__(message)
@@ -132,3 +135,13 @@ class ProviderRejected(ProviderError):
 
 class ProviderTimeout(ProviderError):
     status, error_code = 504, "LLM_TIMEOUT"
+
+
+class ServiceUnavailable(ReplydError):
+    """A service replyd needs (Redis) does not answer; the request changed nothing."""
+
+    status, error_code = 503, "SERVICE_UNAVAILABLE"
+
+    def __init__(self, retry_after_s: int = 5) -> None:
+        super().__init__(f"The service is temporarily unavailable; please retry in {retry_after_s} seconds.")
+        self.retry_after_s = retry_after_s

@@ -2,13 +2,14 @@
 messages of one conversation run one at a time, in arrival order.
 
 Both live in this process unless Redis is configured: then the count is kept in Redis and
-the lock is ``redis_lock.RedisConversationLocks``, behind the same methods."""
+the lock is ``redis_lock.RedisConversationLocks``, behind the same methods. Redis not
+answering is ``ServiceUnavailable`` (503) for both: ``map_redis_errors`` translates it."""
 
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -16,6 +17,25 @@ from typing import Protocol
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from replyd.errors import ServiceUnavailable
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+"""What redis-py raises when Redis cannot be reached or does not answer in time."""
+
+
+@contextmanager
+def map_redis_errors() -> Iterator[None]:
+    """Redis not answering becomes ``ServiceUnavailable`` (503: nothing was done, retry soon)
+    instead of an unexplained 500, as httpx turns httpcore's errors into its own. ``limits``
+    wraps its storage's errors in ``StorageError``; the lock meets redis-py's directly."""
+    try:
+        yield
+    except (StorageError, *REDIS_DOWN) as exc:
+        raise ServiceUnavailable() from exc
 
 
 @lru_cache(maxsize=256)
@@ -46,7 +66,9 @@ class RateLimiter:
 
     def __init__(self, redis_url: str | None = None, key_prefix: str = "replyd") -> None:
         self._storage: Storage = (
-            RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{key_prefix}:rate")
+            RedisStorage(
+                f"async+{redis_url}", implementation="redispy", key_prefix=f"{key_prefix}:rate", wrap_exceptions=True
+            )
             if redis_url
             else MemoryStorage()
         )
@@ -57,8 +79,9 @@ class RateLimiter:
 
     async def hit(self, key: str, rate: str) -> RateDecision:
         item = parse_rate(rate)
-        is_allowed = await self._limiter.hit(item, key)
-        stats = await self._limiter.get_window_stats(item, key)
+        with map_redis_errors():
+            is_allowed = await self._limiter.hit(item, key)
+            stats = await self._limiter.get_window_stats(item, key)
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
         return RateDecision(
             is_allowed, item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time), retry_after_s

@@ -4,16 +4,25 @@ Each message takes the next ticket of its conversation (INCR) and waits until th
 being served, so messages run one at a time in the order they reached the lock, whichever
 process holds them. A holder keeps a lease alive while it works; a process that dies stops
 renewing, and once its lease (or, for a ticket still waiting, its heartbeat) runs out the
-next ticket is served. Waiting is polling with a short, growing pause."""
+next ticket is served. Waiting is polling with a short, growing pause.
+
+Redis not answering while a message waits for its turn is ``ServiceUnavailable`` (503: the
+message was not handled). Once the turn is taken, renewing the lease and passing the turn on
+are best effort: if Redis is gone, the lease runs out and the queue moves on by itself, and
+what the holder did (a reply stored and charged) stands and is answered."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
 from replyd.errors import ReplydError
+from replyd.limits import REDIS_DOWN, map_redis_errors
+
+log = logging.getLogger(__name__)
 
 KEY_TTL_MS = 24 * 3600 * 1000
 """Counters of a conversation idle for a day are forgotten (and start again at 1)."""
@@ -62,12 +71,13 @@ class RedisConversationLocks:
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         keys = _Keys(self._prefix + key)
-        ticket = int(await self._take(keys=[keys.next, keys.alive], args=[self._lease_ms, KEY_TTL_MS]))
-        try:
-            await self._wait_for_turn(keys, ticket)
-        except BaseException:
-            await asyncio.shield(self._leave(keys, ticket))
-            raise
+        with map_redis_errors():
+            ticket = int(await self._take(keys=[keys.next, keys.alive], args=[self._lease_ms, KEY_TTL_MS]))
+            try:
+                await self._wait_for_turn(keys, ticket)
+            except BaseException:
+                await asyncio.shield(_best_effort(self._leave(keys, ticket), "leave the queue"))
+                raise
         done = asyncio.Event()
         renewing = asyncio.create_task(self._renew(keys, ticket, done))
         try:
@@ -77,7 +87,8 @@ class RedisConversationLocks:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await asyncio.shield(self._advance(keys=[keys.serving, keys.holder, keys.next], args=[ticket, KEY_TTL_MS]))
+            passing_on = self._advance(keys=[keys.serving, keys.holder, keys.next], args=[ticket, KEY_TTL_MS])
+            await asyncio.shield(_best_effort(passing_on, "pass the turn on"))
 
     async def _wait_for_turn(self, keys: "_Keys", ticket: int) -> None:
         pause = 0.002
@@ -107,14 +118,28 @@ class RedisConversationLocks:
         in redis-py swallows it), and this loop would renew the lease forever."""
         while not done.is_set():
             await asyncio.sleep(self._lease_ms / 3000)
-            if done.is_set() or not await self._extend(keys=[keys.holder], args=[ticket, self._lease_ms]):
-                return  # finished, or the lease ran out and the queue moved on
+            if done.is_set():
+                return
+            try:
+                if not await self._extend(keys=[keys.holder], args=[ticket, self._lease_ms]):
+                    return  # the lease ran out and the queue moved on
+            except REDIS_DOWN:
+                log.warning("could not renew a conversation's lease: Redis did not answer; retrying")
 
     async def _leave(self, keys: "_Keys", ticket: int) -> None:
         """Give up a ticket before its turn (cancelled while waiting): drop its heartbeat so
         the queue skips it at once, or pass the turn on if it had just come."""
         await self._redis.delete(keys.alive + str(ticket))
         await self._advance(keys=[keys.serving, keys.holder, keys.next], args=[ticket, KEY_TTL_MS])
+
+
+async def _best_effort(step: Awaitable[object], what: str) -> None:
+    """Run a step whose failure the lease repairs: log it rather than let it replace the
+    holder's own outcome (a stored reply, or the error it is already raising)."""
+    try:
+        await step
+    except REDIS_DOWN:
+        log.warning("could not %s of a conversation: Redis did not answer; its lease will run out", what)
 
 
 class _Keys:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -26,7 +27,7 @@ from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
-from tests.servers import StubModel, serve_in_thread
+from tests.servers import StubModel, TcpProxy, serve_in_thread
 
 STUB_MODEL = "openai:stub-model"
 RUN_PREFIX = f"replyd-test-{uuid.uuid4().hex[:8]}"
@@ -61,6 +62,13 @@ def redis_url() -> str:
     except redis.RedisError:
         service_missing(f"Redis at {url}")
     return url
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> TcpProxy:
+    """A way to the test Redis that the test can cut, as if Redis stopped; connect to ``.url``."""
+    parts = urlsplit(redis_url)
+    return TcpProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """Real servers for tests and benchmarks, on 127.0.0.1 with a free port: a uvicorn thread
-that runs any ASGI app, and a scriptable OpenAI-compatible chat-completions model."""
+that runs any ASGI app, a scriptable OpenAI-compatible chat-completions model, and a TCP
+proxy that can drop its connections (a backing service going away)."""
 
 import asyncio
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -177,3 +180,54 @@ def completion(payload: dict[str, Any], answer: Scripted) -> dict[str, Any]:
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+class TcpProxy:
+    """Forwards connections on a free loopback port to ``target`` (host, port); ``cut()`` drops
+    every connection and refuses new ones, as the service behind it stopping would."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._guard = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """As a Redis URL (database 0), for a proxy in front of Redis."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cut(self) -> None:
+        self._listener.close()
+        with self._guard:
+            for sock in self._open:
+                _close(sock)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self._target)
+            with self._guard:
+                self._open += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -27,6 +27,7 @@ OWN_CODES = {
     "ASSISTANT_IN_USE",
     "NESTING_TOO_DEEP",
     "LLM_REQUEST_REJECTED",
+    "SERVICE_UNAVAILABLE",
 }
 """replyd's own codes, for the API around generate-reply and for paths that do not exist."""
 

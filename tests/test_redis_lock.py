@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from replyd.errors import ServiceUnavailable
 from replyd.limits import RateLimiter
 from replyd.redis_lock import RedisConversationLocks
+from tests.servers import TcpProxy
 
 
 @pytest.fixture
@@ -112,3 +114,22 @@ async def test_a_holder_that_stalled_past_its_lease_cannot_take_it_back(
         assert await slow._extend(keys=[base + ":holder"], args=[1, 400]) == 0  # the old ticket may not renew
         holder = await slow._redis.get(base + ":holder")
         assert holder is not None and int(holder) == 2
+
+
+async def test_a_message_waiting_when_redis_goes_away_is_refused_as_unavailable(
+    processes: list[RedisConversationLocks], redis_proxy: TcpProxy
+) -> None:
+    behind_proxy = Redis.from_url(redis_proxy.url)
+    waiter = RedisConversationLocks(behind_proxy, lease_ms=400, prefix=processes[0]._prefix)
+    try:
+        async with processes[0].hold("f"):
+            waiting = asyncio.create_task(waiter.hold("f").__aenter__())
+            while int(await processes[0]._redis.get(processes[0]._prefix + "f:next") or 0) < 2:
+                await asyncio.sleep(0.001)  # until the waiter has its ticket
+            redis_proxy.cut()
+            with pytest.raises(ServiceUnavailable):
+                await waiting
+        async with asyncio.timeout(10), processes[1].hold("f"):  # its ticket is skipped once its heartbeat ends
+            pass
+    finally:
+        await behind_proxy.aclose()

@@ -7,10 +7,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from replyd.api.deps import STATUS_ENVELOPE
+from replyd.api.middleware import HttpMiddleware
 from replyd.api.validation import problems_from_pydantic
-from replyd.errors import MethodNotAllowed, NotFound, RateLimited, ReplydError, Unauthenticated, ValidationFailed
+from replyd.errors import MethodNotAllowed, NotFound, ReplydError, Unauthenticated, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def error_body(error: ReplydError, with_status: bool = False) -> dict[str, Any]:
 
 def error_response(error: ReplydError, request: Request | None = None) -> JSONResponse:
     headers = {}
-    if isinstance(error, RateLimited):
+    if error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
@@ -63,8 +65,33 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ReplydError(), request)
 
 
+class AnswerUnexpectedErrors(HttpMiddleware):
+    """Answers an unexpected exception with the 500 envelope itself. Starlette's outermost
+    ServerErrorMiddleware would answer too, but then re-raises, and uvicorn closes the
+    connection after such an answer: the client's next request on it would fail as well."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        has_started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal has_started
+            has_started = has_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            if has_started:
+                raise  # half an answer is out: only closing the connection can tell the client
+            response = await _on_unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Call before adding other middleware: this adds the innermost one, so that the others
+    (request log, rate-limit headers) see its 500 like any other answer."""
+    app.add_middleware(AnswerUnexpectedErrors)
     app.add_exception_handler(ReplydError, _on_replyd_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(Exception, _on_unexpected)  # for a failure in the other middleware

@@ -5,18 +5,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from replyd.api.deps import RATE_LIMIT_HEADERS
 
 
-class RateLimitHeaders:
-    """Puts the X-RateLimit-* headers the limiter left in ``request.state`` on the answer,
-    success or error alike."""
+class HttpMiddleware:
+    """Base of replyd's middleware: ``handle`` sees each HTTP request; lifespan events and
+    anything else pass straight through to the app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RateLimitHeaders(HttpMiddleware):
+    """Puts the X-RateLimit-* headers the limiter left in ``request.state`` on the answer,
+    success or error alike."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = scope.get("state", {}).get(RATE_LIMIT_HEADERS)

@@ -39,6 +39,7 @@ REPLY_ERRORS: tuple[type[ReplydError], ...] = (
     errors.ProviderError,
     errors.ProviderRejected,
     errors.ProviderTimeout,
+    errors.ServiceUnavailable,
 )
 """What any request through the reply pipeline may answer (generate-reply, widget messages)."""
 

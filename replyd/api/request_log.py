@@ -9,6 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from replyd.api.middleware import HttpMiddleware
 from replyd.telemetry import Telemetry
 
 log = logging.getLogger("replyd.requests")
@@ -16,15 +17,12 @@ log = logging.getLogger("replyd.requests")
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestLog:
+class RequestLog(HttpMiddleware):
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
-        self.app = app
+        super().__init__(app)
         self.telemetry = telemetry
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _request_id(scope)
         started = time.perf_counter()
         status = 500

@@ -3,14 +3,21 @@ processes; each loads the embedded model at start-up and logs one JSON line per 
 
 import signal
 import sys
+import textwrap
 
 import typer
 import uvicorn
 
 from replyd import __version__
 from replyd.cli.common import errors, load_settings
+from replyd.cli.setup import curl_example
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import display_url
+
+WORKER_HEALTHCHECK_S = 60
+"""How long the supervisor waits for a worker to answer its ping before killing it as hung.
+uvicorn's 5 s is shorter than a worker's start on a busy machine (spawn imports the whole
+command line before the worker can answer), and workers were killed and restarted in a loop."""
 
 
 def serve(
@@ -31,10 +38,11 @@ def serve(
     errors.print(
         f"Starting {workers} worker(s); each loads the embedded model (SmolLM2-135M-Instruct) first.\n"
         f"Serving on {base}  (API docs at {base}/docs, console at {base}/console, metrics at {base}/metrics)\n"
-        f"Call it with the token `replyd init` printed (or make one: `replyd tokens create ACCOUNT_ID`):\n"
-        f'  curl -s {base}/api/ai/generate-reply -H "Authorization: Bearer $REPLYD_TOKEN" '
-        "-H 'Content-Type: application/json' \\\n"
-        '    -d \'{"assistant_id": 1, "customer_identifier": "+49155551234", "message": "Hello!"}\''
+        "Try it with the API token `replyd init` printed (or a new one: `replyd tokens create ACCOUNT_ID`);\n"
+        "assistant 1 is the demo assistant `replyd init` made:\n"
+        "  TOKEN=rpd_...\n" + textwrap.indent(curl_example("$TOKEN", 1, base), "  "),
+        markup=False,
+        highlight=False,
     )
     # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 then, as a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -45,6 +53,7 @@ def serve(
         port=port,
         workers=workers,
         timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         access_log=False,  # replyd logs each request itself, as JSON
         log_config=None,
     )

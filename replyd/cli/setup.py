@@ -17,6 +17,13 @@ from replyd.store.session import display_url
 from replyd.store.tables import Account
 
 STARTING_BALANCE = "10.00"
+DEMO_PROMPT = (
+    "You are the friendly assistant of a small shop, talking with {{customer_name}} on {{source}}. "
+    'Start your reply with "Hi {{customer_name}}!", then answer briefly and helpfully.'
+)
+"""Uses the variables the README's example sends (one not sent renders empty); the embedded
+model follows a plain instruction to use the name more often than a hint."""
+DEMO_VARIABLES = {"customer_name": "John", "source": "whatsapp"}
 
 
 def curl_example(token: str, assistant_id: int, base_url: str = "http://127.0.0.1:8000") -> str:
@@ -25,11 +32,12 @@ def curl_example(token: str, assistant_id: int, base_url: str = "http://127.0.0.
             "assistant_id": assistant_id,
             "customer_identifier": "+49155551234",
             "message": "Hi! Are you open on Saturday?",
+            "variables": DEMO_VARIABLES,
         }
     )
     return (
         f"curl -s {base_url}/api/ai/generate-reply \\\n"
-        f"  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
+        f"  -H \"Authorization: Bearer {token}\" -H 'Content-Type: application/json' \\\n"
         f"  -d {shlex.quote(body)}"
     )
 
@@ -45,7 +53,7 @@ def init(as_json: bool = JsonOption) -> None:
             return None
         account = await accounts.create_account(session, "default", parse_amount(STARTING_BALANCE))
         token = await accounts.create_token(session, account.id)
-        demo = AssistantConfig(name="Demo assistant")
+        demo = AssistantConfig(name="Demo assistant", system_prompt=DEMO_PROMPT)
         assistant = await create_assistant(session, account.id, demo.to_columns())
         return account.id, token.secret, assistant.id
 

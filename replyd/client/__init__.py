@@ -36,6 +36,7 @@ from replyd.client._errors import (
     ReplydConnectionError,
     ReplydTimeoutError,
     RequestInProgressError,
+    ServiceUnavailableError,
     UnauthenticatedError,
     ValidationFailedError,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "ReplydTimeoutError",
     "RequestInProgressError",
     "RetryPolicy",
+    "ServiceUnavailableError",
     "StartedConversation",
     "TokenInfo",
     "UnauthenticatedError",

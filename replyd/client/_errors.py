@@ -21,9 +21,10 @@
         ├── IdempotencyKeyReusedError      422 IDEMPOTENCY_KEY_REUSED
         ├── RateLimitedError               429 RATE_LIMITED
         ├── InternalServerError            500 INTERNAL_ERROR
-        └── LLMError                       502 LLM_ERROR
-            ├── LLMRequestRejectedError    502 LLM_REQUEST_REJECTED
-            └── LLMTimeoutError            504 LLM_TIMEOUT
+        ├── LLMError                       502 LLM_ERROR
+        │   ├── LLMRequestRejectedError    502 LLM_REQUEST_REJECTED
+        │   └── LLMTimeoutError            504 LLM_TIMEOUT
+        └── ServiceUnavailableError        503 SERVICE_UNAVAILABLE
 
 An error code this client does not know (a newer server, or a gateway's own error page)
 raises ``ReplydAPIError`` itself, with ``error_code`` as sent or ``HTTP_<status>``.
@@ -158,6 +159,11 @@ class LLMTimeoutError(LLMError):
     """The assistant's model provider did not answer in time; nothing was stored or charged."""
 
 
+class ServiceUnavailableError(ReplydAPIError):
+    """A service the server needs (Redis) is out of reach; nothing was stored or charged.
+    ``retry_after_s`` says when to try again."""
+
+
 ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "INVALID_JSON": InvalidJSONError,
     "UNAUTHENTICATED": UnauthenticatedError,
@@ -178,6 +184,7 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "LLM_ERROR": LLMError,
     "LLM_REQUEST_REJECTED": LLMRequestRejectedError,
     "LLM_TIMEOUT": LLMTimeoutError,
+    "SERVICE_UNAVAILABLE": ServiceUnavailableError,
 }
 """The one map from the envelope's ``error_code`` to the exception raised."""
 

@@ -87,6 +87,7 @@ def test_every_endpoint_is_documented_with_its_errors(live: tuple[str, str]) -> 
         "429",
         "500",
         "502",
+        "503",
         "504",
     }
     assert {"VALIDATION_ERROR", "NESTING_TOO_DEEP", "IDEMPOTENCY_KEY_REUSED"} <= set(
@@ -94,6 +95,7 @@ def test_every_endpoint_is_documented_with_its_errors(live: tuple[str, str]) -> 
     )
     for path in ["/api/assistants", "/api/conversations", "/api/conversations/{conversation_id}/agent-messages"]:
         assert "NESTING_TOO_DEEP" in document["paths"][path]["post"]["responses"]["422"]["description"]
+    assert "SERVICE_UNAVAILABLE" in reply["responses"]["503"]["description"]
     body = reply["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["assistant_id", "customer_identifier", "message"]
     assert body["properties"]["customer_identifier"]["maxLength"] == 255

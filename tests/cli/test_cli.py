@@ -153,6 +153,34 @@ def test_init_for_people_prints_the_token_and_a_curl_command(cli: Cli) -> None:
     assert cli.query("SELECT token_sha256 FROM api_tokens") == [(hashlib.sha256(token.group().encode()).hexdigest(),)]
 
 
+def test_the_demo_assistant_s_prompt_uses_the_variables_the_example_sends(
+    cli: Cli, live_server: httpx.Client, stub_model: StubModel
+) -> None:
+    created = cli.json("init")
+    auth = {"Authorization": f"Bearer {created['api_token']}"}
+    on_stub = live_server.patch(f"/api/assistants/{created['assistant_id']}", json={"model": STUB_MODEL}, headers=auth)
+    assert on_stub.status_code == 200, on_stub.text  # the prompt stays the demo's; the stub records what it got
+    body = {
+        "assistant_id": created["assistant_id"],
+        "customer_identifier": "+49155551234",
+        "message": "Hi!",
+        "variables": {"customer_name": "John", "source": "whatsapp"},
+    }
+    assert live_server.post("/api/ai/generate-reply", json=body, headers=auth).status_code == 200
+    system = stub_model.requests[-1]["messages"][0]
+    assert system["role"] == "system"
+    assert "talking with John on whatsapp" in system["content"] and '"Hi John!"' in system["content"]
+
+
+def test_the_readme_quotes_what_init_prints_today(cli: Cli) -> None:
+    """The quick start pastes real output: it must follow when a migration or a message changes."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    printed = plain(cli("init").stdout).splitlines()
+    assert printed[0] == f"Database ready at revision {cli.json('init')['revision']}."
+    for line in printed[:2]:
+        assert line in readme
+
+
 # --- accounts --------------------------------------------------------------------------------
 
 

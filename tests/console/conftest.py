@@ -2,6 +2,7 @@
 and CSRF tokens), and headless Chromium (Debian's, at /usr/bin/chromium) driven by Playwright
 against the live test server."""
 
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ CHROMIUM_ARGS = [
 ]
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+"""Where the README's screenshots live; rewritten only when REPLYD_UPDATE_SCREENSHOTS=1."""
 WAIT_MS = 15_000
 """How long a browser assertion may wait for the page to show something (it polls; it does not sleep)."""
 
@@ -77,6 +79,15 @@ async def open_console(server: str) -> AsyncIterator[Callable[..., Any]]:
     yield open
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where the screenshot test writes: a temporary directory, so a test run leaves the
+    checkout as it was; docs/console/ when REPLYD_UPDATE_SCREENSHOTS=1 asks for new ones."""
+    if os.environ.get("REPLYD_UPDATE_SCREENSHOTS") == "1":
+        return DOCS_SCREENSHOTS
+    return tmp_path
 
 
 @pytest.fixture

@@ -1,18 +1,20 @@
 """The console in a real browser (headless Chromium driven by Playwright) against the live
 server: an operator watches a conversation arrive, takes it over, answers and hands it back,
 and the API agrees at each step. Also: refusals seen from the browser, reading with
-JavaScript off, and the screenshots in docs/console/."""
+JavaScript off, the API docs with no internet, and screenshots of every page (into docs/console/ with
+REPLYD_UPDATE_SCREENSHOTS=1, else into a temporary directory)."""
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.store import accounts
 from tests.conftest import Tenant
-from tests.console.conftest import LAPTOP, PHONE, SCREENSHOTS, browser_sign_in
+from tests.console.conftest import LAPTOP, PHONE, browser_sign_in
 from tests.console.demo import make_demo_account
 from tests.servers import StubModel
 
@@ -177,6 +179,31 @@ async def test_an_assistant_is_created_with_inline_errors_fixed_and_tried(
     await page.context.close()
 
 
+async def test_the_api_docs_render_with_every_request_to_another_host_blocked(
+    new_page: Callable[..., Any], server: str
+) -> None:
+    """As on a machine without internet: /docs and /redoc must need nothing but replyd."""
+    page: Page = await new_page()
+    elsewhere: list[str] = []
+
+    async def only_this_server(route: Route) -> None:
+        if route.request.url.startswith(server + "/"):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_this_server)
+    await page.goto("/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("replyd")
+    await expect(page.get_by_text("/api/ai/generate-reply").first).to_be_visible()
+    await page.goto("/redoc")
+    await expect(page.get_by_role("heading", name=re.compile(r"^replyd"))).to_be_visible()
+    await expect(page.get_by_text("/api/ai/generate-reply").first).to_be_attached()
+    assert elsewhere == []
+    await page.context.close()
+
+
 PAGES = ["conversations", "conversation", "assistants", "assistant", "usage"]
 
 
@@ -186,13 +213,13 @@ async def test_screenshots_of_every_page_at_laptop_and_phone_widths(
     stub_model: StubModel,
     db: async_sessionmaker[AsyncSession],
     hours_webhook: str,
+    screenshots: Path,
 ) -> None:
     demo = await make_demo_account(make_tenant, stub_model, db, hours_webhook)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         page: Page = await new_page(viewport=viewport)
         await page.goto("/console/sign-in")
-        await page.screenshot(path=SCREENSHOTS / f"sign-in-{size}.png")
+        await page.screenshot(path=screenshots / f"sign-in-{size}.png")
         await browser_sign_in(page, demo.tenant.token)
         paths = {
             "conversations": "/console/conversations",
@@ -207,8 +234,8 @@ async def test_screenshots_of_every_page_at_laptop_and_phone_widths(
                 await wait_until_live(page)
             if name == "conversation":
                 await page.locator(".function-call summary").first.click()
-            await page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png")
+            await page.screenshot(path=screenshots / f"{name}-{size}.png")
         await page.context.close()
-    written = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
+    written = sorted(p.name for p in screenshots.glob("*.png"))
     expected = sorted(f"{name}-{size}.png" for name in ["sign-in", *PAGES] for size in ("laptop", "phone"))
     assert set(expected) <= set(written)

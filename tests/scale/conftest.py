@@ -41,11 +41,14 @@ def free_port() -> int:
 class ServerProcess:
     """One ``replyd serve`` process; its output goes to a log file. Restarts keep the port."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, workers: int = 1, port: int | None = None
+    ) -> None:
         self.name = name
         self.env = env
         self.log_path = log_dir / f"{name}.log"
-        self.port = free_port()
+        self.port = port or free_port()
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,7 +62,7 @@ class ServerProcess:
     def launch(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(REPLYD), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [str(REPLYD), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env,
                 cwd=self.log_path.parent,  # no stray .env file
                 stdout=log,

@@ -29,9 +29,8 @@ from replyd.store.conversations import ActivityKey, ConversationFilter, Conversa
 router = APIRouter(tags=["conversations"], dependencies=[Depends(use_status_envelope)])
 
 READ_ERRORS = error_responses(errors.Unauthenticated, errors.ConversationNotFound, errors.ValidationFailed)
-ADMIN_ERRORS = error_responses(
-    errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ValidationFailed
-)
+ADMIN = (errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ValidationFailed)
+ADMIN_ERRORS = error_responses(*ADMIN)
 
 
 @router.get("/api/conversations/{conversation_id}", summary="A conversation and its history", responses=READ_ERRORS)
@@ -140,7 +139,9 @@ async def send_message(
     "/api/conversations/{conversation_id}/agent-messages",
     summary="Add a human operator's message to a conversation",
     openapi_extra=json_body(ConversationMessageIn),
-    responses=error_responses(*BODY_ERRORS, errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound),
+    responses=error_responses(
+        *BODY_ERRORS, errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ServiceUnavailable
+    ),
 )
 async def add_agent_message(
     conversation_id: str,
@@ -156,7 +157,7 @@ async def add_agent_message(
     "/api/conversations/{conversation_id}",
     summary="Erase a conversation and its messages (the customer's right to erasure)",
     description="Idempotent: a conversation that is not in your account (erased already, or never) answers the same.",
-    responses=error_responses(errors.Unauthenticated, errors.Forbidden),
+    responses=error_responses(errors.Unauthenticated, errors.Forbidden, errors.ServiceUnavailable),
 )
 async def delete_conversation(conversation_id: str, token: AdminToken, state: State) -> DeletedConversationOut:
     await state.conversations.erase(token.account_id, conversation_id)
