@@ -67,7 +67,7 @@ async def test_a_call_is_signed_sent_and_its_result_fed_back(
         "variables": {"plan": "gold"},
     }
     async with db() as session:
-        secret = await accounts.webhook_secret(session, tenant.account_id)
+        secret = (await accounts.get_funds(session, tenant.account_id)).webhook_secret
     assert verify_signature(secret, headers["x-replyd-signature"], raw)
     first, second = stub_model.requests
     assert [t["function"]["name"] for t in first["tools"]] == ["book"]
