@@ -9,7 +9,7 @@ from rich.prompt import Prompt
 
 from replyd.api.state import AppState
 from replyd.cli.common import console, errors, fail, load_settings
-from replyd.engine.reply import ReplyRequest
+from replyd.engine.receive import ReplyRequest
 from replyd.engine.settings_cache import Caller
 from replyd.errors import ReplydError
 from replyd.store.migrate import upgrade_database

@@ -17,53 +17,38 @@ assistant, a low balance) leaves everything as it was."""
 
 import asyncio
 import logging
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
+from replyd.engine import receive
 from replyd.engine.function_loop import Answer, answer
 from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
-from replyd.engine.prompt import Memory, Prompt, as_turns, build_prompt, history_limit, system_prompt
+from replyd.engine.prompt import Memory, Prompt, as_turns, build_prompt, system_prompt
+from replyd.engine.receive import ReplyRequest
 from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
-from replyd.engine.variables import Scalar, merge_variables
-from replyd.errors import AssistantNotFound, ConversationNotFound, InsufficientBalance, ReplydError, Unauthenticated
+from replyd.engine.variables import Scalar
+from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import Locks
-from replyd.money import format_micros, reply_cost_micros
+from replyd.money import reply_cost_micros
 from replyd.providers.base import Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
-from replyd.store.conversations import StoredTurn
-from replyd.store.tables import Assistant, Conversation
+from replyd.store.tables import Assistant
 from replyd.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
-
-INTERRUPTED = "The reply was interrupted (the server stopped while the model was answering)."
 
 UNKNOWN_TOKEN = "The API token is unknown or revoked; create one with `replyd tokens create`."
 
 GENERATE_REPLY_ROUTE = "/api/ai/generate-reply"
 """Part of an Idempotency-Key's fingerprint, so a key means one request of one endpoint."""
-
-
-@dataclass(frozen=True)
-class ReplyRequest:
-    """A customer's message: to the conversation with ``customer_identifier`` (generate-reply,
-    created on its first message), or to an existing conversation by ``conversation_id``
-    (widget and test chats)."""
-
-    assistant_id: int
-    customer_identifier: str | None
-    message: str
-    variables: dict[str, Scalar] | None = None
-    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +186,9 @@ class ReplyEngine:
             if caller.token is not None and caller.token.settings_version != funds.settings_version:
                 await self._check_token(session, caller.token, funds.settings_version)
             assistant = await self._assistant(session, account_id, request.assistant_id, funds.settings_version)
-            conversation, variables, is_new = await _open_conversation(session, account_id, assistant.id, request)
+            conversation, variables, is_new = await receive.open_conversation(
+                session, account_id, assistant.id, request
+            )
             if conversation.ai_disabled:
                 await conversations.add_message(
                     session, conversation.id, role="user", author="customer", content=request.message
@@ -209,9 +196,9 @@ class ReplyEngine:
                 answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
                 await _remember_answer(session, account_id, key, answer)
                 return answer
-            _check_balance(funds.balance_micros, assistant)
-            history = [] if is_new else await _recent(session, conversation, assistant)
-            message_id, history = await _keep_message(session, conversation.id, request.message, history)
+            receive.check_balance(funds.balance_micros, assistant)
+            history = [] if is_new else await receive.recent_history(session, conversation, assistant)
+            message_id, history = await receive.keep_message(session, conversation.id, request.message, history)
             memory = Memory(
                 conversation.summary,
                 conversation.summary_through_id,
@@ -317,7 +304,7 @@ class ReplyEngine:
 
     async def _mark_failed(self, turn: Turn, exc: BaseException) -> None:
         """The model (or anything on the way) failed: the message stays, unanswered, saying why."""
-        error = exc.message if isinstance(exc, ReplydError) else INTERRUPTED
+        error = exc.message if isinstance(exc, ReplydError) else receive.INTERRUPTED
         try:
             async with self._sessions() as session, session.begin():
                 await conversations.set_reply_status(session, turn.message_id, "failed", was=("pending",), error=error)
@@ -344,73 +331,6 @@ def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id
     if customer_identifier is not None:
         return f"customer:{assistant_id}:{customer_identifier}"
     return f"conversation:{conversation_id}"
-
-
-async def _open_conversation(
-    session: AsyncSession, account_id: int, assistant_id: int, request: ReplyRequest
-) -> tuple[Conversation, dict[str, Scalar], bool]:
-    """The conversation with its variables merged and new activity marked, created on the
-    customer's first message; and whether it is new."""
-    conversation = await _find(session, account_id, assistant_id, request)
-    if conversation is None:
-        conversation = await conversations.create_conversation(
-            session,
-            str(uuid.uuid4()),
-            account_id=account_id,
-            assistant_id=assistant_id,
-            customer_identifier=request.customer_identifier,
-            type="api",
-            variables=merge_variables({}, request.variables),
-        )
-        return conversation, conversation.variables, True
-    variables = merge_variables(conversation.variables, request.variables)
-    await conversations.touch_conversation(session, conversation.id, variables)
-    return conversation, variables, False
-
-
-async def _find(
-    session: AsyncSession, account_id: int, assistant_id: int, request: ReplyRequest
-) -> Conversation | None:
-    if request.conversation_id is not None:
-        conversation = await conversations.get_conversation(session, account_id, request.conversation_id)
-        if conversation is None:  # erased while the message waited for the lock
-            raise ConversationNotFound(f"Conversation {request.conversation_id} was not found in your account.")
-        return conversation
-    assert request.customer_identifier is not None
-    return await conversations.find_conversation(session, assistant_id, request.customer_identifier)
-
-
-async def _recent(session: AsyncSession, conversation: Conversation, assistant: Assistant) -> list[StoredTurn]:
-    limit = history_limit(assistant.context_budget_tokens)
-    return await conversations.recent_turns(session, conversation.id, limit, after_id=conversation.summary_through_id)
-
-
-async def _keep_message(
-    session: AsyncSession, conversation_id: str, text: str, history: list[StoredTurn]
-) -> tuple[int, list[StoredTurn]]:
-    """Store the customer's message as ``pending``, and return its id with the history before it.
-    The conversation's last message, if it is this same text still unanswered (its request
-    failed, or its process died), is answered now instead of stored twice. A message left
-    ``pending`` by a process that died (this turn holds the lock: nobody else answers it) is
-    marked failed."""
-    last = history[-1] if history else None
-    if last is not None and last.author == "customer" and last.awaits_answer:
-        if last.content == text:
-            await conversations.set_reply_status(session, last.id, "pending", was=("pending", "failed"))
-            return last.id, history[:-1]
-        await conversations.set_reply_status(session, last.id, "failed", was=("pending",), error=INTERRUPTED)
-    message_id = await conversations.add_message(
-        session, conversation_id, role="user", author="customer", content=text, reply_status="pending"
-    )
-    return message_id, history
-
-
-def _check_balance(balance_micros: int, assistant: Assistant) -> None:
-    if balance_micros <= 0 or balance_micros < assistant.reply_fee_micros:
-        raise InsufficientBalance(
-            f"Your balance ({format_micros(balance_micros)}) is too low for a reply "
-            f"(fee {format_micros(assistant.reply_fee_micros)}); top up your account."
-        )
 
 
 async def _remember_answer(

@@ -10,7 +10,8 @@ from replyd.api.deps import ReplyCaller, State
 from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.schemas import ReplyIn, ReplyOut
 from replyd.api.validation import read_json_object, validate_model
-from replyd.engine.reply import GENERATE_REPLY_ROUTE, ReplyRequest
+from replyd.engine.receive import ReplyRequest
+from replyd.engine.reply import GENERATE_REPLY_ROUTE
 
 router = APIRouter(tags=["replies"])
 
