@@ -53,7 +53,7 @@ def library(frames: tuple[str, ...]) -> str:
         return in_c[0]
     modules = [name for frame in reversed(frames) if (name := module(frame))]
     outside = [name for name in modules if name not in sys.stdlib_module_names and not name.startswith("<")]
-    return outside[0] if outside else modules[0]
+    return outside[0] if outside else modules[0] if modules else "(no Python frame)"
 
 
 def function(frame: str) -> str:
