@@ -18,8 +18,9 @@ class Settings(BaseSettings):
     """``redis://host:6379/0``: share rate limits and conversation order across processes."""
     redis_key_prefix: str = "replyd"
     """Prefix of every Redis key, so that several deployments can share one Redis."""
-    lock_lease_s: float = Field(default=15.0, gt=0)
-    """How long a crashed process can hold up its conversation before the next message goes on."""
+    lock_lease_s: float = Field(default=6.0, gt=0)
+    """How long a crashed process can hold up its conversation before the next message goes on
+    (the holder renews it every third of this)."""
 
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""
@@ -65,8 +66,9 @@ class Settings(BaseSettings):
     comma-separated: ``localhost,127.0.0.0/8,10.1.2.0/24``. For development and tests."""
 
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
-    idempotency_lease_s: float = Field(default=60.0, gt=0)
+    idempotency_lease_s: float = Field(default=6.0, gt=0)
     """A request with an Idempotency-Key renews its claim every third of this while it runs; a
-    claim left unrenewed this long (its process died) is taken over by the next retry."""
+    claim left unrenewed this long (its process died) is taken over by the next retry: shorter
+    than ``idempotency_wait_s``, so a retry after a crash is answered, not refused with 409."""
     idempotency_wait_s: float = Field(default=10.0, ge=0)
     """How long a retry waits for the first request with the same Idempotency-Key before 409."""

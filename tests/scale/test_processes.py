@@ -3,6 +3,7 @@ rate limits and Idempotency-Keys hold across them, and crashes, model failures, 
 dropped database connections leave nothing half written."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -347,4 +348,42 @@ async def test_a_database_connection_dropped_while_the_model_thinks_leaves_nothi
     assert again.json()["reply"] == "echo: first"
     assert following.json()["reply"] == "echo: second"
     assert (await snapshot(tenant.account_id)).messages == before.messages + 4
+    await assert_consistent(db, snapshot, tenant.account_id)
+
+
+async def test_a_retry_of_a_killed_workers_keyed_message_is_answered_once_not_refused_as_in_progress(
+    servers: Deployment,
+    spawn: Callable[..., ServerProcess],
+    make_tenant: Callable[..., Any],
+    client_for: ClientFor,
+    stub_model: StubModel,
+    db: async_sessionmaker[AsyncSession],
+    snapshot: Any,
+) -> None:
+    """The retry waits as a client's retry would (the default 10 s for a running key, not the
+    suite's 60 s): the dead process's claim and turn must have lapsed by then, so the retry is
+    answered instead of 409 REQUEST_IN_PROGRESS."""
+    patient = await asyncio.to_thread(spawn, f"default-wait-{uuid.uuid4().hex[:6]}", idempotency_wait_s=10)
+    tenant: Tenant = await make_tenant(base_url=servers.a.url)
+    customer, key = "+4915550007", "order-7"
+    gate = threading.Event()
+    stub_model.enqueue(Scripted(gate=gate))
+    try:
+        in_flight = asyncio.create_task(send(tenant.client, tenant, "cancel order 7", customer, key=key))
+        await wait_for_model_call(stub_model)  # the message is stored, pending, in process A
+        await asyncio.to_thread(servers.a.kill)
+        with contextlib.suppress(httpx.TransportError):
+            await in_flight
+    finally:
+        gate.set()
+
+    retried = await send(client_for(patient.url, tenant), tenant, "cancel order 7", customer, key=key)
+
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["reply"] == "echo: cancel order 7"
+    stored = await stored_messages(db, retried.json()["conversation_id"])
+    assert [(m.content, m.reply_status) for m in stored] == [
+        ("cancel order 7", "answered"),
+        ("echo: cancel order 7", None),
+    ]
     await assert_consistent(db, snapshot, tenant.account_id)
