@@ -13,7 +13,7 @@ MOVE_BALANCE = (
     .where(ACCOUNTS.c.id == bindparam("account_id"))
     .values(balance_micros=ACCOUNTS.c.balance_micros + bindparam("amount_micros"))
 )
-INSERT_ENTRY = insert(LEDGER_ENTRIES)
+INSERT_ENTRY = insert(LEDGER_ENTRIES).returning(LEDGER_ENTRIES.c.id)
 """Built once: every charged reply runs both."""
 
 
@@ -28,8 +28,9 @@ async def record(
     message_id: int | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
-) -> None:
-    """Add an entry and move the balance by the same amount. The caller commits both at once."""
+) -> int:
+    """Add an entry and move the balance by the same amount; the entry's id. The caller
+    commits both at once."""
     await session.execute(MOVE_BALANCE, {"account_id": account_id, "amount_micros": amount_micros})
     entry = {
         "account_id": account_id,
@@ -42,7 +43,8 @@ async def record(
         "completion_tokens": completion_tokens,
         "created_at": utcnow(),
     }
-    await session.execute(INSERT_ENTRY, entry)
+    entry_id: int = (await session.execute(INSERT_ENTRY, entry)).scalar_one()
+    return entry_id
 
 
 async def balance_micros(session: AsyncSession, account_id: int) -> int:

@@ -97,7 +97,7 @@ async def _month_of_spend(db: async_sessionmaker[AsyncSession], tenant: Tenant, 
         for days_ago in range(1, 22):
             for assistant_id, replies in ((tenant.assistant_id, 3 + days_ago % 5), (sales, 1 + days_ago % 3)):
                 for n in range(replies):
-                    entry = await ledger.record(
+                    entry_id = await ledger.record(
                         session,
                         tenant.account_id,
                         "reply",
@@ -108,6 +108,6 @@ async def _month_of_spend(db: async_sessionmaker[AsyncSession], tenant: Tenant, 
                     )
                     await session.execute(
                         update(LedgerEntry)
-                        .where(LedgerEntry.id == entry.id)
+                        .where(LedgerEntry.id == entry_id)
                         .values(created_at=now - timedelta(days=days_ago, hours=n))
                     )
