@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, WindowStats, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -78,14 +78,24 @@ class RateLimiter:
         return await self._storage.check()
 
     async def hit(self, key: str, rate: str) -> RateDecision:
+        """Count a call, and say whether it is within the limit."""
         item = parse_rate(rate)
         with map_redis_errors():
             is_allowed = await self._limiter.hit(item, key)
             stats = await self._limiter.get_window_stats(item, key)
-        retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
-        return RateDecision(
-            is_allowed, item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time), retry_after_s
-        )
+        return _decision(is_allowed, item, stats)
+
+    async def peek(self, key: str, rate: str) -> RateDecision:
+        """Where the count stands, without counting a call (for answers the limit does not cover)."""
+        item = parse_rate(rate)
+        with map_redis_errors():
+            stats = await self._limiter.get_window_stats(item, key)
+        return _decision(stats.remaining > 0, item, stats)
+
+
+def _decision(is_allowed: bool, item: RateLimitItem, stats: WindowStats) -> RateDecision:
+    retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
+    return RateDecision(is_allowed, item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time), retry_after_s)
 
 
 class Locks(Protocol):

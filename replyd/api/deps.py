@@ -1,5 +1,6 @@
 """What routes need, named once as ``Annotated`` aliases so a signature lists its needs."""
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -10,7 +11,8 @@ from replyd.api.state import AppState
 from replyd.api.validation import read_json_object, validate_model
 from replyd.engine.reply import UNKNOWN_TOKEN
 from replyd.engine.settings_cache import Caller
-from replyd.errors import Forbidden, RateLimited, Unauthenticated
+from replyd.errors import Forbidden, RateLimited, ServiceUnavailable, Unauthenticated
+from replyd.limits import RateDecision
 from replyd.store.accounts import find_active_token
 from replyd.store.tables import ApiToken
 
@@ -39,11 +41,16 @@ def bearer_secret(request: Request) -> str:
 
 
 async def authenticate(request: Request, state: State) -> ApiToken:
+    """The request's token. Its answer carries the token's X-RateLimit-* headers as they
+    stand (a route that counts the call against the limit sets them again, counted)."""
     async with state.sessions() as session:
         token = await find_active_token(session, bearer_secret(request))
     if token is None:
         raise Unauthenticated(UNKNOWN_TOKEN)
     request.state.token_id = token.id  # for the request's log line
+    with contextlib.suppress(ServiceUnavailable):  # reads go on while Redis is away, without the headers
+        decision = await state.limiter.peek(reply_limit_key(token.id), token.rate_limit or state.settings.rate_limit)
+        set_rate_limit_headers(request, decision)
     return token
 
 
@@ -73,19 +80,25 @@ ReplyCaller = Annotated[Caller, Depends(reply_caller)]
 
 
 async def count_reply(request: Request, state: AppState, token_id: int, rate_limit: str | None) -> None:
-    decision = await state.limiter.hit(f"reply:{token_id}", rate_limit or state.settings.rate_limit)
-    setattr(
-        request.state,
-        RATE_LIMIT_HEADERS,
-        {
-            "X-RateLimit-Limit": str(decision.limit),
-            "X-RateLimit-Remaining": str(decision.remaining),
-            "X-RateLimit-Reset": str(decision.reset_at),
-        },
-    )
+    decision = await state.limiter.hit(reply_limit_key(token_id), rate_limit or state.settings.rate_limit)
+    set_rate_limit_headers(request, decision)
     if not decision.is_allowed:
         state.telemetry.rate_limited.inc()
         raise RateLimited(decision.retry_after_s)
+
+
+def reply_limit_key(token_id: int) -> str:
+    return f"reply:{token_id}"
+
+
+def set_rate_limit_headers(request: Request, decision: RateDecision) -> None:
+    """Leave the headers for ``api/middleware.py``, which puts them on whatever answer follows."""
+    headers = {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_at),
+    }
+    setattr(request.state, RATE_LIMIT_HEADERS, headers)
 
 
 async def require_admin(token: CurrentToken) -> ApiToken:

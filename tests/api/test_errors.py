@@ -1,6 +1,7 @@
 """Every error of generate-reply: its status, envelope and code, and that it changed nothing."""
 
 import threading
+import uuid
 from typing import Any
 
 import httpx
@@ -295,3 +296,21 @@ async def test_text_with_a_nul_character_is_refused_before_the_database(
     error = assert_error(await tenant.client.post(ROUTE, json=body), 422, "VALIDATION_ERROR")
     assert detail_fields(error) == [field]
     assert await snapshot(tenant.account_id) == before
+
+
+async def test_every_authenticated_answer_carries_the_rate_limit_headers_without_counting_a_reply(
+    start_server: Any, make_tenant: Any
+) -> None:
+    with start_server(rate_limit="3/minute") as url:
+        tenant: Tenant = await make_tenant(base_url=url)
+        assert (await tenant.reply()).status_code == 200  # one reply counted
+        reads = [
+            await tenant.client.get("/api/assistants"),
+            await tenant.client.get("/api/user/conversations"),
+            await tenant.client.get("/api/account"),
+            await tenant.client.get(f"/api/conversations/{uuid.uuid4()}"),  # an error answer too
+        ]
+        for read in reads:
+            assert (read.headers["X-RateLimit-Limit"], read.headers["X-RateLimit-Remaining"]) == ("3", "2"), read.url
+            assert int(read.headers["X-RateLimit-Reset"]) > 0
+        assert (await tenant.reply()).headers["X-RateLimit-Remaining"] == "1"  # the reads counted nothing
