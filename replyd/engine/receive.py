@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replyd.engine.context import summary_budget
 from replyd.engine.prompt import history_limit
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import ConversationNotFound, InsufficientBalance
-from replyd.money import format_micros
-from replyd.store import conversations
+from replyd.money import format_micros, reply_cost_micros
+from replyd.store import accounts, conversations
+from replyd.store.accounts import Funds
 from replyd.store.conversations import StoredTurn
 from replyd.store.tables import Assistant, Conversation
 
@@ -71,28 +73,58 @@ async def recent_history(session: AsyncSession, conversation: Conversation, assi
 
 
 async def keep_message(
-    session: AsyncSession, conversation_id: str, text: str, history: list[StoredTurn]
+    session: AsyncSession,
+    account_id: int,
+    conversation_id: str,
+    text: str,
+    history: list[StoredTurn],
+    reserved_micros: int,
 ) -> tuple[int, list[StoredTurn]]:
-    """Store the customer's message as ``pending``, and return its id with the history before it.
-    The conversation's last message, if it is this same text still unanswered (its request
-    failed, or its process died), is answered now instead of stored twice. A message left
-    ``pending`` by a process that died (this turn holds the lock: nobody else answers it) is
-    marked failed."""
+    """Store the customer's message as ``pending``, holding ``reserved_micros``, and return its
+    id with the history before it. The conversation's last message, if it is this same text
+    still unanswered (its request failed, or its process died), is answered now instead of
+    stored twice. A message left ``pending`` by a process that died (this turn holds the lock:
+    nobody else answers it) is marked failed, and its reservation given back."""
     last = history[-1] if history else None
     if last is not None and last.author == "customer" and last.awaits_answer:
+        await accounts.release(session, account_id, last.reserved_micros)  # only a dead process's message holds any
         if last.content == text:
-            await conversations.set_reply_status(session, last.id, "pending", was=("pending", "failed"))
+            await conversations.set_reply_status(
+                session, last.id, "pending", was=("pending", "failed"), reserved_micros=reserved_micros
+            )
             return last.id, history[:-1]
         await conversations.set_reply_status(session, last.id, "failed", was=("pending",), error=INTERRUPTED)
     message_id = await conversations.add_message(
-        session, conversation_id, role="user", author="customer", content=text, reply_status="pending"
+        session,
+        conversation_id,
+        role="user",
+        author="customer",
+        content=text,
+        reply_status="pending",
+        reserved_micros=reserved_micros,
     )
     return message_id, history
 
 
-def check_balance(balance_micros: int, assistant: Assistant) -> None:
-    if balance_micros <= 0 or balance_micros < assistant.reply_fee_micros:
+def most_a_reply_costs(assistant: Assistant) -> int:
+    """What a reply is held to cost until it settles: each model call the turn may make (one;
+    with functions, one per round and a last one) with a prompt filling the context budget and
+    the longest reply, two rolling summaries (one written ahead, one inline), and the fee.
+    Function results can push a prompt past the budget; such a reply is still charged in full."""
+    budget = assistant.context_budget_tokens
+    calls = assistant.max_function_rounds + 1 if assistant.functions or assistant.handoff_enabled else 1
+    prices = (assistant.input_price_micros, assistant.output_price_micros)
+    call = reply_cost_micros(budget, assistant.max_reply_tokens, *prices, 0)
+    summary = reply_cost_micros(budget, summary_budget(budget), *prices, 0)
+    return calls * call + 2 * summary + assistant.reply_fee_micros
+
+
+async def hold_funds(session: AsyncSession, account_id: int, funds: Funds, amount_micros: int) -> None:
+    """Reserve what the reply may cost, or refuse it: concurrent replies never spend more than
+    the balance."""
+    if funds.balance_micros <= 0 or not await accounts.reserve(session, account_id, amount_micros):
+        held = f", of which {format_micros(funds.reserved_micros)} is held for replies in progress"
         raise InsufficientBalance(
-            f"Your balance ({format_micros(balance_micros)}) is too low for a reply "
-            f"(fee {format_micros(assistant.reply_fee_micros)}); top up your account."
+            f"Your balance ({format_micros(funds.balance_micros)}{held if funds.reserved_micros else ''}) "
+            f"is too low for a reply, which may cost up to {format_micros(amount_micros)}; top up your account."
         )

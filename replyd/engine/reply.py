@@ -68,6 +68,8 @@ class Turn:
     conversation_id: str
     message_id: int
     """The customer's message this turn answers."""
+    reserved_micros: int
+    """What the turn holds of the account's balance until it settles."""
     variables: dict[str, Scalar]
     memory: Memory
     secret: str
@@ -169,7 +171,7 @@ class ReplyEngine:
             thought = await self._think(request, turn)
             result = await self._settle(caller.account_id, request, turn, thought, key)
         except BaseException as exc:
-            await asyncio.shield(self._mark_failed(turn, exc))
+            await asyncio.shield(self._mark_failed(caller.account_id, turn, exc))
             raise
         if thought.prompt.cut:
             self._telemetry.cuts.labels(thought.prompt.cut).inc()
@@ -196,16 +198,19 @@ class ReplyEngine:
                 answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
                 await _remember_answer(session, account_id, key, answer)
                 return answer
-            receive.check_balance(funds.balance_micros, assistant)
             history = [] if is_new else await receive.recent_history(session, conversation, assistant)
-            message_id, history = await receive.keep_message(session, conversation.id, request.message, history)
+            reserved = receive.most_a_reply_costs(assistant)
+            message_id, history = await receive.keep_message(
+                session, account_id, conversation.id, request.message, history, reserved
+            )
+            await receive.hold_funds(session, account_id, funds, reserved)
             memory = Memory(
                 conversation.summary,
                 conversation.summary_through_id,
                 as_turns(history),
                 conversations.summary_ahead(conversation),
             )
-        return Turn(assistant, conversation.id, message_id, variables, memory, funds.webhook_secret)
+        return Turn(assistant, conversation.id, message_id, reserved, variables, memory, funds.webhook_secret)
 
     async def _check_token(self, session: AsyncSession, token: CachedToken, settings_version: int) -> None:
         """The account's tokens or assistants changed since the token was cached: is it still active?"""
@@ -226,6 +231,7 @@ class ReplyEngine:
         assistant = await assistants.get_assistant(session, account_id, assistant_id)
         if assistant is None:
             raise AssistantNotFound(f"Assistant {assistant_id} was not found in your account.")
+        session.expunge(assistant)  # the cached copy must outlive this transaction, even rolled back
         self._cache.keep_assistant(assistant, settings_version)
         return assistant
 
@@ -298,16 +304,21 @@ class ReplyEngine:
                 message_id=message_id,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
+                released_micros=turn.reserved_micros,
             )
             await _remember_answer(session, account_id, key, result)
         return result
 
-    async def _mark_failed(self, turn: Turn, exc: BaseException) -> None:
-        """The model (or anything on the way) failed: the message stays, unanswered, saying why."""
+    async def _mark_failed(self, account_id: int, turn: Turn, exc: BaseException) -> None:
+        """The model (or anything on the way) failed: the message stays, unanswered, saying why,
+        and its reservation is given back."""
         error = exc.message if isinstance(exc, ReplydError) else receive.INTERRUPTED
         try:
             async with self._sessions() as session, session.begin():
-                await conversations.set_reply_status(session, turn.message_id, "failed", was=("pending",), error=error)
+                if await conversations.set_reply_status(
+                    session, turn.message_id, "failed", was=("pending",), error=error
+                ):
+                    await accounts.release(session, account_id, turn.reserved_micros)
         except Exception:  # the client hears of the first failure; the message's next turn settles it
             log.warning("could not mark message %s as failed", turn.message_id, exc_info=True)
 

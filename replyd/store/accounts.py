@@ -47,20 +47,47 @@ class Funds:
     """What a reply needs of its account, read in one statement."""
 
     balance_micros: int
+    reserved_micros: int
     webhook_secret: str
     settings_version: int
 
 
-GET_FUNDS = select(ACCOUNTS.c.balance_micros, ACCOUNTS.c.webhook_secret, ACCOUNTS.c.settings_version).where(
-    ACCOUNTS.c.id == bindparam("id")
+RESERVE = (
+    update(ACCOUNTS)
+    .where(
+        ACCOUNTS.c.id == bindparam("account_id"),
+        ACCOUNTS.c.balance_micros - ACCOUNTS.c.reserved_micros >= bindparam("amount_micros"),
+    )
+    .values(reserved_micros=ACCOUNTS.c.reserved_micros + bindparam("amount_micros"))
 )
+RESERVE_BACK = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == bindparam("account_id"))
+    .values(reserved_micros=ACCOUNTS.c.reserved_micros - bindparam("amount_micros"))
+)
+GET_FUNDS = select(
+    ACCOUNTS.c.balance_micros, ACCOUNTS.c.reserved_micros, ACCOUNTS.c.webhook_secret, ACCOUNTS.c.settings_version
+).where(ACCOUNTS.c.id == bindparam("id"))
 FIND_TOKEN = select(ApiToken).where(ApiToken.token_sha256 == bindparam("digest"))
 """Built once: every reply reads them."""
 
 
+async def reserve(session: AsyncSession, account_id: int, amount_micros: int) -> bool:
+    """Hold ``amount_micros`` of the balance for a reply in progress, if that much is not held
+    already; one conditional statement, so two replies can never both take the last of it."""
+    result = await session.execute(RESERVE, {"account_id": account_id, "amount_micros": amount_micros})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(session: AsyncSession, account_id: int, amount_micros: int) -> None:
+    """Give back a reservation whose reply will not be charged (it failed, or was abandoned)."""
+    if amount_micros:
+        await session.execute(RESERVE_BACK, {"account_id": account_id, "amount_micros": amount_micros})
+
+
 async def get_funds(session: AsyncSession, account_id: int) -> Funds:
     row = (await session.execute(GET_FUNDS, {"id": account_id})).first()
-    return Funds(*row) if row else Funds(0, "", 0)
+    return Funds(*row) if row else Funds(0, 0, "", 0)
 
 
 SCOPES = ("admin", "replies")

@@ -51,7 +51,15 @@ GET_CONVERSATION = select(Conversation).where(
     Conversation.id == bindparam("id"), Conversation.account_id == bindparam("account_id")
 )
 RECENT_TURNS = (
-    select(Message.id, Message.role, Message.author, Message.content, Message.function_calls, Message.reply_status)
+    select(
+        Message.id,
+        Message.role,
+        Message.author,
+        Message.content,
+        Message.function_calls,
+        Message.reply_status,
+        Message.reserved_micros,
+    )
     .where(Message.conversation_id == bindparam("conversation_id"), Message.id > bindparam("after_id"))
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
@@ -65,7 +73,7 @@ INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 SET_REPLY_STATUS = (
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.reply_status.in_(bindparam("was", expanding=True)))
-    .values(reply_status=bindparam("status"), reply_error=bindparam("error"))
+    .values(reply_status=bindparam("status"), reply_error=bindparam("error"), reserved_micros=bindparam("reserved"))
 )
 
 
@@ -108,6 +116,7 @@ class StoredTurn:
     content: str
     function_calls: list[Any]
     reply_status: str | None
+    reserved_micros: int
 
     @property
     def awaits_answer(self) -> bool:
@@ -242,6 +251,7 @@ async def add_message(
     cached_tokens: int = 0,
     cost_micros: int = 0,
     reply_status: str | None = None,
+    reserved_micros: int = 0,
 ) -> int:
     """Store a message; its id."""
     row = {
@@ -256,6 +266,7 @@ async def add_message(
         "cost_micros": cost_micros,
         "reply_status": reply_status,
         "reply_error": None,
+        "reserved_micros": reserved_micros,
         "created_at": utcnow(),
     }
     message_id: int = (await session.execute(INSERT_MESSAGE, row)).scalar_one()
@@ -269,11 +280,19 @@ async def get_message(session: AsyncSession, message_id: int) -> Message:
 
 
 async def set_reply_status(
-    session: AsyncSession, message_id: int, status: str, *, was: tuple[str, ...], error: str | None = None
+    session: AsyncSession,
+    message_id: int,
+    status: str,
+    *,
+    was: tuple[str, ...],
+    error: str | None = None,
+    reserved_micros: int = 0,
 ) -> bool:
-    """Move a customer's message to ``status`` if it is still in one of the states ``was``;
+    """Move a customer's message to ``status`` (holding ``reserved_micros`` of its account's
+    balance: only a pending message holds any) if it is still in one of the states ``was``;
     False if it was not (another process settled it first: never answer or charge twice)."""
     bound = {"message_id": message_id, "was": list(was), "status": status, "error": error}
+    bound["reserved"] = reserved_micros
     result = await session.execute(SET_REPLY_STATUS, bound)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -11,7 +11,10 @@ from replyd.store.tables import ACCOUNTS, LEDGER_ENTRIES, Account, LedgerEntry
 MOVE_BALANCE = (
     update(ACCOUNTS)
     .where(ACCOUNTS.c.id == bindparam("account_id"))
-    .values(balance_micros=ACCOUNTS.c.balance_micros + bindparam("amount_micros"))
+    .values(
+        balance_micros=ACCOUNTS.c.balance_micros + bindparam("amount_micros"),
+        reserved_micros=ACCOUNTS.c.reserved_micros - bindparam("released_micros"),
+    )
 )
 INSERT_ENTRY = insert(LEDGER_ENTRIES).returning(LEDGER_ENTRIES.c.id)
 """Built once: every charged reply runs both."""
@@ -28,10 +31,12 @@ async def record(
     message_id: int | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    released_micros: int = 0,
 ) -> int:
-    """Add an entry and move the balance by the same amount; the entry's id. The caller
-    commits both at once."""
-    await session.execute(MOVE_BALANCE, {"account_id": account_id, "amount_micros": amount_micros})
+    """Add an entry and move the balance by the same amount; the entry's id. A reply's charge
+    takes the place of its reservation (``released_micros``). The caller commits it all at once."""
+    moved = {"account_id": account_id, "amount_micros": amount_micros, "released_micros": released_micros}
+    await session.execute(MOVE_BALANCE, moved)
     entry = {
         "account_id": account_id,
         "kind": kind,

@@ -52,6 +52,10 @@ class Account(Base):
     """Always the sum of this account's ledger; updated in the same transaction as each entry."""
     webhook_secret: Mapped[str] = mapped_column(String(64))
     """Signs every webhook call of the account's functions; kept in clear, since signing needs it."""
+    reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    """What replies in progress may still cost: held out of the balance while the model thinks,
+    so concurrent replies can never spend more than the balance (the sum of the pending
+    messages' own ``reserved_micros``)."""
     settings_version: Mapped[int] = mapped_column(BigInteger, default=0)
     """Moves on with every change to the account's tokens, assistants or webhook secret, in the
     same transaction: what each process caches of them is good while this is unchanged."""
@@ -157,6 +161,8 @@ class Message(Base):
     messages of the AI and of human agents."""
     reply_error: Mapped[str | None] = mapped_column(Text)
     """Why the AI could not answer a ``failed`` message, as the client was told."""
+    reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    """While ``pending``: the most its reply may cost, held on the account until it settles."""
     created_at: Mapped[datetime]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from replyd.store import accounts
+from replyd.store import accounts, ledger
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
 from tests.servers import StubModel
@@ -69,3 +69,15 @@ async def test_revoking_one_token_leaves_the_accounts_other_tokens_working(
             assert await accounts.revoke_token(session, tenant.token_id)
         assert (await client.post("/api/ai/generate-reply", json=body)).status_code == 200
     assert_error(await tenant.reply(), 401, "UNAUTHENTICATED")
+
+
+async def test_an_assistant_first_read_by_a_refused_reply_serves_the_next(
+    make_tenant: Any, db: Any, stub_model: StubModel
+) -> None:
+    """The reply that first reads (and caches) the assistant is refused and rolled back; the
+    cached assistant must not go with that transaction."""
+    tenant: Tenant = await make_tenant(balance="0.01", reply_fee="0.05")
+    assert_error(await tenant.reply("first"), 402, "INSUFFICIENT_BALANCE")
+    async with db() as session, session.begin():
+        await ledger.record(session, tenant.account_id, "top_up", 1_000_000)
+    assert (await tenant.reply("second")).status_code == 200

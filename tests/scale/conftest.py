@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.store.conversations import all_messages
-from replyd.store.tables import Conversation, LedgerEntry, Message
+from replyd.store.tables import Account, Conversation, LedgerEntry, Message
 from tests.conftest import RUN_PREFIX, Tenant
 from tests.servers import StubModel
 
@@ -250,12 +250,15 @@ async def assert_consistent(db: async_sessionmaker[AsyncSession], snapshot: Any,
     """What must hold after any mix of crashes and failures: in every conversation each
     answered customer message is followed by exactly one reply, an unanswered one (failed, or
     pending as the last message after a crash) by none (unless the AI was disabled), no
-    message is stored twice, each reply is charged once, and the balance is the ledger's sum."""
+    message is stored twice, each reply is charged once, the balance is the ledger's sum, and
+    what the account holds for replies in progress is what its pending messages hold."""
     async with db() as session:
         owned = await session.scalars(select(Conversation).where(Conversation.account_id == account_id))
         reply_ids: set[int] = set()
+        held = 0
         for conversation in owned.all():
             messages = await all_messages(session, conversation.id)
+            held += sum(m.reserved_micros for m in messages if m.reply_status == "pending")
             customer_messages = [m.content for m in messages if m.role == "user"]
             assert len(customer_messages) == len(set(customer_messages)), "a message was stored twice"
             reply_ids |= {m.id for m in messages if m.role == "assistant"}
@@ -267,6 +270,8 @@ async def assert_consistent(db: async_sessionmaker[AsyncSession], snapshot: Any,
             select(LedgerEntry.message_id).where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
         )
         charged_ids = list(charged.all())
+        account_holds = await session.scalar(select(Account.reserved_micros).where(Account.id == account_id))
     assert sorted(charged_ids) == sorted(reply_ids), "each reply is charged exactly once"
+    assert account_holds == held, "the account holds what its pending messages hold"
     now = await snapshot(account_id)
     assert now.balance_micros == now.ledger_sum_micros
