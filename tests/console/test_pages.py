@@ -2,6 +2,8 @@
 the assistant form shows problems beside their fields, the 'try it' chat and the usage page
 read what the API reads."""
 
+import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 
 from tests.conftest import Tenant
 from tests.console.conftest import Console
-from tests.servers import StubModel
+from tests.servers import Scripted, StubModel
 
 
 async def test_another_accounts_conversation_answers_404_and_cannot_be_changed(
@@ -212,3 +214,28 @@ async def test_a_form_too_large_or_holding_a_nul_character_is_refused(
     assert (await console.post(path, {"message": "x" * 300_000})).status_code == 413
     assert (await console.post(path, {"message": "a\x00b"})).status_code == 400
     assert len((await tenant.client.get(f"/api/conversations/{conversation_id}")).json()["history"]) == 2
+
+
+async def test_a_conversation_shows_a_message_the_ai_is_answering_and_one_it_could_not(
+    tenant: Tenant, open_console: Callable[..., Any], stub_model: StubModel
+) -> None:
+    stub_model.enqueue(Scripted(status=500))
+    failed = await tenant.reply("Where is my order?", customer="c-console")
+    assert failed.status_code == 502
+    conversation_id = (await tenant.client.get("/api/user/conversations")).json()["data"][0]["id"]
+    console: Console = await open_console(tenant)
+    page = (await console.client.get(f"/console/conversations/{conversation_id}")).text
+    assert "Not answered" in page and "HTTP 500" in page
+
+    gate = threading.Event()
+    stub_model.enqueue(Scripted(text="It ships today.", gate=gate))
+    answering = asyncio.create_task(tenant.reply("Where is my order?", customer="c-console"))
+    try:
+        await asyncio.to_thread(stub_model.wait_for_request)
+        page = (await console.client.get(f"/console/conversations/{conversation_id}")).text
+        assert "AI answering" in page and "Not answered" not in page
+    finally:
+        gate.set()
+    assert (await answering).status_code == 200
+    page = (await console.client.get(f"/console/conversations/{conversation_id}")).text
+    assert "AI answering" not in page and "It ships today." in page
