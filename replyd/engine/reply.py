@@ -158,6 +158,7 @@ class ReplyEngine:
         conversation run one at a time, in arrival order, across processes."""
         async with self._claims.claim(caller.account_id, key) as claim:
             if claim.answer is not None:
+                await self._check_caller(caller)  # a replay reads nothing else that would check it
                 return ReplyResult(**claim.answer)
             lock = lock_key(request.assistant_id, request.customer_identifier, request.conversation_id)
             async with self._locks.hold(lock):
@@ -211,6 +212,16 @@ class ReplyEngine:
                 conversations.summary_ahead(conversation),
             )
         return Turn(assistant, conversation.id, message_id, reserved, variables, memory, funds.webhook_secret)
+
+    async def _check_caller(self, caller: Caller) -> None:
+        """Refuse a cached token revoked since it was cached (the receive transaction does the
+        same with the settings version it reads anyway)."""
+        if caller.token is None:
+            return
+        async with self._sessions() as session:
+            funds = await accounts.get_funds(session, caller.account_id)
+            if caller.token.settings_version != funds.settings_version:
+                await self._check_token(session, caller.token, funds.settings_version)
 
     async def _check_token(self, session: AsyncSession, token: CachedToken, settings_version: int) -> None:
         """The account's tokens or assistants changed since the token was cached: is it still active?"""

@@ -81,3 +81,15 @@ async def test_an_assistant_first_read_by_a_refused_reply_serves_the_next(
     async with db() as session, session.begin():
         await ledger.record(session, tenant.account_id, "top_up", 1_000_000)
     assert (await tenant.reply("second")).status_code == 200
+
+
+async def test_a_token_revoked_after_it_was_cached_gets_no_replay_of_its_idempotent_answer(
+    tenant: Tenant, db: Any
+) -> None:
+    body = {"assistant_id": tenant.assistant_id, "customer_identifier": "c-key", "message": "hi"}
+    headers = {"Idempotency-Key": "replayed"}
+    assert (await tenant.client.post("/api/ai/generate-reply", json=body, headers=headers)).status_code == 200
+    async with db() as session, session.begin():
+        assert await accounts.revoke_token(session, tenant.token_id)
+    replay = await tenant.client.post("/api/ai/generate-reply", json=body, headers=headers)
+    assert_error(replay, 401, "UNAUTHENTICATED")
