@@ -17,7 +17,7 @@ from replyd.api.envelope import install_error_handlers
 from replyd.api.middleware import RateLimitHeaders
 from replyd.api.request_log import RequestLog
 from replyd.api.routes import account, assistants, conversations, health, replies
-from replyd.api.state import AppState
+from replyd.services import Services
 from replyd.settings import Settings
 from replyd.telemetry import Telemetry, configure_json_logs
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState.build(settings, telemetry)
+        state = Services.build(settings, telemetry)
         app.state.replyd = state
         if preload_model:
             await state.providers.preload_local()

@@ -23,7 +23,9 @@
     └── ServiceUnavailable           503 SERVICE_UNAVAILABLE
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class ReplydError(Exception):
     status, error_code = 500, "INTERNAL_ERROR"
     retry_after_s: int | None = None
     """When set, the answer says in ``Retry-After`` when to try again."""
+    headers: Mapping[str, str] = MappingProxyType({})
+    """More headers for the answer."""
 
     def __init__(self, message: str = "Something went wrong on our side; please retry later.") -> None:
         super().__init__(message)
@@ -112,9 +116,10 @@ class IdempotencyKeyReused(ReplydError):
 class RateLimited(ReplydError):
     status, error_code = 429, "RATE_LIMITED"
 
-    def __init__(self, retry_after_s: int) -> None:
+    def __init__(self, retry_after_s: int, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"Rate limit exceeded; retry in {retry_after_s} seconds.")
         self.retry_after_s = retry_after_s
+        self.headers = headers or {}
 
 
 class ProviderError(ReplydError):

@@ -60,6 +60,15 @@ class RateDecision:
     """Unix time at which the oldest counted request leaves the window."""
     retry_after_s: int
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The X-RateLimit-* headers that tell a client where its count stands."""
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
+
 
 class RateLimiter:
     """Counts in this process, or in Redis (``redis_url``) so that every process shares the count."""

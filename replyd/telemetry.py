@@ -4,12 +4,8 @@ build many apps) and one JSON log line per request. Never message text, tokens o
 import json
 import logging
 import time
-from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from replyd.errors import ReplydError
-from replyd.providers.base import ChatMessage, Completion, Options, Provider, ProviderWrapper, ToolSpec
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -62,31 +58,6 @@ class Telemetry:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MeasuredProvider(ProviderWrapper):
-    """A provider whose calls are timed and counted under its name."""
-
-    def __init__(self, inner: Provider, name: str, telemetry: Telemetry) -> None:
-        super().__init__(inner)
-        self._name = name
-        self._telemetry = telemetry
-
-    async def complete(
-        self, model: str, messages: list[ChatMessage], options: Options, tools: Sequence[ToolSpec] = ()
-    ) -> Completion:
-        started = time.perf_counter()
-        try:
-            completion = await self._inner.complete(model, messages, options, tools)
-        except ReplydError as exc:
-            self._telemetry.model_errors.labels(self._name, exc.error_code).inc()
-            raise
-        finally:
-            self._telemetry.model_seconds.labels(self._name).observe(time.perf_counter() - started)
-        self._telemetry.model_tokens.labels(self._name, "prompt").inc(completion.usage.prompt_tokens)
-        self._telemetry.model_tokens.labels(self._name, "completion").inc(completion.usage.completion_tokens)
-        self._telemetry.model_tokens.labels(self._name, "cached").inc(completion.usage.cached_tokens)
-        return completion
 
 
 class JsonFormatter(logging.Formatter):

@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.app import create_app
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.functions.signing import new_webhook_secret
 from replyd.money import parse_amount
+from replyd.services.assistant_config import AssistantConfig
 from replyd.settings import Settings
 from replyd.store import accounts, ledger
 from replyd.store.assistants import create_assistant
@@ -169,7 +170,7 @@ async def make_tenant(db: async_sessionmaker[AsyncSession], server: str) -> Asyn
     ) -> Tenant:
         config = AssistantConfig.model_validate({"name": "Test assistant", "model": STUB_MODEL} | assistant_fields)
         async with db() as session, session.begin():
-            account = await accounts.create_account(session, "test", parse_amount(balance))
+            account = await accounts.create_account(session, "test", parse_amount(balance), new_webhook_secret())
             token = await accounts.create_token(session, account.id, rate_limit)
             assistant = await create_assistant(session, account.id, config.to_columns())
         client = httpx.AsyncClient(

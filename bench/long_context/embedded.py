@@ -20,9 +20,9 @@ from bench.long_context.stub import (
     running_replyd,
     stub_rule,
 )
-from replyd.engine.assistant_config import AssistantConfig
 from replyd.providers import local
 from replyd.providers.local import LocalProvider
+from replyd.services.assistant_config import AssistantConfig
 from tests.servers import serve_in_thread
 
 # ---------------------------------------------------------------- instrumenting llama.cpp

@@ -20,9 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from replyd.app import create_app
-from replyd.engine.assistant_config import AssistantConfig
 from replyd.engine.summary import INSTRUCTIONS
+from replyd.functions.signing import new_webhook_secret
 from replyd.providers.base import CHARS_PER_TOKEN, ESTIMATE, ChatMessage, Tokenizer, prompt_tokens
+from replyd.services.assistant_config import AssistantConfig
 from replyd.settings import Settings
 from replyd.store import accounts, conversations
 from replyd.store.assistants import create_assistant
@@ -225,7 +226,7 @@ def seed(database_url: str, config: AssistantConfig) -> Tenant:
         engine = create_engine(database_url)
         try:
             async with session_factory(engine)() as session, session.begin():
-                account = await accounts.create_account(session, "bench", 1_000_000 * 1_000_000)
+                account = await accounts.create_account(session, "bench", 1_000_000 * 1_000_000, new_webhook_secret())
                 token = await accounts.create_token(session, account.id, "1000000/minute")
                 assistant = await create_assistant(session, account.id, config.to_columns())
                 return Tenant(token.secret, assistant.id)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.long_context.stats import Verdict, cuts_by_kind, median
 from bench.long_context.stub import SYSTEM_PROMPT, Exchange, customer_message, running_replyd
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.services.assistant_config import AssistantConfig
 
 
 @dataclass

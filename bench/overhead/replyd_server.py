@@ -13,7 +13,8 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.functions.signing import new_webhook_secret
+from replyd.services.assistant_config import AssistantConfig
 from replyd.store import accounts
 from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
@@ -42,7 +43,7 @@ def seed(database_url: str) -> tuple[str, int]:
         engine = create_engine(database_url)
         try:
             async with session_factory(engine)() as session, session.begin():
-                account = await accounts.create_account(session, "bench", 1_000_000 * 1_000_000)
+                account = await accounts.create_account(session, "bench", 1_000_000 * 1_000_000, new_webhook_secret())
                 token = await accounts.create_token(session, account.id, "1000000/minute")
                 config = AssistantConfig(name="bench", model="openai:stub-model")
                 assistant = await create_assistant(session, account.id, config.to_columns())

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from replyd.api.openapi import example
 from replyd.money import format_micros
-from replyd.store.tables import LedgerEntry
+from replyd.services.views import LedgerEntryView
 
 
 class TokenInfo(BaseModel):
@@ -47,7 +47,7 @@ class LedgerEntryOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, entry: LedgerEntry) -> "LedgerEntryOut":
+    def of(cls, entry: LedgerEntryView) -> "LedgerEntryOut":
         return cls(
             id=entry.id,
             kind=entry.kind,

@@ -6,9 +6,8 @@ from typing import Any
 from pydantic import BaseModel, JsonValue
 
 from replyd.api.openapi import example
-from replyd.engine.assistant_config import AssistantConfig
-from replyd.engine.assistants import config_of
-from replyd.store.tables import Assistant
+from replyd.services.assistant_config import AssistantConfig
+from replyd.services.views import AssistantView
 
 
 class AssistantData(AssistantConfig):
@@ -17,8 +16,8 @@ class AssistantData(AssistantConfig):
     updated_at: datetime
 
     @classmethod
-    def of(cls, assistant: Assistant) -> "AssistantData":
-        config = config_of(assistant).model_dump()
+    def of(cls, assistant: AssistantView) -> "AssistantData":
+        config = assistant.config.model_dump()
         return cls(id=assistant.id, created_at=assistant.created_at, updated_at=assistant.updated_at, **config)
 
 

@@ -8,8 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from replyd.api.openapi import example
 from replyd.api.schemas import AssistantId, MessageText, Variables
 from replyd.money import format_micros
-from replyd.store.conversations import ConversationSummary
-from replyd.store.tables import Conversation, Message
+from replyd.services.views import ConversationListing, ConversationView, MessageView
 
 
 class HistoryItem(BaseModel):
@@ -29,7 +28,7 @@ class HistoryItem(BaseModel):
     reply_error: str | None = Field(default=None, description="Why the AI could not answer a `failed` message.")
 
     @classmethod
-    def of(cls, message: Message) -> "HistoryItem":
+    def of(cls, message: MessageView) -> "HistoryItem":
         return cls(
             role=message.role,  # type: ignore[arg-type]
             content=message.content,
@@ -74,7 +73,7 @@ class ConversationOut(BaseModel):
     history: list[HistoryItem]
 
     @classmethod
-    def of(cls, conversation: Conversation, messages: list[Message]) -> "ConversationOut":
+    def of(cls, conversation: ConversationView, messages: list[MessageView]) -> "ConversationOut":
         return cls(
             conversation_id=conversation.id,
             assistant_id=conversation.assistant_id,
@@ -100,7 +99,7 @@ class ConversationListItem(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, summary: ConversationSummary) -> "ConversationListItem":
+    def of(cls, summary: ConversationListing) -> "ConversationListItem":
         conversation = summary.conversation
         return cls(
             id=conversation.id,
@@ -153,10 +152,6 @@ class ConversationStateOut(BaseModel):
     status: bool = True
     conversation_id: str
     ai_enabled: bool
-
-    @classmethod
-    def of(cls, conversation: Conversation) -> "ConversationStateOut":
-        return cls(conversation_id=conversation.id, ai_enabled=not conversation.ai_disabled)
 
 
 class StartConversationIn(BaseModel):

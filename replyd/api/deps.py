@@ -7,30 +7,19 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from pydantic import BaseModel
 
-from replyd.api.state import AppState
 from replyd.api.validation import read_json_object, validate_model
+from replyd.app_state import State
 from replyd.engine.reply import UNKNOWN_TOKEN
 from replyd.engine.settings_cache import Caller
-from replyd.errors import Forbidden, RateLimited, ServiceUnavailable, Unauthenticated
+from replyd.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from replyd.limits import RateDecision
-from replyd.store.accounts import find_active_token
-from replyd.store.tables import ApiToken
+from replyd.services import Services
+from replyd.services.accounts import TokenView
 
 RATE_LIMIT_HEADERS = "rate_limit_headers"
 """Key in ``request.state`` under which the rate limiter leaves the X-RateLimit-* headers."""
-STATUS_ENVELOPE = "status_envelope"
-"""Key in ``request.state`` that makes errors carry Famulor's ``"status": false`` too."""
 
 M = TypeVar("M", bound=BaseModel)
-
-
-async def get_state(request: Request) -> AppState:
-    """``async``, so FastAPI calls it on the event loop instead of in a worker thread."""
-    state: AppState = request.app.state.replyd
-    return state
-
-
-State = Annotated[AppState, Depends(get_state)]
 
 
 def bearer_secret(request: Request) -> str:
@@ -40,30 +29,28 @@ def bearer_secret(request: Request) -> str:
     return secret.strip()
 
 
-async def authenticate(request: Request, state: State) -> ApiToken:
+async def authenticate(request: Request, state: State) -> TokenView:
     """The request's token. Its answer carries the token's X-RateLimit-* headers as they
     stand (a route that counts the call against the limit sets them again, counted)."""
-    async with state.sessions() as session:
-        token = await find_active_token(session, bearer_secret(request))
+    token = await state.accounts.active_token(bearer_secret(request))
     if token is None:
         raise Unauthenticated(UNKNOWN_TOKEN)
     request.state.token_id = token.id  # for the request's log line
     with contextlib.suppress(ServiceUnavailable):  # reads go on while Redis is away, without the headers
-        decision = await state.limiter.peek(reply_limit_key(token.id), token.rate_limit or state.settings.rate_limit)
-        set_rate_limit_headers(request, decision)
+        set_rate_limit_headers(request, await state.reply_limits.peek(token.id, token.rate_limit))
     return token
 
 
-CurrentToken = Annotated[ApiToken, Depends(authenticate)]
+CurrentToken = Annotated[TokenView, Depends(authenticate)]
 
 
-async def limit_replies(request: Request, token: CurrentToken, state: State) -> ApiToken:
+async def limit_replies(request: Request, token: CurrentToken, state: State) -> TokenView:
     """Count this call against the token's reply limit; the headers go on every answer."""
     await count_reply(request, state, token.id, token.rate_limit)
     return token
 
 
-RateLimitedToken = Annotated[ApiToken, Depends(limit_replies)]
+RateLimitedToken = Annotated[TokenView, Depends(limit_replies)]
 
 
 async def reply_caller(request: Request, state: State) -> Caller:
@@ -79,43 +66,26 @@ async def reply_caller(request: Request, state: State) -> Caller:
 ReplyCaller = Annotated[Caller, Depends(reply_caller)]
 
 
-async def count_reply(request: Request, state: AppState, token_id: int, rate_limit: str | None) -> None:
-    decision = await state.limiter.hit(reply_limit_key(token_id), rate_limit or state.settings.rate_limit)
-    set_rate_limit_headers(request, decision)
-    if not decision.is_allowed:
-        state.telemetry.rate_limited.inc()
-        raise RateLimited(decision.retry_after_s)
-
-
-def reply_limit_key(token_id: int) -> str:
-    return f"reply:{token_id}"
+async def count_reply(request: Request, state: Services, token_id: int, rate_limit: str | None) -> None:
+    """A refusal (``RateLimited``) carries its own headers; an allowed call leaves them here."""
+    set_rate_limit_headers(request, await state.reply_limits.count(token_id, rate_limit))
 
 
 def set_rate_limit_headers(request: Request, decision: RateDecision) -> None:
     """Leave the headers for ``api/middleware.py``, which puts them on whatever answer follows."""
-    headers = {
-        "X-RateLimit-Limit": str(decision.limit),
-        "X-RateLimit-Remaining": str(decision.remaining),
-        "X-RateLimit-Reset": str(decision.reset_at),
-    }
-    setattr(request.state, RATE_LIMIT_HEADERS, headers)
+    setattr(request.state, RATE_LIMIT_HEADERS, decision.headers)
 
 
-async def require_admin(token: CurrentToken) -> ApiToken:
+async def require_admin(token: CurrentToken) -> TokenView:
     if token.scope != "admin":
         raise Forbidden("This token may only generate replies and read conversations; use an admin token.")
     return token
 
 
-AdminToken = Annotated[ApiToken, Depends(require_admin)]
+AdminToken = Annotated[TokenView, Depends(require_admin)]
 
 
-def use_status_envelope(request: Request) -> None:
-    """For Famulor's conversation endpoints, whose clients read ``status``."""
-    setattr(request.state, STATUS_ENVELOPE, True)
-
-
-def body_of(model: type[M]) -> Callable[[Request, AppState], Awaitable[M]]:
+def body_of(model: type[M]) -> Callable[[Request, Services], Awaitable[M]]:
     """A dependency reading the body as ``model``: declared after the token, it runs after
     authentication, and a broken body answers in replyd's envelope (400 or 422)."""
 

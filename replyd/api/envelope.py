@@ -6,15 +6,23 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
-from replyd.api.deps import STATUS_ENVELOPE
 from replyd.api.middleware import HttpMiddleware
 from replyd.api.validation import problems_from_pydantic
 from replyd.errors import MethodNotAllowed, NotFound, ReplydError, Unauthenticated, ValidationFailed
 
 log = logging.getLogger(__name__)
+
+
+class StatusEnvelopeRoute(APIRoute):
+    """The routes of a router made with ``APIRouter(route_class=StatusEnvelopeRoute)`` answer
+    errors with Famulor's ``"status": false`` beside replyd's fields: Famulor's conversation
+    endpoints, whose clients read ``status``."""
+
+    with_status = True
 
 
 def error_body(error: ReplydError, with_status: bool = False) -> dict[str, Any]:
@@ -27,12 +35,12 @@ def error_body(error: ReplydError, with_status: bool = False) -> dict[str, Any]:
 
 
 def error_response(error: ReplydError, request: Request | None = None) -> JSONResponse:
-    headers = {}
+    headers = dict(error.headers)
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    with_status = request is not None and getattr(request.state, STATUS_ENVELOPE, False)
+    with_status = request is not None and isinstance(request.scope.get("route"), StatusEnvelopeRoute)
     return JSONResponse(error_body(error, with_status), status_code=error.status, headers=headers)
 
 

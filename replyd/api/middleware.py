@@ -24,13 +24,14 @@ class HttpMiddleware:
 
 class RateLimitHeaders(HttpMiddleware):
     """Puts the X-RateLimit-* headers the limiter left in ``request.state`` on the answer,
-    success or error alike."""
+    success or error alike, unless the answer has its own (a refusal by the limit)."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = scope.get("state", {}).get(RATE_LIMIT_HEADERS)
-                if extra:
+                has_own = any(name == b"x-ratelimit-limit" for name, _ in message.get("headers", []))
+                if extra and not has_own:
                     message["headers"] = [
                         *message.get("headers", []),
                         *((name.lower().encode(), value.encode()) for name, value in extra.items()),

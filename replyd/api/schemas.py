@@ -6,6 +6,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr, ValidationInfo
 
 from replyd.engine.variables import Scalar
+from replyd.services.conversations import message_problem
+from replyd.services.views import MAX_ID
 
 REPLY_EXAMPLE: dict[str, JsonValue] = {
     "success": True,
@@ -20,9 +22,6 @@ REPLY_EXAMPLE: dict[str, JsonValue] = {
 NO_NUL = r"^[^\x00]*$"
 """Text a database can keep: anything but the NUL character."""
 
-MAX_ID = 2**63 - 1
-"""Ids are 64-bit integers; a larger number cannot name anything."""
-
 AssistantId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="An assistant of your account.")]
 
 
@@ -32,11 +31,12 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _within_message_limit(value: str, info: ValidationInfo) -> str:
-    """The limit is a setting, so it comes in the validation context."""
-    limit = (info.context or {}).get("max_message_chars")
-    if limit is not None and len(value) > limit:
-        raise ValueError(f"must be at most {limit} characters (it has {len(value)})")
+def _acceptable_message(value: str, info: ValidationInfo) -> str:
+    """The services' one rule for messages; the limit is a setting, so it comes in the
+    validation context."""
+    problem = message_problem(value, (info.context or {}).get("max_message_chars", math.inf))
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -52,8 +52,7 @@ def _flat(variables: dict[str, Any] | None) -> dict[str, Scalar] | None:
 MessageText = Annotated[
     StrictStr,
     Field(min_length=1, description="Not blank; at most 32,000 characters by default (REPLYD_MAX_MESSAGE_CHARS)."),
-    AfterValidator(_not_blank),
-    AfterValidator(_within_message_limit),
+    AfterValidator(_acceptable_message),
 ]
 Variables = Annotated[
     dict[str, Any] | None,

@@ -2,13 +2,12 @@
 
 import typer
 from rich.markup import escape
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from replyd.cli.common import JsonOption, emit, fail, in_transaction, load_settings
-from replyd.limits import parse_rate
+from replyd.cli.common import JsonOption, emit, fail, load_settings, with_services
 from replyd.money import format_micros, parse_amount
-from replyd.store import accounts as store
-from replyd.store import ledger
+from replyd.services import Services
+from replyd.services.accounts import NewAccount, NewToken
+from replyd.services.views import AccountView
 
 accounts_app = typer.Typer(help="Create accounts, top them up, show their balance.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
@@ -29,21 +28,18 @@ def create(
 ) -> None:
     """Create an account with an opening balance and its first API token (scope admin)."""
     balance_micros = _amount(balance)
-    if balance_micros < 0:
-        fail("an opening balance cannot be negative")
 
-    async def work(session: AsyncSession) -> tuple[int, str, str]:
-        account = await store.create_account(session, name, balance_micros)
-        new = await store.create_token(session, account.id, scope="admin")
-        return account.id, new.secret, account.webhook_secret
+    async def work(services: Services) -> NewAccount:
+        return await services.accounts.create(name, balance_micros)
 
-    account_id, secret, webhook_secret = in_transaction(load_settings(), work)
+    new = with_services(load_settings(), work)
+    account_id, secret = new.account.id, new.token.secret
     emit(
         as_json,
-        {"account_id": account_id, "api_token": secret, "webhook_secret": webhook_secret},
+        {"account_id": account_id, "api_token": secret, "webhook_secret": new.webhook_secret},
         f"Created account [bold]{account_id}[/] ({escape(name)}), balance {format_micros(balance_micros)}.\n"
         f"API token (shown once, keep it safe): [bold]{secret}[/]\n"
-        f"Webhook signing secret (verifies X-Replyd-Signature): [bold]{webhook_secret}[/]",
+        f"Webhook signing secret (verifies X-Replyd-Signature): [bold]{new.webhook_secret}[/]",
     )
 
 
@@ -51,13 +47,10 @@ def create(
 def rotate_secret(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
     """Replace the account's webhook signing secret; calls are signed with the new one at once."""
 
-    async def work(session: AsyncSession) -> str:
-        secret = await store.rotate_webhook_secret(session, account_id)
-        if secret is None:
-            fail(f"no account {account_id}")
-        return secret
+    async def work(services: Services) -> str:
+        return await services.accounts.rotate_webhook_secret(account_id)
 
-    secret = in_transaction(load_settings(), work)
+    secret = with_services(load_settings(), work)
     emit(
         as_json,
         {"account_id": account_id, "webhook_secret": secret},
@@ -73,16 +66,11 @@ def top_up(
 ) -> None:
     """Add money to an account's balance (a ledger entry)."""
     amount_micros = _amount(amount)
-    if amount_micros <= 0:
-        fail("a top-up must be a positive amount")
 
-    async def work(session: AsyncSession) -> int:
-        if await store.get_account(session, account_id) is None:
-            fail(f"no account {account_id}; create one with `replyd accounts create NAME`")
-        await ledger.record(session, account_id, "top_up", amount_micros)
-        return await ledger.balance_micros(session, account_id)
+    async def work(services: Services) -> AccountView:
+        return await services.accounts.top_up(account_id, amount_micros)
 
-    balance = in_transaction(load_settings(), work)
+    balance = with_services(load_settings(), work).balance_micros
     emit(
         as_json,
         {"account_id": account_id, "balance": format_micros(balance), "balance_micros": balance},
@@ -94,23 +82,21 @@ def top_up(
 def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
     """Show an account's balance."""
 
-    async def work(session: AsyncSession) -> tuple[str, str, int]:
-        account = await store.get_account(session, account_id)
-        if account is None:
-            fail(f"no account {account_id}")
-        return account.name, account.currency, account.balance_micros
+    async def work(services: Services) -> AccountView:
+        return await services.accounts.get(account_id)
 
-    name, currency, balance = in_transaction(load_settings(), work)
+    account = with_services(load_settings(), work)
+    balance = format_micros(account.balance_micros)
     emit(
         as_json,
         {
             "account_id": account_id,
-            "name": name,
-            "currency": currency,
-            "balance": format_micros(balance),
-            "balance_micros": balance,
+            "name": account.name,
+            "currency": account.currency,
+            "balance": balance,
+            "balance_micros": account.balance_micros,
         },
-        f"Account {account_id} ({escape(name)}): balance {format_micros(balance)} {currency}.",
+        f"Account {account_id} ({escape(account.name)}): balance {balance} {account.currency}.",
     )
 
 
@@ -126,25 +112,15 @@ def create_token(
     as_json: bool = JsonOption,
 ) -> None:
     """Create an API token for an account; it is shown once. Least privilege by default."""
-    if scope not in store.SCOPES:
-        fail(f"{scope!r} is not a scope; use one of: {', '.join(store.SCOPES)}")
-    if rate_limit is not None:
-        try:
-            parse_rate(rate_limit)
-        except ValueError as exc:
-            fail(str(exc))
 
-    async def work(session: AsyncSession) -> tuple[int, str]:
-        if await store.get_account(session, account_id) is None:
-            fail(f"no account {account_id}")
-        new = await store.create_token(session, account_id, rate_limit, scope=scope)
-        return new.token.id, new.secret
+    async def work(services: Services) -> NewToken:
+        return await services.accounts.create_token(account_id, scope, rate_limit)
 
-    token_id, secret = in_transaction(load_settings(), work)
+    new = with_services(load_settings(), work)
     emit(
         as_json,
-        {"token_id": token_id, "api_token": secret, "scope": scope},
-        f"Created {scope} token {token_id} for account {account_id} (shown once): [bold]{secret}[/]",
+        {"token_id": new.token_id, "api_token": new.secret, "scope": scope},
+        f"Created {scope} token {new.token_id} for account {account_id} (shown once): [bold]{new.secret}[/]",
     )
 
 
@@ -152,12 +128,10 @@ def create_token(
 def revoke(token_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
     """Revoke an API token; requests with it get 401 from then on."""
 
-    async def work(session: AsyncSession) -> bool:
-        if await store.get_token(session, token_id) is None:
-            fail(f"no token {token_id}")
-        return await store.revoke_token(session, token_id)
+    async def work(services: Services) -> bool:
+        return await services.accounts.revoke_token(token_id)
 
-    was_active = in_transaction(load_settings(), work)
+    was_active = with_services(load_settings(), work)
     emit(
         as_json,
         {"token_id": token_id, "revoked": True},

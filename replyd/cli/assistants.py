@@ -4,16 +4,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd import json_rules
-from replyd.cli.common import JsonOption, emit, fail, in_transaction, load_settings
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.cli.common import JsonOption, emit, fail, load_settings, with_services
 from replyd.errors import NestingTooDeep, ValidationFailed
-from replyd.store import accounts
-from replyd.store.assistants import create_assistant
+from replyd.services import Services
+from replyd.services.views import AssistantView
 
 assistants_app = typer.Typer(help="Create assistants.", no_args_is_help=True)
 
@@ -39,16 +36,6 @@ def read_config(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def validate_config(fields: dict[str, Any]) -> AssistantConfig:
-    try:
-        return AssistantConfig.model_validate(fields)
-    except ValidationError as exc:
-        problems = "\n".join(
-            f"  {'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors()
-        )
-        fail(f"the assistant's settings are invalid:\n{problems}")
-
-
 @assistants_app.command("create")
 def create(
     account_id: int = typer.Argument(...),
@@ -61,17 +48,14 @@ def create(
     """Create an assistant for an account."""
     flags = {"name": name, "model": model, "system_prompt": prompt}
     fields = read_config(config) | {key: value for key, value in flags.items() if value is not None}
-    settings = validate_config(fields)
 
-    async def work(session: AsyncSession) -> int:
-        if await accounts.get_account(session, account_id) is None:
-            fail(f"no account {account_id}")
-        return (await create_assistant(session, account_id, settings.to_columns())).id
+    async def work(services: Services) -> AssistantView:
+        return await services.assistants.create(account_id, fields)
 
-    assistant_id = in_transaction(load_settings(), work)
+    assistant = with_services(load_settings(), work)
     emit(
         as_json,
-        {"assistant_id": assistant_id},
-        f"Created assistant [bold]{assistant_id}[/] ({escape(settings.name)}, {settings.model}) "
+        {"assistant_id": assistant.id},
+        f"Created assistant [bold]{assistant.id}[/] ({escape(assistant.name)}, {assistant.config.model}) "
         f"for account {account_id}.",
     )

@@ -1,4 +1,4 @@
-"""What every command shares: settings, a database session, and output for people or scripts."""
+"""What every command shares: settings, the services, and output for people or scripts."""
 
 import asyncio
 import json
@@ -9,11 +9,11 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from replyd.errors import ReplydError, ValidationFailed
+from replyd.services import Services
 from replyd.settings import Settings
 from replyd.store.migrate import upgrade_database
-from replyd.store.session import create_engine, session_factory
 
 T = TypeVar("T")
 
@@ -40,16 +40,18 @@ def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
         console.print(text)
 
 
-def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate the database if needed, then run ``work`` in one committed transaction."""
+def with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Migrate the database if needed, then run ``work`` with replyd's services, the same the
+    API and the console act through. A refusal of theirs ends the command with its message."""
     upgrade_database(settings.database_url)
 
     async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
+        async with Services.running(settings) as services:
+            return await work(services)
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except ValidationFailed as failed:
+        fail("\n".join(f"{problem.field}: {problem.message}" for problem in failed.problems))
+    except ReplydError as error:
+        fail(error.message)

@@ -9,13 +9,13 @@ import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from replyd.cli.common import JsonOption, console, emit, fail, in_transaction, load_settings
+from replyd.cli.common import JsonOption, console, emit, load_settings, with_services
+from replyd.errors import NotFound
 from replyd.money import format_micros
-from replyd.store import conversations as store
-from replyd.store.conversations import ConversationFilter, ConversationSummary
-from replyd.store.tables import Assistant, Conversation, Message
+from replyd.services import Services
+from replyd.services.views import ConversationHistory, ConversationListing, MessageView
+from replyd.store.conversations import ConversationFilter
 
 conversations_app = typer.Typer(
     help="List and read conversations; take one over from the AI and answer as a human.", no_args_is_help=True
@@ -28,7 +28,7 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _summary_json(summary: ConversationSummary) -> dict[str, Any]:
+def _summary_json(summary: ConversationListing) -> dict[str, Any]:
     conversation = summary.conversation
     return {
         "id": conversation.id,
@@ -46,7 +46,7 @@ def _summary_json(summary: ConversationSummary) -> dict[str, Any]:
     }
 
 
-def _message_json(message: Message) -> dict[str, Any]:
+def _message_json(message: MessageView) -> dict[str, Any]:
     return {
         "role": message.role,
         "author": message.author,
@@ -54,13 +54,6 @@ def _message_json(message: Message) -> dict[str, Any]:
         "function_calls": message.function_calls,
         "created_at": message.created_at.isoformat(),
     }
-
-
-async def _find(session: AsyncSession, conversation_id: str) -> Conversation:
-    conversation = await store.get_any_conversation(session, conversation_id)
-    if conversation is None:
-        fail(f"no conversation {conversation_id}")
-    return conversation
 
 
 @conversations_app.command("list")
@@ -75,10 +68,10 @@ def list_(
     """List conversations, newest activity first."""
     where = ConversationFilter(assistant_id=assistant, type=type, customer_identifier=customer)
 
-    async def work(session: AsyncSession) -> list[ConversationSummary]:
-        return await store.list_conversations(session, account, where, limit)
+    async def work(services: Services) -> list[ConversationListing]:
+        return await services.conversations.list(account, where, limit)
 
-    summaries = in_transaction(load_settings(), work)
+    summaries = with_services(load_settings(), work)
     if as_json:
         emit(True, {"data": [_summary_json(s) for s in summaries]}, "")
         return
@@ -111,13 +104,16 @@ def list_(
 def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
     """Show a conversation and its history, oldest message first."""
 
-    async def work(session: AsyncSession) -> tuple[Conversation, str, list[Message]]:
-        conversation = await _find(session, conversation_id)
-        assistant = await session.get(Assistant, conversation.assistant_id)
-        name = assistant.name if assistant is not None else "?"
-        return conversation, name, await store.all_messages(session, conversation.id)
+    async def work(services: Services) -> tuple[ConversationHistory, str]:
+        history = await services.conversations.get(None, conversation_id)
+        try:
+            assistant = await services.assistants.get(None, history.conversation.assistant_id)
+        except NotFound:  # deleted since
+            return history, "?"
+        return history, assistant.name
 
-    conversation, assistant_name, messages = in_transaction(load_settings(), work)
+    history, assistant_name = with_services(load_settings(), work)
+    conversation, messages = history.conversation, history.messages
     if as_json:
         data = {
             "conversation_id": conversation.id,
@@ -156,14 +152,10 @@ def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption)
 
 
 def _set_ai(conversation_id: str, enabled: bool, as_json: bool) -> None:
-    async def work(session: AsyncSession) -> bool:
-        conversation = await _find(session, conversation_id)
-        if conversation.ai_disabled != enabled:
-            return False
-        await store.set_ai_disabled(session, conversation.id, not enabled)
-        return True
+    async def work(services: Services) -> bool:
+        return await services.conversations.set_ai_enabled(None, conversation_id, enabled)
 
-    changed = in_transaction(load_settings(), work)
+    changed = with_services(load_settings(), work)
     state = "enabled: the assistant answers again" if enabled else "disabled: a human answers"
     emit(
         as_json,
@@ -190,22 +182,13 @@ def say(
     message: str = typer.Argument(..., help="What you tell the customer."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Add a human operator's message; the model later sees it as the assistant's. Never charged."""
-    settings = load_settings()
-    if not message.strip():
-        fail("the message is empty")
-    if len(message) > settings.max_message_chars:
-        fail(f"the message must be at most {settings.max_message_chars} characters (it has {len(message)})")
+    """Add a human operator's message; the model later sees it as the assistant's. Never charged.
+    It waits for a reply in progress, as the API's and the console's do."""
 
-    async def work(session: AsyncSession) -> Message:
-        conversation = await _find(session, conversation_id)
-        message_id = await store.add_message(
-            session, conversation.id, role="assistant", author="agent", content=message
-        )
-        await store.touch_conversation(session, conversation.id, conversation.variables)
-        return await store.get_message(session, message_id)
+    async def work(services: Services) -> MessageView:
+        return await services.conversations.add_agent_message(None, conversation_id, message)
 
-    stored = in_transaction(settings, work)
+    stored = with_services(load_settings(), work)
     emit(
         as_json,
         {"conversation_id": conversation_id, "message": _message_json(stored)},

@@ -4,17 +4,12 @@ import json
 import shlex
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from replyd.cli.common import JsonOption, emit, errors, in_transaction, load_settings
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.cli.common import JsonOption, emit, errors, load_settings, with_services
 from replyd.money import parse_amount
-from replyd.store import accounts
-from replyd.store.assistants import create_assistant
+from replyd.services import Services
 from replyd.store.migrate import head_revision
 from replyd.store.session import display_url
-from replyd.store.tables import Account
 
 STARTING_BALANCE = "10.00"
 DEMO_PROMPT = (
@@ -48,16 +43,15 @@ def init(as_json: bool = JsonOption) -> None:
     settings = load_settings()
     errors.print(f"Migrating database {display_url(settings.database_url)} ...")
 
-    async def work(session: AsyncSession) -> tuple[int, str, int] | None:
-        if await session.scalar(select(func.count()).select_from(Account)):
+    async def work(services: Services) -> tuple[int, str, int] | None:
+        if await services.accounts.exists_any():
             return None
-        account = await accounts.create_account(session, "default", parse_amount(STARTING_BALANCE))
-        token = await accounts.create_token(session, account.id)
-        demo = AssistantConfig(name="Demo assistant", system_prompt=DEMO_PROMPT)
-        assistant = await create_assistant(session, account.id, demo.to_columns())
-        return account.id, token.secret, assistant.id
+        new = await services.accounts.create("default", parse_amount(STARTING_BALANCE))
+        demo = {"name": "Demo assistant", "system_prompt": DEMO_PROMPT}
+        assistant = await services.assistants.create(new.account.id, demo)
+        return new.account.id, new.token.secret, assistant.id
 
-    created = in_transaction(settings, work)
+    created = with_services(settings, work)
     revision = head_revision(settings.database_url)
     if created is None:
         emit(

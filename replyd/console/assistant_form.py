@@ -7,10 +7,9 @@ from typing import Any
 
 from replyd import json_rules
 from replyd.console.csrf import Form
-from replyd.engine.assistant_config import AssistantConfig
-from replyd.engine.assistants import config_of, validate_config
 from replyd.errors import FieldProblem, NestingTooDeep, ValidationFailed
-from replyd.store.tables import Assistant
+from replyd.services.assistant_config import AssistantConfig
+from replyd.services.views import AssistantView
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,10 @@ OPTIONAL_TEXT = {"first_message", "summary_model"}
 """Left empty, these are null (none), not an empty string."""
 
 
-def values_of(assistant: Assistant | None) -> dict[str, str]:
+def values_of(assistant: AssistantView | None) -> dict[str, str]:
     """The form's text for an assistant, or for a new one (the schema's defaults). Settings the
     form does not show are left out, so saving keeps them as they are."""
-    config = config_of(assistant) if assistant else AssistantConfig.model_construct(name="")
+    config = assistant.config if assistant else AssistantConfig.model_construct(name="")
     data = config.model_dump(mode="json")
     values = {f.name: "" if data[f.name] is None else str(data[f.name]) for f in FIELDS}
     values["functions"] = json.dumps(data["functions"], indent=2) if data["functions"] else ""
@@ -113,7 +112,7 @@ def _functions_from(text: str) -> Any:
 
 def _problems_of(settings: dict[str, Any]) -> list[FieldProblem]:
     try:
-        validate_config(settings)
+        AssistantConfig.parse(settings)
     except ValidationFailed as failed:
         return failed.problems
     return []

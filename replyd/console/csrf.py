@@ -13,9 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from starlette.datastructures import UploadFile
 
-from replyd.api.deps import State
+from replyd.app_state import State
 from replyd.console.sessions import COOKIE_PATH, SignedIn, is_https
 from replyd.console.web import BadForm, CsrfRefused
+from replyd.errors import ValidationFailed
 
 FIELD = "csrf_token"
 SIGN_IN_COOKIE = "replyd_console_signin"
@@ -55,13 +56,9 @@ async def read_form(request: Request, max_bytes: int) -> Form:
     return Form(fields)
 
 
-def message_problem(text: str, max_chars: int) -> str | None:
-    """What is wrong with a message typed into the console, as the API's rules have it."""
-    if not text.strip():
-        return "Write a message first."
-    if len(text) > max_chars:
-        return f"The message is longer than {max_chars} characters."
-    return None
+def message_problem(failed: ValidationFailed) -> str:
+    """The services' objection to a message typed into the console, as a sentence."""
+    return " ".join(f"The message {problem.message}." for problem in failed.problems)
 
 
 def check_token(sent: str, expected: str) -> None:

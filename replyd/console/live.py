@@ -20,9 +20,9 @@ from typing import Any
 
 from fastapi import Request
 
-from replyd.api.state import AppState
-from replyd.console.sessions import Operator, find_operator
-from replyd.store.activity import Activity, account_activity
+from replyd.services import Services
+from replyd.services.operators import Operator
+from replyd.store.activity import Activity
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,8 @@ def change_between(before: Activity, after: Activity) -> Change | None:
     return Change(changed, is_gone)
 
 
-async def read_activity(state: AppState, account_id: int) -> Activity:
-    async with state.sessions() as session:
-        return await account_activity(session, account_id, RECENT_LIMIT)
+async def read_activity(state: Services, account_id: int) -> Activity:
+    return await state.conversations.activity(account_id, RECENT_LIMIT)
 
 
 def event(name: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -72,7 +71,7 @@ def event(name: str, data: dict[str, Any], event_id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-async def event_stream(request: Request, state: AppState, operator: Operator, since: str) -> AsyncIterator[str]:
+async def event_stream(request: Request, state: Services, operator: Operator, since: str) -> AsyncIterator[str]:
     """``since`` is the fingerprint the page was rendered at (or the last event's id)."""
     try:
         async for chunk in _events(request, state, operator, since):
@@ -81,7 +80,7 @@ async def event_stream(request: Request, state: AppState, operator: Operator, si
         log.warning("console event stream failed", exc_info=True)
 
 
-async def _events(request: Request, state: AppState, operator: Operator, since: str) -> AsyncIterator[str]:
+async def _events(request: Request, state: Services, operator: Operator, since: str) -> AsyncIterator[str]:
     previous = await read_activity(state, operator.account_id)
     current_id = fingerprint(previous)
     yield f"retry: {RECONNECT_MS}\n\n"
@@ -96,7 +95,7 @@ async def _events(request: Request, state: AppState, operator: Operator, since: 
         now = time.monotonic()
         if now - last_check >= SESSION_CHECK_S:
             last_check = now
-            if await find_operator(state, operator.session_id) is None:
+            if await state.operators.find(operator.session_id) is None:
                 yield event("signed-out", {})
                 return
         current = await read_activity(state, operator.account_id)

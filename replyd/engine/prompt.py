@@ -82,7 +82,7 @@ async def build_prompt(
     usage: Usage = Usage()
     cut: Literal["ahead", "inline"] | None = None
     if plan.fold and memory.ahead is not None:
-        usage, cut = memory.ahead.usage, "ahead"
+        usage, cut = Usage(memory.ahead.prompt_tokens, memory.ahead.completion_tokens), "ahead"
         memory = _apply_summary_ahead(memory)
         plan = context.plan(system, memory.summary, memory.recent, new_message, budget_tokens, provider)
     if not plan.fold:

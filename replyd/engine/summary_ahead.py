@@ -81,7 +81,8 @@ class SummariesAhead:
             ahead = SummaryAhead(
                 written.text.strip() or job.previous or "",
                 job.turns[-1].message_id,
-                written.usage,
+                written.usage.prompt_tokens,
+                written.usage.completion_tokens,
             )
             async with self._sessions() as session, session.begin():
                 stored = await conversations.offer_next_summary(session, job.conversation_id, job.from_id, ahead)

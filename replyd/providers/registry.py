@@ -6,10 +6,11 @@ import asyncio
 from replyd.errors import ProviderError
 from replyd.providers.base import Provider
 from replyd.providers.local import MODEL_NAMES, LocalProvider
+from replyd.providers.measured import MeasuredProvider
 from replyd.providers.openai_compat import OpenAICompatProvider
 from replyd.providers.retry import RetryingProvider
 from replyd.settings import Settings
-from replyd.telemetry import MeasuredProvider, Telemetry
+from replyd.telemetry import Telemetry
 
 PROVIDER_NAMES = ("local", "openai")
 DEFAULT_MODEL = "local:smollm2"

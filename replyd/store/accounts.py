@@ -9,7 +9,6 @@ from sqlalchemy import ScalarSelect, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.functions.signing import new_webhook_secret
 from replyd.store import ledger
 from replyd.store.tables import ACCOUNTS, Account, ApiToken
 
@@ -27,10 +26,8 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_account(session: AsyncSession, name: str, balance_micros: int = 0) -> Account:
-    account = Account(
-        name=name, currency="EUR", balance_micros=0, webhook_secret=new_webhook_secret(), created_at=utcnow()
-    )
+async def create_account(session: AsyncSession, name: str, balance_micros: int, webhook_secret: str) -> Account:
+    account = Account(name=name, currency="EUR", balance_micros=0, webhook_secret=webhook_secret, created_at=utcnow())
     session.add(account)
     await session.flush()
     if balance_micros:
@@ -142,8 +139,5 @@ async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
 
 
-async def rotate_webhook_secret(session: AsyncSession, account_id: int) -> str | None:
-    """A new signing secret for the account's webhooks; None if there is no such account."""
-    secret = new_webhook_secret()
-    result = await session.execute(update(Account).where(Account.id == account_id).values(webhook_secret=secret))
-    return secret if result.rowcount else None  # type: ignore[attr-defined]
+async def set_webhook_secret(session: AsyncSession, account_id: int, secret: str) -> None:
+    await session.execute(update(Account).where(Account.id == account_id).values(webhook_secret=secret))

@@ -2,6 +2,7 @@
 second by its live pages, in any number of server processes), and each conversation's last
 message for the list. Read-only; every write goes through the engine's services."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +36,7 @@ async def account_activity(session: AsyncSession, account_id: int, limit: int) -
     return Activity(count or 0, {conversation_id: updated_at for conversation_id, updated_at in rows.all()})
 
 
-async def last_messages(session: AsyncSession, conversation_ids: list[str]) -> dict[str, Message]:
+async def last_messages(session: AsyncSession, conversation_ids: Sequence[str]) -> dict[str, Message]:
     if not conversation_ids:
         return {}
     newest = (

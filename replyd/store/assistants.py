@@ -24,7 +24,10 @@ GET_ASSISTANT = select(Assistant).where(
 """Built once: every reply reads its assistant."""
 
 
-async def get_assistant(session: AsyncSession, account_id: int, assistant_id: int) -> Assistant | None:
+async def get_assistant(session: AsyncSession, account_id: int | None, assistant_id: int) -> Assistant | None:
+    """``account_id`` None looks in every account: for the operator's command line only."""
+    if account_id is None:
+        return await session.get(Assistant, assistant_id)
     found: Assistant | None = await session.scalar(
         GET_ASSISTANT, {"assistant_id": assistant_id, "account_id": account_id}
     )

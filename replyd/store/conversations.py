@@ -14,7 +14,6 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.providers.base import Usage
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
 
@@ -157,7 +156,9 @@ class SummaryAhead:
 
     text: str
     through_id: int
-    usage: Usage
+    prompt_tokens: int
+    completion_tokens: int
+    """What writing it cost, charged with the reply that uses it."""
 
 
 async def offer_next_summary(
@@ -176,8 +177,8 @@ async def offer_next_summary(
         .values(
             next_summary=ahead.text,
             next_summary_through_id=ahead.through_id,
-            next_summary_prompt_tokens=ahead.usage.prompt_tokens,
-            next_summary_completion_tokens=ahead.usage.completion_tokens,
+            next_summary_prompt_tokens=ahead.prompt_tokens,
+            next_summary_completion_tokens=ahead.completion_tokens,
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -189,7 +190,8 @@ def summary_ahead(conversation: Conversation) -> SummaryAhead | None:
     return SummaryAhead(
         conversation.next_summary,
         conversation.next_summary_through_id,
-        Usage(conversation.next_summary_prompt_tokens, conversation.next_summary_completion_tokens),
+        conversation.next_summary_prompt_tokens,
+        conversation.next_summary_completion_tokens,
     )
 
 

@@ -18,8 +18,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.functions.signing import new_webhook_secret
 from replyd.money import parse_amount
+from replyd.services.assistant_config import AssistantConfig
 from replyd.store import accounts
 from replyd.store.assistants import create_assistant
 from replyd.store.session import create_engine, session_factory
@@ -49,7 +50,7 @@ async def _seed(database_url: str) -> tuple[str, int]:
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            account = await accounts.create_account(session, "schemathesis", parse_amount("1000"))
+            account = await accounts.create_account(session, "schemathesis", parse_amount("1000"), new_webhook_secret())
             token = await accounts.create_token(session, account.id)
             config = AssistantConfig(name="fuzzed", model=STUB_MODEL)
             assistant = await create_assistant(session, account.id, config.to_columns())

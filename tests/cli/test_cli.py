@@ -544,7 +544,7 @@ def test_chat_reports_a_refused_reply_and_goes_on(cli: Cli, stub_model: StubMode
 def test_chat_with_an_unknown_assistant_exits_1(cli: Cli) -> None:
     result = cli("chat", "7", input="hello\n")
     assert result.exit_code == 1
-    assert "no assistant 7" in plain(result.stderr)
+    assert "Assistant 7 was not found in any account" in plain(result.stderr)
 
 
 def test_account_webhook_secret_is_shown_at_creation_and_rotates(cli: Cli) -> None:

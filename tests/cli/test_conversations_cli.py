@@ -316,7 +316,7 @@ def test_say_for_people_confirms_and_refuses_a_blank_message(cli: Cli, assistant
 
     blank = cli("conversations", "say", conversation_id, "   ")
     assert blank.exit_code == 1
-    assert "the message is empty" in plain(blank.stderr)
+    assert "message: must not be blank" in plain(blank.stderr)
     assert cli.query("SELECT count(*) FROM messages WHERE author = 'agent'") == [(1,)]
 
 
@@ -337,7 +337,7 @@ def test_unknown_conversation_exits_1_naming_it(cli: Cli, assistant_id: int, arg
     chat(cli, assistant_id, "anna", "hello")
     result = cli("conversations", *args)
     assert result.exit_code == 1
-    assert "no conversation nope" in plain(result.stderr)
+    assert "Conversation nope was not found in any account" in plain(result.stderr)
     assert result.stdout == ""
     assert cli.query("SELECT count(*), max(ai_disabled) FROM conversations") == [(1, 0)]
     assert cli.query("SELECT count(*) FROM messages") == [(2,)]

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.engine.context import summary_message
-from replyd.providers.base import ChatMessage, Usage, prompt_tokens
+from replyd.providers.base import ChatMessage, prompt_tokens
 from replyd.providers.local import LocalProvider
 from replyd.store import conversations
 from replyd.store.conversations import SummaryAhead
@@ -107,7 +107,7 @@ async def test_a_summary_written_ahead_is_refused_once_the_mark_has_moved_or_ano
     conversation_id = (await tenant.reply("Hello", customer="ahead")).json()["conversation_id"]
     async with db() as session:
         first_id = min(m.id for m in await conversations.all_messages(session, conversation_id))
-    ahead = SummaryAhead("written ahead", first_id, Usage(10, 2))
+    ahead = SummaryAhead("written ahead", first_id, 10, 2)
 
     async with db() as session, session.begin():
         assert await conversations.offer_next_summary(session, conversation_id, None, ahead)

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from replyd.engine.assistant_config import AssistantConfig
 from replyd.functions.spec import MAX_SCHEMA_DEPTH
+from replyd.services.assistant_config import AssistantConfig
 
 GOOD = {
     "name": "book_appointment",

@@ -14,9 +14,9 @@ from replyd.api.account_schemas import (
     UsageOut,
     UsageTotals,
 )
-from replyd.api.deps import AdminToken, State
+from replyd.api.deps import AdminToken
 from replyd.api.openapi import error_responses
-from replyd.api.pagination import ledger_cursor, read_ledger_cursor
+from replyd.app_state import State
 from replyd.money import format_micros
 
 router = APIRouter(tags=["account"])
@@ -28,14 +28,14 @@ router = APIRouter(tags=["account"])
     responses=error_responses(errors.Unauthenticated, errors.Forbidden),
 )
 async def get_account(token: AdminToken, state: State) -> AccountOut:
-    account = await state.usage.account(token.account_id)
+    account = await state.accounts.get(token.account_id)
     return AccountOut(
         account_id=account.id,
         name=account.name,
         currency=account.currency,
         balance=format_micros(account.balance_micros),
         balance_micros=account.balance_micros,
-        token=TokenInfo(id=token.id, scope=token.scope, rate_limit=token.rate_limit or state.settings.rate_limit),
+        token=TokenInfo(id=token.id, scope=token.scope, rate_limit=state.reply_limits.rate_of(token.rate_limit)),
     )
 
 
@@ -50,14 +50,11 @@ async def get_usage(
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> UsageOut:
-    before_id = read_ledger_cursor(cursor) if cursor else None
-    usage = await state.usage.usage(token.account_id, per_page + 1, before_id)
-    page = usage.entries[:per_page]
-    has_more = len(usage.entries) > per_page
+    usage = await state.usage.usage(token.account_id, per_page, cursor)
     return UsageOut(
-        data=[LedgerEntryOut.of(entry) for entry in page],
+        data=[LedgerEntryOut.of(entry) for entry in usage.entries],
         per_page=per_page,
-        next_cursor=ledger_cursor(page[-1].id) if has_more else None,
+        next_cursor=usage.next_cursor,
         totals=UsageTotals(
             per_day=[DayTotal(day=d, spent=format_micros(m), spent_micros=m, replies=n) for d, m, n in usage.per_day],
             per_assistant=[

@@ -12,11 +12,12 @@ from replyd.api.assistant_schemas import (
     DeletedAssistantOut,
     partial_schema,
 )
-from replyd.api.deps import AdminToken, State
+from replyd.api.deps import AdminToken
 from replyd.api.openapi import BODY_ERRORS, error_responses, json_body
-from replyd.api.schemas import MAX_ID
 from replyd.api.validation import read_json_object
-from replyd.engine.assistant_config import AssistantConfig
+from replyd.app_state import State
+from replyd.services.assistant_config import AssistantConfig
+from replyd.services.views import MAX_ID
 
 router = APIRouter(tags=["assistants"])
 

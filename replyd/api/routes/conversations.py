@@ -19,14 +19,16 @@ from replyd.api.conversation_schemas import (
     StartConversationIn,
     StartedConversationOut,
 )
-from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, State, body_of, use_status_envelope
+from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, body_of
+from replyd.api.envelope import StatusEnvelopeRoute
 from replyd.api.openapi import BODY_ERRORS, REPLY_ERRORS, error_responses, json_body
-from replyd.api.pagination import activity_cursor, read_activity_cursor
-from replyd.api.schemas import MAX_ID, NO_NUL
-from replyd.api.state import AppState
-from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
+from replyd.api.schemas import NO_NUL
+from replyd.app_state import State
+from replyd.services import Services
+from replyd.services.views import MAX_ID
+from replyd.store.conversations import ConversationFilter
 
-router = APIRouter(tags=["conversations"], dependencies=[Depends(use_status_envelope)])
+router = APIRouter(tags=["conversations"], route_class=StatusEnvelopeRoute)
 
 READ_ERRORS = error_responses(errors.Unauthenticated, errors.ConversationNotFound, errors.ValidationFailed)
 ADMIN = (errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ValidationFailed)
@@ -58,24 +60,14 @@ async def list_conversations(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ConversationPage:
     where = ConversationFilter(assistant_id, type, external_identifier or customer_phone)
-    direction, key = read_activity_cursor(cursor) if cursor else ("next", None)
-    after, before = (key, None) if direction == "next" else (None, key)
-    rows = await state.conversations.list(token.account_id, where, per_page + 1, after, before)
-    has_more = len(rows) > per_page
-    page = (rows[-per_page:] if direction == "prev" else rows[:per_page]) if has_more else rows
-    is_first_page = key is None or (direction == "prev" and not has_more)
-    is_last_page = direction == "next" and not has_more
+    page = await state.conversations.page(token.account_id, where, per_page, cursor)
     return ConversationPage(
-        data=[ConversationListItem.of(row) for row in page],
+        data=[ConversationListItem.of(row) for row in page.rows],
         per_page=per_page,
-        next_cursor=None if is_last_page or not page else activity_cursor("next", _key(page[-1])),
-        prev_cursor=None if is_first_page or not page else activity_cursor("prev", _key(page[0])),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
         path=str(request.url.remove_query_params(["cursor"])),
     )
-
-
-def _key(row: ConversationSummary) -> ActivityKey:
-    return ActivityKey(row.conversation.updated_at, row.conversation.id)
 
 
 @router.post(
@@ -96,8 +88,9 @@ async def enable_ai(conversation_id: str, token: AdminToken, state: State) -> Co
     return await _set_ai(state, token.account_id, conversation_id, enabled=True)
 
 
-async def _set_ai(state: AppState, account_id: int, conversation_id: str, *, enabled: bool) -> ConversationStateOut:
-    return ConversationStateOut.of(await state.conversations.set_ai_enabled(account_id, conversation_id, enabled))
+async def _set_ai(state: Services, account_id: int, conversation_id: str, *, enabled: bool) -> ConversationStateOut:
+    await state.conversations.set_ai_enabled(account_id, conversation_id, enabled)
+    return ConversationStateOut(conversation_id=conversation_id, ai_enabled=enabled)
 
 
 @router.post(

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from replyd.api.deps import State
+from replyd.app_state import State
 
 router = APIRouter(include_in_schema=False)
 

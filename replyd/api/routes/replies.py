@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 
 from replyd import errors
-from replyd.api.deps import ReplyCaller, State
+from replyd.api.deps import ReplyCaller
 from replyd.api.openapi import REPLY_ERRORS, error_responses, json_body
 from replyd.api.schemas import ReplyIn, ReplyOut
 from replyd.api.validation import read_json_object, validate_model
+from replyd.app_state import State
 from replyd.engine.receive import ReplyRequest
 from replyd.engine.reply import GENERATE_REPLY_ROUTE
 

@@ -7,17 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
-from replyd.api.deps import State
-from replyd.api.schemas import MAX_ID
-from replyd.api.state import AppState
+from replyd.app_state import State
 from replyd.console.assistant_form import FIELDS, problems_by_field, settings_from, values_from, values_of
 from replyd.console.csrf import CheckedForm, message_problem
 from replyd.console.routes.conversations import AUTHORS
-from replyd.console.sessions import Operator, SignedIn
+from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render
-from replyd.errors import NotFound, RateLimited, ReplydError, ValidationFailed
-from replyd.store.accounts import get_token
-from replyd.store.tables import Assistant, Message
+from replyd.errors import NotFound, ReplydError, ValidationFailed
+from replyd.services import Services
+from replyd.services.operators import Operator
+from replyd.services.views import MAX_ID, AssistantView, MessageView
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -30,7 +29,7 @@ async def assistant_list(request: Request, state: State, operator: SignedIn) -> 
         "operator": operator,
         "active": "assistants",
         "assistants": await state.assistants.list(operator.account_id),
-        "currency": (await state.usage.account(operator.account_id)).currency,
+        "currency": (await state.accounts.get(operator.account_id)).currency,
     }
     return render(request, "assistants.html", context)
 
@@ -88,18 +87,19 @@ async def try_assistant(
     assistant = await state.assistants.get(operator.account_id, assistant_id)
     chat_id = await _own_test_chat(state, operator, assistant_id, form.text("chat"))
     message = form.text("message")
-    problem, status = message_problem(message, state.settings.max_message_chars), 422
-    if problem is None:
-        try:
-            await _count_against_rate_limit(state, operator)
-            if chat_id is None:
-                started = await state.conversations.start(operator.account_id, assistant_id, "test", None)
-                chat_id = started.conversation.id
-            await state.replies.reply_in_conversation(operator.account_id, chat_id, message)
-        except ReplydError as error:  # no balance, rate limited, the model failed: said beside the chat
-            problem, status = error.message, error.status
-        else:
-            return RedirectResponse(f"/console/assistants/{assistant_id}?chat={chat_id}#try", 303)
+    try:
+        state.conversations.check_message(message)
+        await _count_against_rate_limit(state, operator)
+        if chat_id is None:
+            started = await state.conversations.start(operator.account_id, assistant_id, "test", None)
+            chat_id = started.conversation.id
+        await state.replies.reply_in_conversation(operator.account_id, chat_id, message)
+    except ValidationFailed as failed:
+        problem, status = message_problem(failed), 422
+    except ReplydError as error:  # no balance, rate limited, the model failed: said beside the chat
+        problem, status = error.message, error.status
+    else:
+        return RedirectResponse(f"/console/assistants/{assistant_id}?chat={chat_id}#try", 303)
     return await _form_page(
         request,
         state,
@@ -112,24 +112,21 @@ async def try_assistant(
     )
 
 
-async def _count_against_rate_limit(state: AppState, operator: Operator) -> None:
+async def _count_against_rate_limit(state: Services, operator: Operator) -> None:
     """The token's reply limit applies here as to the API's test-chat messages."""
-    async with state.sessions() as session:
-        token = await get_token(session, operator.token_id)
-    rate = (token.rate_limit if token else None) or state.settings.rate_limit
-    decision = await state.limiter.hit(f"reply:{operator.token_id}", rate)
-    if not decision.is_allowed:
-        state.telemetry.rate_limited.inc()
-        raise RateLimited(decision.retry_after_s)
+    token = await state.accounts.token(operator.token_id)
+    await state.reply_limits.count(operator.token_id, token.rate_limit if token else None)
 
 
-async def _own_test_chat(state: AppState, operator: Operator, assistant_id: int, chat_id: str) -> str | None:
+async def _own_test_chat(state: Services, operator: Operator, assistant_id: int, chat_id: str) -> str | None:
     """The test chat with this id, if it is one of this assistant's; anything else starts anew."""
     messages = await _chat_messages(state, operator, assistant_id, chat_id)
     return chat_id if messages is not None else None
 
 
-async def _chat_messages(state: AppState, operator: Operator, assistant_id: int, chat_id: str) -> list[Message] | None:
+async def _chat_messages(
+    state: Services, operator: Operator, assistant_id: int, chat_id: str
+) -> list[MessageView] | None:
     if not chat_id:
         return None
     try:
@@ -143,9 +140,9 @@ async def _chat_messages(state: AppState, operator: Operator, assistant_id: int,
 
 async def _form_page(
     request: Request,
-    state: AppState,
+    state: Services,
     operator: Operator,
-    assistant: Assistant | None,
+    assistant: AssistantView | None,
     values: dict[str, str],
     errors: dict[str, list[str]] | None = None,
     *,

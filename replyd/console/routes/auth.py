@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from replyd.api.deps import State
+from replyd.app_state import State
 from replyd.console.csrf import (
     SIGN_IN_COOKIE,
     CheckedForm,
@@ -11,18 +11,9 @@ from replyd.console.csrf import (
     set_sign_in_cookie,
     sign_in_token,
 )
-from replyd.console.sessions import (
-    COOKIE,
-    COOKIE_PATH,
-    SignedIn,
-    SignInRefused,
-    clear_session_cookie,
-    find_operator,
-    set_session_cookie,
-    sign_in,
-    sign_out,
-)
+from replyd.console.sessions import COOKIE, COOKIE_PATH, SignedIn, clear_session_cookie, set_session_cookie
 from replyd.console.web import ConsoleRoute, render
+from replyd.errors import Forbidden, Unauthenticated
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -43,7 +34,7 @@ async def home() -> Response:
 
 @router.get("/console/sign-in")
 async def sign_in_page(request: Request, state: State, next: str = "") -> Response:
-    if await find_operator(state, request.cookies.get(COOKIE, "")) is not None:
+    if await state.operators.find(request.cookies.get(COOKIE, "")) is not None:
         return RedirectResponse(safe_next(next), 303)
     return _sign_in_form(request, safe_next(next), None, 200)
 
@@ -60,18 +51,18 @@ def _sign_in_form(request: Request, next: str, error: str | None, status: int) -
 async def sign_in_post(request: Request, state: State, form: CheckedSignInForm) -> Response:
     target = safe_next(form.text("next"))
     try:
-        session_id, _ = await sign_in(state, form.text("token"))
-    except SignInRefused as refused:
+        operator = await state.operators.sign_in(form.text("token"))
+    except (Unauthenticated, Forbidden) as refused:
         return _sign_in_form(request, target, refused.message, refused.status)
     response = RedirectResponse(target, 303)
-    set_session_cookie(response, request, session_id)
+    set_session_cookie(response, request, operator.session_id)
     response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
     return response
 
 
 @router.post("/console/sign-out")
 async def sign_out_post(request: Request, state: State, operator: SignedIn, _: CheckedForm) -> Response:
-    await sign_out(state, operator.session_id)
+    await state.operators.sign_out(operator.session_id)
     response = RedirectResponse("/console/sign-in", 303)
     clear_session_cookie(response, request)
     return response

@@ -9,18 +9,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from replyd.api.deps import State
-from replyd.api.pagination import activity_cursor, read_activity_cursor
-from replyd.api.schemas import MAX_ID
-from replyd.api.state import AppState
+from replyd.app_state import State
 from replyd.console.csrf import CheckedForm, message_problem
 from replyd.console.live import fingerprint, read_activity
-from replyd.console.sessions import Operator, SignedIn
+from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render
 from replyd.errors import AssistantNotFound, ValidationFailed
-from replyd.store.activity import last_messages
-from replyd.store.conversations import ActivityKey, ConversationFilter, ConversationSummary
-from replyd.store.tables import Message
+from replyd.services import Services
+from replyd.services.operators import Operator
+from replyd.services.views import MAX_ID, ConversationListing, MessageView
+from replyd.store.conversations import ConversationFilter
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -30,9 +28,9 @@ AUTHORS = {"customer": "Customer", "ai": "AI", "agent": "Agent (human)"}
 
 @dataclass(frozen=True)
 class Row:
-    summary: ConversationSummary
+    summary: ConversationListing
     customer: str
-    last: Message | None
+    last: MessageView | None
 
 
 def customer_label(customer_identifier: str | None, type: str, conversation_id: str) -> str:
@@ -58,32 +56,30 @@ async def conversation_rows(
 
 
 async def _list_context(
-    state: AppState, operator: Operator, assistant: str, customer: str, cursor: str
+    state: Services, operator: Operator, assistant: str, customer: str, cursor: str
 ) -> dict[str, Any]:
     account_id = operator.account_id
     seen = fingerprint(await read_activity(state, account_id))  # before reading: a change in between is re-sent
     assistant_id = int(assistant) if assistant.isdigit() and 1 <= int(assistant) <= MAX_ID else None
     customer = customer.replace("\x00", "").strip()[:255]
-    after = _cursor_key(cursor)
-    summaries = await state.conversations.list(
-        account_id, ConversationFilter(assistant_id, None, customer or None), PAGE_SIZE + 1, after
-    )
-    page = summaries[:PAGE_SIZE]
-    async with state.sessions() as session:
-        last = await last_messages(session, [s.conversation.id for s in page])
+    where = ConversationFilter(assistant_id, None, customer or None)
+    try:
+        page = await state.conversations.page(account_id, where, PAGE_SIZE, cursor[:1000] or None)
+    except ValidationFailed:  # a cursor edited by hand, or from an older replyd: the first page
+        cursor = ""
+        page = await state.conversations.page(account_id, where, PAGE_SIZE, None)
+    last = await state.conversations.last_messages([s.conversation.id for s in page.rows])
     rows = [
         Row(
             s,
             customer_label(s.conversation.customer_identifier, s.conversation.type, s.conversation.id),
             last.get(s.conversation.id),
         )
-        for s in page
+        for s in page.rows
     ]
     filters = {k: v for k, v in (("assistant", str(assistant_id or "")), ("customer", customer)) if v}
-    next_cursor = None
-    if len(summaries) > PAGE_SIZE:
-        next_cursor = activity_cursor("next", ActivityKey(page[-1].conversation.updated_at, page[-1].conversation.id))
-    query = filters | ({"cursor": cursor} if after else {})
+    next_cursor = page.next_cursor
+    query = filters | ({"cursor": cursor} if cursor else {})
     return {
         "operator": operator,
         "rows": rows,
@@ -96,16 +92,6 @@ async def _list_context(
         "fingerprint": seen,
         "authors": AUTHORS,
     }
-
-
-def _cursor_key(cursor: str) -> ActivityKey | None:
-    if not cursor:
-        return None
-    try:
-        direction, key = read_activity_cursor(cursor[:1000])
-    except ValidationFailed:
-        return None
-    return key if direction == "next" else None
 
 
 @router.get("/console/conversations/{conversation_id}")
@@ -140,7 +126,7 @@ async def _conversation_response(
     return render(request, "conversation.html", context, status)
 
 
-async def _view_context(state: AppState, operator: Operator, conversation_id: str) -> dict[str, Any]:
+async def _view_context(state: Services, operator: Operator, conversation_id: str) -> dict[str, Any]:
     view = await state.conversations.get(operator.account_id, conversation_id)
     conversation = view.conversation
     try:
@@ -154,7 +140,7 @@ async def _view_context(state: AppState, operator: Operator, conversation_id: st
         "messages": view.messages,
         "assistant_name": assistant_name,
         "customer": customer_label(conversation.customer_identifier, conversation.type, conversation.id),
-        "currency": (await state.usage.account(operator.account_id)).currency,
+        "currency": (await state.accounts.get(operator.account_id)).currency,
         "authors": AUTHORS,
         "totals": {
             "replies": len(replies),
@@ -167,14 +153,14 @@ async def _view_context(state: AppState, operator: Operator, conversation_id: st
 
 @router.post("/console/conversations/{conversation_id}/take-over")
 async def take_over(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
-    conversation = await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False)
-    return RedirectResponse(f"/console/conversations/{conversation.id}", 303)
+    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False)
+    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/hand-back")
 async def hand_back(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
-    conversation = await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True)
-    return RedirectResponse(f"/console/conversations/{conversation.id}", 303)
+    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True)
+    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/messages")
@@ -183,8 +169,9 @@ async def send_agent_message(
 ) -> Response:
     """Stored as the agent-messages endpoint stores it: in order, never charged."""
     text = form.text("message")
-    problem = message_problem(text, state.settings.max_message_chars)
-    if problem is not None:
+    try:
+        message = await state.conversations.add_agent_message(operator.account_id, conversation_id, text)
+    except ValidationFailed as failed:
+        problem = message_problem(failed)
         return await _conversation_response(request, state, operator, conversation_id, text, problem, 422)
-    message = await state.conversations.add_agent_message(operator.account_id, conversation_id, text)
     return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from replyd.api.deps import State
+from replyd.app_state import State
 from replyd.console.live import event_stream
 from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from replyd.api.deps import State
+from replyd.app_state import State
 from replyd.clock import utcnow
 from replyd.console.chart import Bar, bar_chart, column_chart
 from replyd.console.sessions import SignedIn
@@ -29,7 +29,7 @@ def day_bars(per_day: list[tuple[str, int, int]], today: date) -> list[Bar]:
 
 @router.get("/console/usage")
 async def usage_page(request: Request, state: State, operator: SignedIn) -> Response:
-    account = await state.usage.account(operator.account_id)
+    account = await state.accounts.get(operator.account_id)
     usage = await state.usage.usage(operator.account_id, LEDGER_ROWS, None)
     names = {a.id: a.name for a in await state.assistants.list(operator.account_id)}
     days = day_bars(usage.per_day, utcnow().date())

@@ -10,8 +10,8 @@ from typing import Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from replyd import json_rules
-from replyd.api.schemas import MAX_ID
 from replyd.errors import FieldProblem, ReplydError, ValidationFailed
+from replyd.services.views import MAX_ID
 from replyd.store.conversations import ActivityKey
 
 

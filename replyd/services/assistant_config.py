@@ -1,14 +1,17 @@
-"""The one schema for an assistant's settings, used by the CLI's ``--config`` file and the API."""
+"""The one schema of an assistant's settings: the API's body, the console's form and the CLI's
+``--config`` file are all checked by it, through ``AssistantConfig.parse``."""
 
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from replyd.errors import FieldProblem, ValidationFailed
 from replyd.functions.handoff import DEFAULT_HANDOFF_MESSAGE
 from replyd.functions.spec import FunctionSpec, check_unique_names
-from replyd.money import LARGEST_AMOUNT, parse_amount
+from replyd.money import LARGEST_AMOUNT, format_micros, parse_amount
 from replyd.providers.registry import DEFAULT_MODEL, parse_model
+from replyd.store.tables import Assistant
 
 DEFAULT_PROMPT = (
     "You are a friendly customer service assistant. Answer briefly and helpfully. "
@@ -54,6 +57,41 @@ class AssistantConfig(BaseModel):
         if model is not None:
             parse_model(model)
         return model
+
+    @classmethod
+    def parse(cls, fields: dict[str, Any]) -> "AssistantConfig":
+        """The settings, or ``ValidationFailed`` listing every problem by its field."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            problems = [
+                FieldProblem(".".join(str(p) for p in e["loc"]) or "body", e["msg"].removeprefix("Value error, "))
+                for e in exc.errors()
+            ]
+            raise ValidationFailed(problems) from None
+
+    @classmethod
+    def of_row(cls, assistant: Assistant) -> "AssistantConfig":
+        """The stored assistant as this schema sees it (money back in currency units)."""
+        return cls.model_validate(
+            {
+                "name": assistant.name,
+                "system_prompt": assistant.system_prompt,
+                "model": assistant.model,
+                "temperature": assistant.temperature,
+                "max_reply_tokens": assistant.max_reply_tokens,
+                "context_budget_tokens": assistant.context_budget_tokens,
+                "first_message": assistant.first_message,
+                "reply_fee": format_micros(assistant.reply_fee_micros),
+                "input_price_per_million_tokens": format_micros(assistant.input_price_micros),
+                "output_price_per_million_tokens": format_micros(assistant.output_price_micros),
+                "functions": assistant.functions,
+                "handoff_enabled": assistant.handoff_enabled,
+                "handoff_message": assistant.handoff_message,
+                "max_function_rounds": assistant.max_function_rounds,
+                "summary_model": assistant.summary_model,
+            }
+        )
 
     def to_columns(self) -> dict[str, Any]:
         """The assistant's table columns, with money in micro-units."""

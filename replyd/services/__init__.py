@@ -1,5 +1,12 @@
-"""Everything a request needs that lives as long as the app: built once by the app's lifespan."""
+"""The services of replyd, built once per process and shared by its front-ends: the API's
+routes, the browser console and the command line all act through them, so every rule (the
+conversation lock, validation, limits, charging) holds whichever front-end is used.
 
+Layers point one way: front-ends -> services -> reply engine -> store, with the model providers
+and the functions below the engine; nothing below imports what is above it."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -7,24 +14,27 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from replyd.engine.assistants import AssistantService
-from replyd.engine.conversations import ConversationService
 from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
 from replyd.engine.summary_ahead import SummariesAhead
-from replyd.engine.usage import UsageService
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
 from replyd.limits import ConversationLocks, Locks, RateLimiter
 from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
+from replyd.services.accounts import AccountService
+from replyd.services.assistants import AssistantService
+from replyd.services.conversations import ConversationService
+from replyd.services.operators import OperatorSessions
+from replyd.services.reply_limits import ReplyLimits
+from replyd.services.usage import UsageService
 from replyd.settings import Settings
 from replyd.store.session import create_engine, session_factory
 from replyd.telemetry import Telemetry
 
 
 @dataclass
-class AppState:
+class Services:
     settings: Settings
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
@@ -32,14 +42,18 @@ class AppState:
     webhook_client: httpx.AsyncClient
     redis: Redis | None
     limiter: RateLimiter
+    reply_limits: ReplyLimits
     replies: ReplyEngine
     conversations: ConversationService
     assistants: AssistantService
+    accounts: AccountService
     usage: UsageService
+    operators: OperatorSessions
     telemetry: Telemetry
 
     @classmethod
-    def build(cls, settings: Settings, telemetry: Telemetry) -> "AppState":
+    def build(cls, settings: Settings, telemetry: Telemetry) -> "Services":
+        """Connects to nothing yet: the database, Redis and the model are reached on first use."""
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         providers = ProviderRegistry(settings, telemetry)
@@ -54,6 +68,7 @@ class AppState:
         # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
         webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
         webhooks = WebhookCaller(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
+        limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         return cls(
             settings=settings,
             db=db,
@@ -61,7 +76,8 @@ class AppState:
             providers=providers,
             webhook_client=webhook_client,
             redis=redis,
-            limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
+            limiter=limiter,
+            reply_limits=ReplyLimits(limiter, settings.rate_limit, telemetry),
             replies=ReplyEngine(
                 sessions,
                 providers,
@@ -71,11 +87,23 @@ class AppState:
                 telemetry,
                 SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
             ),
-            conversations=ConversationService(sessions, locks),
+            conversations=ConversationService(sessions, locks, settings.max_message_chars),
             assistants=AssistantService(sessions),
+            accounts=AccountService(sessions),
             usage=UsageService(sessions),
+            operators=OperatorSessions(sessions),
             telemetry=telemetry,
         )
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, settings: Settings) -> AsyncIterator["Services"]:
+        """Services for one command-line command, closed when it ends."""
+        services = cls.build(settings, Telemetry())
+        try:
+            yield services
+        finally:
+            await services.aclose()
 
     async def readiness(self) -> dict[str, bool]:
         """Whether each backing service answers: the database, and Redis when configured."""

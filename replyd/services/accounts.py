@@ -1,0 +1,129 @@
+"""Accounts, their balance and their API tokens: the operator's command line creates and tops
+them up, the API and the console read them and authenticate with them."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.errors import FieldProblem, NotFound, ValidationFailed
+from replyd.functions.signing import new_webhook_secret
+from replyd.limits import parse_rate
+from replyd.services.views import AccountView
+from replyd.store import accounts, ledger
+from replyd.store.tables import Account, ApiToken
+
+SCOPES = accounts.SCOPES
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token_id: int
+    account_id: int
+    scope: str
+    secret: str
+    """The token itself: shown once, never stored."""
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account: AccountView
+    token: NewToken
+    """Its first token, scope admin."""
+    webhook_secret: str
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """An unrevoked token as a request sees it."""
+
+    id: int
+    account_id: int
+    scope: str
+    rate_limit: str | None
+    """None: the server's default."""
+
+    @classmethod
+    def of(cls, row: ApiToken) -> "TokenView":
+        return cls(row.id, row.account_id, row.scope, row.rate_limit)
+
+
+class AccountService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, name: str, balance_micros: int) -> NewAccount:
+        """An account with an opening balance (a ledger entry) and its first, admin, token."""
+        _check(balance_micros >= 0, "balance", "an opening balance cannot be negative")
+        async with self._sessions() as session, session.begin():
+            row = await accounts.create_account(session, name, balance_micros, new_webhook_secret())
+            token = await _new_token(session, row.id, None, "admin")
+            return NewAccount(AccountView.of(row), token, row.webhook_secret)
+
+    async def exists_any(self) -> bool:
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(func.count()).select_from(Account)))
+
+    async def get(self, account_id: int) -> AccountView:
+        async with self._sessions() as session:
+            return AccountView.of(await _find(session, account_id))
+
+    async def top_up(self, account_id: int, amount_micros: int) -> AccountView:
+        _check(amount_micros > 0, "amount", "a top-up must be a positive amount")
+        async with self._sessions() as session, session.begin():
+            await _find(session, account_id)
+            await ledger.record(session, account_id, "top_up", amount_micros)
+        return await self.get(account_id)
+
+    async def rotate_webhook_secret(self, account_id: int) -> str:
+        """Calls are signed with the new secret at once."""
+        async with self._sessions() as session, session.begin():
+            await _find(session, account_id)
+            secret = new_webhook_secret()
+            await accounts.set_webhook_secret(session, account_id, secret)
+        return secret
+
+    async def create_token(self, account_id: int, scope: str, rate_limit: str | None) -> NewToken:
+        _check(scope in SCOPES, "scope", f"{scope!r} is not a scope; use one of: {', '.join(SCOPES)}")
+        if rate_limit is not None:
+            try:
+                parse_rate(rate_limit)
+            except ValueError as exc:
+                raise ValidationFailed([FieldProblem("rate_limit", str(exc))]) from None
+        async with self._sessions() as session, session.begin():
+            await _find(session, account_id)
+            return await _new_token(session, account_id, rate_limit, scope)
+
+    async def revoke_token(self, token_id: int) -> bool:
+        """Requests with it get 401 from then on, in every process; False if it already was."""
+        async with self._sessions() as session, session.begin():
+            if await accounts.get_token(session, token_id) is None:
+                raise NotFound(f"There is no token {token_id}.")
+            return await accounts.revoke_token(session, token_id)
+
+    async def active_token(self, secret: str) -> TokenView | None:
+        async with self._sessions() as session:
+            row = await accounts.find_active_token(session, secret)
+        return None if row is None else TokenView.of(row)
+
+    async def token(self, token_id: int) -> TokenView | None:
+        async with self._sessions() as session:
+            row = await accounts.get_token(session, token_id)
+        return None if row is None else TokenView.of(row)
+
+
+def _check(condition: bool, field: str, problem: str) -> None:
+    if not condition:
+        raise ValidationFailed([FieldProblem(field, problem)])
+
+
+async def _find(session: AsyncSession, account_id: int) -> Account:
+    row = await accounts.get_account(session, account_id)
+    if row is None:
+        raise NotFound(f"There is no account {account_id}.")
+    return row
+
+
+async def _new_token(session: AsyncSession, account_id: int, rate_limit: str | None, scope: str) -> NewToken:
+    new = await accounts.create_token(session, account_id, rate_limit, scope)
+    return NewToken(new.token.id, account_id, scope, new.secret)

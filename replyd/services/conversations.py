@@ -1,0 +1,187 @@
+"""Everything done to a conversation besides replying: start one for a widget or test chat,
+read it, list them, take it over and hand it back, answer as a human, erase it. The API, the
+console and the command line all do these through here, so each takes the conversation's
+lock where the reply engine does and keeps the same rules.
+
+Methods taking ``account_id: int | None`` read None as the operator's command line, which sees
+every account; the API and the console always pass the account they act for."""
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.engine.reply import lock_key
+from replyd.engine.variables import Scalar, merge_variables
+from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem, ValidationFailed
+from replyd.limits import Locks
+from replyd.services.cursors import activity_cursor, read_activity_cursor
+from replyd.services.views import ConversationHistory, ConversationListing, MessageView
+from replyd.store import activity, assistants, conversations
+from replyd.store.activity import Activity
+from replyd.store.conversations import ActivityKey, ConversationFilter
+from replyd.store.tables import Conversation
+
+
+def message_problem(text: str, max_chars: float) -> str | None:
+    """What is wrong with a message a customer or an operator sends, if anything: the one rule
+    behind the API's validation, the console's forms and the command line."""
+    if not text.strip():
+        return "must not be blank"
+    if len(text) > max_chars:
+        return f"must be at most {max_chars} characters (it has {len(text)})"
+    return None
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    rows: list[ConversationListing]
+    next_cursor: str | None
+    """Opaque; None on the last page."""
+    prev_cursor: str | None
+    """Opaque; None on the first page."""
+
+
+class ConversationService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], locks: Locks, max_message_chars: int) -> None:
+        self._sessions = sessions
+        self._locks = locks
+        self.max_message_chars = max_message_chars
+
+    def check_message(self, text: str) -> None:
+        """``ValidationFailed`` for a message no one may send (blank, or too long)."""
+        problem = message_problem(text, self.max_message_chars)
+        if problem is not None:
+            raise ValidationFailed([FieldProblem("message", problem)])
+
+    async def start(
+        self, account_id: int, assistant_id: int, type: str, variables: dict[str, Scalar] | None
+    ) -> ConversationHistory:
+        """A widget or test chat; it opens with the assistant's first message, if it has one."""
+        async with self._sessions() as session, session.begin():
+            assistant = await assistants.get_assistant(session, account_id, assistant_id)
+            if assistant is None:
+                raise AssistantNotFound(f"Assistant {assistant_id} was not found in your account.")
+            conversation = await conversations.create_conversation(
+                session,
+                str(uuid.uuid4()),
+                account_id=account_id,
+                assistant_id=assistant_id,
+                customer_identifier=None,
+                type=type,
+                variables=merge_variables({}, variables),
+            )
+            if assistant.first_message:
+                await conversations.add_message(
+                    session, conversation.id, role="assistant", author="ai", content=assistant.first_message
+                )
+            messages = await conversations.all_messages(session, conversation.id)
+            return ConversationHistory.of(conversation, messages)
+
+    async def get(self, account_id: int | None, conversation_id: str) -> ConversationHistory:
+        async with self._sessions() as session:
+            conversation = await self._find(session, account_id, conversation_id)
+            return ConversationHistory.of(conversation, await conversations.all_messages(session, conversation.id))
+
+    async def list(
+        self,
+        account_id: int | None,
+        where: ConversationFilter,
+        limit: int,
+        after: ActivityKey | None = None,
+        before: ActivityKey | None = None,
+    ) -> list[ConversationListing]:
+        async with self._sessions() as session:
+            rows = await conversations.list_conversations(session, account_id, where, limit, after, before)
+        return [ConversationListing.of(row) for row in rows]
+
+    async def page(
+        self, account_id: int, where: ConversationFilter, per_page: int, cursor: str | None
+    ) -> ConversationPage:
+        """A page of the list, newest activity first, from where ``cursor`` points (a cursor
+        replyd did not give out is ``ValidationFailed``). Keyset paging: a conversation that
+        moves to the top while a client pages is not seen twice."""
+        direction, key = read_activity_cursor(cursor) if cursor else ("next", None)
+        after, before = (key, None) if direction == "next" else (None, key)
+        rows = await self.list(account_id, where, per_page + 1, after, before)
+        has_more = len(rows) > per_page
+        page = (rows[-per_page:] if direction == "prev" else rows[:per_page]) if has_more else rows
+        is_first_page = key is None or (direction == "prev" and not has_more)
+        is_last_page = direction == "next" and not has_more
+        return ConversationPage(
+            page,
+            None if is_last_page or not page else activity_cursor("next", _key(page[-1])),
+            None if is_first_page or not page else activity_cursor("prev", _key(page[0])),
+        )
+
+    async def last_messages(self, conversation_ids: Sequence[str]) -> dict[str, MessageView]:
+        """Each conversation's newest message, for lists."""
+        async with self._sessions() as session:
+            rows = await activity.last_messages(session, conversation_ids)
+        return {conversation_id: MessageView.of(row) for conversation_id, row in rows.items()}
+
+    async def activity(self, account_id: int, recent: int) -> Activity:
+        """What changed lately in the account's conversations, cheaply, for live pages."""
+        async with self._sessions() as session:
+            return await activity.account_activity(session, account_id, recent)
+
+    async def set_ai_enabled(self, account_id: int | None, conversation_id: str, enabled: bool) -> bool:
+        """Whether that changed anything. Idempotent: enabling an enabled conversation changes
+        nothing, and says so. Waits for a reply in progress, so that reply is the last before
+        a takeover and is not followed by a customer's message it never saw answered."""
+        conversation = await self._reload(account_id, conversation_id)
+        async with self._hold(conversation), self._sessions() as session, session.begin():
+            conversation = await self._find(session, account_id, conversation_id)  # as it is after the wait
+            if conversation.ai_disabled != enabled:
+                return False
+            await conversations.set_ai_disabled(session, conversation.id, not enabled)
+            return True
+
+    async def add_agent_message(self, account_id: int | None, conversation_id: str, text: str) -> MessageView:
+        """A human operator's message: stored in order with the rest (it waits for a reply in
+        progress), seen by the model later as the assistant's, never charged."""
+        self.check_message(text)
+        conversation = await self._reload(account_id, conversation_id)
+        async with self._hold(conversation), self._sessions() as session, session.begin():
+            conversation = await self._find(session, account_id, conversation_id)  # still there after the wait
+            message_id = await conversations.add_message(
+                session, conversation.id, role="assistant", author="agent", content=text
+            )
+            await conversations.touch_conversation(session, conversation.id, conversation.variables)
+            return MessageView.of(await conversations.get_message(session, message_id))
+
+    async def erase(self, account_id: int, conversation_id: str) -> None:
+        """Delete the conversation and its messages; ledger entries stay (they hold no text).
+        Idempotent: one that is not there (erased already, never there, another account's)
+        is left alone alike, so a retried DELETE succeeds as the first did and tells nobody
+        whether another account has such a conversation."""
+        async with self._sessions() as session:
+            conversation = await conversations.get_conversation(session, account_id, conversation_id)
+        if conversation is None:
+            return
+        async with self._hold(conversation), self._sessions() as session, session.begin():
+            await conversations.delete_conversation(session, conversation.id)
+
+    def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(lock_key(conversation.assistant_id, conversation.customer_identifier, conversation.id))
+
+    async def _reload(self, account_id: int | None, conversation_id: str) -> Conversation:
+        async with self._sessions() as session:
+            return await self._find(session, account_id, conversation_id)
+
+    @staticmethod
+    async def _find(session: AsyncSession, account_id: int | None, conversation_id: str) -> Conversation:
+        if account_id is None:
+            conversation = await conversations.get_any_conversation(session, conversation_id)
+        else:
+            conversation = await conversations.get_conversation(session, account_id, conversation_id)
+        if conversation is None:
+            where = "in your account" if account_id is not None else "in any account"
+            raise ConversationNotFound(f"Conversation {conversation_id} was not found {where}.")
+        return conversation
+
+
+def _key(row: ConversationListing) -> ActivityKey:
+    return ActivityKey(row.conversation.updated_at, row.conversation.id)

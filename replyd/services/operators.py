@@ -1,0 +1,53 @@
+"""Sign-ins of the browser console's operators: an admin API token opens a session; revoking
+the token ends every session it opened. The console keeps the session id in a cookie."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.errors import Forbidden, Unauthenticated
+from replyd.store import accounts, console_sessions
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who is signed in: the account whose data the pages show, and the session's secrets."""
+
+    account_id: int
+    token_id: int
+    csrf_token: str
+    session_id: str
+
+
+class OperatorSessions:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def sign_in(self, secret: str) -> Operator:
+        """A new session opened with an admin token; ``Unauthenticated`` or ``Forbidden`` say why not."""
+        secret = secret.strip()
+        if not secret or len(secret) > 200 or "\x00" in secret:
+            raise Unauthenticated("Paste an API token: it starts with rpd_.")
+        async with self._sessions() as session, session.begin():
+            token = await accounts.find_active_token(session, secret)
+            if token is None:
+                raise Unauthenticated("That token is unknown or revoked.")
+            if token.scope != "admin":
+                raise Forbidden(
+                    "That is a replies token, which may only generate replies. Sign in with an admin token."
+                )
+            new = await console_sessions.create_console_session(session, token, SESSION_LIFETIME)
+        return Operator(token.account_id, token.id, new.session.csrf_secret, new.session_id)
+
+    async def find(self, session_id: str) -> Operator | None:
+        """The signed-in operator of an unexpired session whose token is still unrevoked."""
+        async with self._sessions() as session:
+            row = await console_sessions.find_console_session(session, session_id)
+        return None if row is None else Operator(row.account_id, row.token_id, row.csrf_secret, session_id)
+
+    async def sign_out(self, session_id: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await console_sessions.end_console_session(session, session_id)

@@ -1,0 +1,119 @@
+"""What the services hand the front-ends (API, console, CLI): plain frozen values read out of
+the store's rows. A front-end never holds a database row, so nothing it does can lazy-load,
+flush or change one behind the services' backs."""
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from replyd.services.assistant_config import AssistantConfig
+from replyd.store import conversations as conversation_rows
+from replyd.store.tables import Assistant, Conversation, Message
+
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit integers; a larger number cannot name anything."""
+
+V = TypeVar("V", bound="RowView")
+
+
+class RowView:
+    """A view whose every field is the row's attribute of the same name."""
+
+    @classmethod
+    def of(cls: type[V], row: Any) -> V:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MessageView(RowView):
+    id: int
+    conversation_id: str
+    role: str
+    author: str
+    """``customer``, ``ai``, ``agent`` (a human operator) or ``system``."""
+    content: str
+    function_calls: list[Any]
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_micros: int
+    reply_status: str | None
+    """On a customer's message: ``pending`` while the AI answers, ``answered``, or ``failed``."""
+    reply_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationView(RowView):
+    id: str
+    account_id: int
+    assistant_id: int
+    customer_identifier: str | None
+    type: str
+    variables: dict[str, Any]
+    ai_disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationHistory:
+    conversation: ConversationView
+    messages: list[MessageView]
+
+    @classmethod
+    def of(cls, conversation: Conversation, messages: list[Message]) -> "ConversationHistory":
+        return cls(ConversationView.of(conversation), [MessageView.of(m) for m in messages])
+
+
+@dataclass(frozen=True)
+class ConversationListing:
+    """A conversation as lists show it: with its assistant's name and what it added up to."""
+
+    conversation: ConversationView
+    assistant_name: str
+    message_count: int
+    total_cost_micros: int
+
+    @classmethod
+    def of(cls, row: conversation_rows.ConversationSummary) -> "ConversationListing":
+        return cls(ConversationView.of(row.conversation), row.assistant_name, row.message_count, row.total_cost_micros)
+
+
+@dataclass(frozen=True)
+class AssistantView:
+    id: int
+    account_id: int
+    config: AssistantConfig
+    """The settings as the API and the console's form take them (money in currency units)."""
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @classmethod
+    def of(cls, row: Assistant) -> "AssistantView":
+        return cls(row.id, row.account_id, AssistantConfig.of_row(row), row.created_at, row.updated_at)
+
+
+@dataclass(frozen=True)
+class AccountView(RowView):
+    id: int
+    name: str
+    currency: str
+    balance_micros: int
+
+
+@dataclass(frozen=True)
+class LedgerEntryView(RowView):
+    id: int
+    kind: str
+    """``top_up`` or ``reply``."""
+    amount_micros: int
+    assistant_id: int | None
+    conversation_id: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: datetime
