@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
         app.state.replyd = state
         if preload_model:
             await state.providers.preload_local()
+        state.start_background_work()
         try:
             yield
         finally:

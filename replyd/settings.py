@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     lock_lease_s: float = Field(default=6.0, gt=0)
     """How long a crashed process can hold up its conversation before the next message goes on
     (the holder renews it every third of this)."""
+    abandoned_reply_s: float = Field(default=60.0, gt=0)
+    """A customer's message still unanswered after this long, with no reply of its conversation
+    in progress (its process died), is marked failed and the balance it held given back."""
 
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""

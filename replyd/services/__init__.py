@@ -5,15 +5,17 @@ conversation lock, validation, limits, charging) holds whichever front-end is us
 Layers point one way: front-ends -> services -> reply engine -> store, with the model providers
 and the functions below the engine; nothing below imports what is above it."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from replyd.engine.abandoned import AbandonedReplies
 from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
 from replyd.engine.summary_ahead import SummariesAhead
@@ -49,7 +51,9 @@ class Services:
     accounts: AccountService
     usage: UsageService
     operators: OperatorSessions
+    abandoned: AbandonedReplies
     telemetry: Telemetry
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, telemetry: Telemetry) -> "Services":
@@ -92,8 +96,13 @@ class Services:
             accounts=AccountService(sessions),
             usage=UsageService(sessions),
             operators=OperatorSessions(sessions),
+            abandoned=AbandonedReplies(sessions, locks, settings.abandoned_reply_s),
             telemetry=telemetry,
         )
+
+    def start_background_work(self) -> None:
+        """What a serving process does besides answering: sweeping abandoned replies."""
+        self.background.append(asyncio.create_task(self.abandoned.sweep_forever(), name="replyd-sweep"))
 
     @classmethod
     @asynccontextmanager
@@ -121,6 +130,9 @@ class Services:
         return True
 
     async def aclose(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.replies.drain(self.settings.shutdown_grace_s)
         if self.redis is not None:
             await self.redis.aclose()

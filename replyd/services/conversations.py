@@ -19,7 +19,7 @@ from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem,
 from replyd.limits import Locks
 from replyd.services.cursors import activity_cursor, read_activity_cursor
 from replyd.services.views import ConversationHistory, ConversationListing, MessageView
-from replyd.store import activity, assistants, conversations
+from replyd.store import accounts, activity, assistants, conversations
 from replyd.store.activity import Activity
 from replyd.store.conversations import ActivityKey, ConversationFilter
 from replyd.store.tables import Conversation
@@ -162,6 +162,8 @@ class ConversationService:
         if conversation is None:
             return
         async with self._hold(conversation), self._sessions() as session, session.begin():
+            held = await conversations.held_by_conversation(session, conversation.id)
+            await accounts.release(session, conversation.account_id, held)
             await conversations.delete_conversation(session, conversation.id)
 
     def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:

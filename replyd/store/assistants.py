@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy import ScalarSelect, bindparam, delete, select, update
+from sqlalchemy import ScalarSelect, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
 from replyd.store.accounts import settings_changed
-from replyd.store.tables import Assistant, Conversation, Message
+from replyd.store.tables import Account, Assistant, Conversation, Message
 
 
 async def create_assistant(session: AsyncSession, account_id: int, fields: dict[str, Any]) -> Assistant:
@@ -45,9 +45,18 @@ async def update_assistant(session: AsyncSession, assistant_id: int, fields: dic
 
 
 async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
-    """The assistant and its conversations with their messages; ledger entries stay."""
+    """The assistant and its conversations with their messages; ledger entries stay. What
+    their messages still hold of the balance (replies whose process died) is given back."""
     await settings_changed(session, _account_of(assistant_id))
     conversation_ids = select(Conversation.id).where(Conversation.assistant_id == assistant_id)
+    held = select(func.coalesce(func.sum(Message.reserved_micros), 0)).where(
+        Message.conversation_id.in_(conversation_ids)
+    )
+    await session.execute(
+        update(Account)
+        .where(Account.id == _account_of(assistant_id))
+        .values(reserved_micros=Account.reserved_micros - held.scalar_subquery())
+    )
     await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
     await session.execute(delete(Conversation).where(Conversation.assistant_id == assistant_id))
     await session.execute(delete(Assistant).where(Assistant.id == assistant_id))

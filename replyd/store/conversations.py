@@ -299,6 +299,50 @@ async def set_reply_status(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class PendingMessage:
+    """A customer's message still waiting for its answer, and the conversation it is in."""
+
+    id: int
+    account_id: int
+    assistant_id: int
+    customer_identifier: str | None
+    conversation_id: str
+
+
+async def pending_before(session: AsyncSession, before: datetime, limit: int) -> list[PendingMessage]:
+    """Messages ``pending`` since before ``before``, oldest first (from the partial index of
+    pending messages, so the scan costs nothing when there are none)."""
+    rows = await session.execute(
+        select(
+            Message.id,
+            Conversation.account_id,
+            Conversation.assistant_id,
+            Conversation.customer_identifier,
+            Conversation.id,
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.reply_status == "pending", Message.created_at < before)
+        .order_by(Message.created_at)
+        .limit(limit)
+    )
+    return [PendingMessage(*row) for row in rows.all()]
+
+
+async def held_by_message(session: AsyncSession, message_id: int) -> int | None:
+    """What the message holds of its account's balance; None if it is gone (erased)."""
+    held: int | None = await session.scalar(select(Message.reserved_micros).where(Message.id == message_id))
+    return held
+
+
+async def held_by_conversation(session: AsyncSession, conversation_id: str) -> int:
+    """What the conversation's messages hold of the account's balance (a dead process's reply)."""
+    held = await session.scalar(
+        select(func.sum(Message.reserved_micros)).where(Message.conversation_id == conversation_id)
+    )
+    return int(held or 0)
+
+
 async def delete_conversation(session: AsyncSession, conversation_id: str) -> None:
     await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
     await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
