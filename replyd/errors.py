@@ -23,9 +23,10 @@
     └── ServiceUnavailable           503 SERVICE_UNAVAILABLE
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -150,3 +151,21 @@ class ServiceUnavailable(ReplydError):
     def __init__(self, retry_after_s: int = 5) -> None:
         super().__init__(f"The service is temporarily unavailable; please retry in {retry_after_s} seconds.")
         self.retry_after_s = retry_after_s
+
+
+def problems_from_pydantic(errors: Sequence[Any]) -> list[FieldProblem]:
+    """Pydantic's error list (``ValidationError.errors()``) -> problems with dotted field names
+    and messages written as sentences, for a ``ValidationFailed``."""
+    problems = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        problems.append(FieldProblem(".".join(location) or "body", _message(error)))
+    return problems
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "missing":
+        return "This field is required."
+    message = str(error.get("msg", "Invalid value."))
+    message = message.removeprefix("Value error, ")
+    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")

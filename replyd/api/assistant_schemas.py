@@ -17,8 +17,12 @@ class AssistantData(AssistantConfig):
 
     @classmethod
     def of(cls, assistant: AssistantView) -> "AssistantData":
-        config = assistant.config.model_dump()
-        return cls(id=assistant.id, created_at=assistant.created_at, updated_at=assistant.updated_at, **config)
+        """Not validated again: the settings are as the services read them, and an assistant saved
+        under older rules is shown as saved."""
+        settings = dict(assistant.config)
+        return cls.model_construct(
+            id=assistant.id, created_at=assistant.created_at, updated_at=assistant.updated_at, **settings
+        )
 
 
 ASSISTANT_EXAMPLE: dict[str, JsonValue] = {

@@ -11,8 +11,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from replyd.api.middleware import HttpMiddleware
-from replyd.api.validation import problems_from_pydantic
-from replyd.errors import MethodNotAllowed, NotFound, ReplydError, Unauthenticated, ValidationFailed
+from replyd.errors import (
+    MethodNotAllowed,
+    NotFound,
+    ReplydError,
+    Unauthenticated,
+    ValidationFailed,
+    problems_from_pydantic,
+)
 
 log = logging.getLogger(__name__)
 

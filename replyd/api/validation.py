@@ -1,33 +1,15 @@
 """Reading JSON request bodies ourselves, so that the order of checks is the spec's
 (authenticate, rate-limit, then validate) and every failure speaks in replyd's envelope."""
 
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
 from replyd import json_rules
-from replyd.errors import FieldProblem, InvalidJson, PayloadTooLarge, ValidationFailed
+from replyd.errors import InvalidJson, PayloadTooLarge, ValidationFailed, problems_from_pydantic
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def problems_from_pydantic(errors: Sequence[Any]) -> list[FieldProblem]:
-    """Pydantic's error list -> ``[{field, message}]`` with dotted field names."""
-    problems = []
-    for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        problems.append(FieldProblem(".".join(location) or "body", _message(error)))
-    return problems
-
-
-def _message(error: Any) -> str:
-    if error.get("type") == "missing":
-        return "This field is required."
-    message = str(error.get("msg", "Invalid value."))
-    message = message.removeprefix("Value error, ")
-    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:

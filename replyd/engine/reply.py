@@ -32,7 +32,7 @@ from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
-from replyd.functions.spec import FunctionSpec
+from replyd.functions.spec import stored_functions
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import Locks
@@ -343,7 +343,7 @@ class ReplyEngine:
         call_context = CallContext(
             assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, turn.secret
         )
-        functions = [FunctionSpec.model_validate(f) for f in assistant.functions]
+        functions = stored_functions(assistant.id, assistant.functions)
         return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)
 
 

@@ -5,8 +5,18 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from replyd.errors import FieldProblem, ValidationFailed, problems_from_pydantic
 from replyd.functions.handoff import HANDOFF_NAME
 from replyd.json_rules import depth_exceeds
 
@@ -87,3 +97,27 @@ def check_unique_names(functions: list[FunctionSpec]) -> list[FunctionSpec]:
     if duplicates:
         raise ValueError(f"function names must be unique; repeated: {', '.join(duplicates)}")
     return functions
+
+
+_FUNCTIONS = TypeAdapter(list[FunctionSpec])
+"""Validates a saved list at once, so a problem's place names the function's index."""
+
+
+def stored_functions(assistant_id: int, stored: list[dict[str, Any]]) -> list[FunctionSpec]:
+    """An assistant's functions as saved. One saved under older, looser rules (a header value
+    HTTP cannot carry, a schema nested too deep) refuses the reply cleanly, naming the field
+    to fix, instead of failing somewhere inside the call."""
+    try:
+        return _FUNCTIONS.validate_python(stored)
+    except ValidationError as exc:
+        problems = problems_from_pydantic(exc.errors())
+        advice = f"Assistant {assistant_id}'s saved functions break today's rules; update the assistant: "
+        raise ValidationFailed(
+            [FieldProblem(f"assistant.functions.{p.field}", advice + p.message) for p in problems]
+        ) from None
+
+
+def as_saved(stored: dict[str, Any]) -> FunctionSpec:
+    """A saved function as it is, unchecked: to show it (and let it be fixed) even when it
+    breaks today's rules."""
+    return FunctionSpec.model_construct(**(stored | {"url": HttpUrl(stored["url"])}))

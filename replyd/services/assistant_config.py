@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from replyd.errors import FieldProblem, ValidationFailed
+from replyd.errors import ValidationFailed, problems_from_pydantic
 from replyd.functions.handoff import DEFAULT_HANDOFF_MESSAGE
-from replyd.functions.spec import FunctionSpec, check_unique_names
+from replyd.functions.spec import FunctionSpec, as_saved, check_unique_names
 from replyd.money import LARGEST_AMOUNT, format_micros, parse_amount
 from replyd.providers.registry import DEFAULT_MODEL, parse_model
 from replyd.store.tables import Assistant
@@ -64,34 +64,39 @@ class AssistantConfig(BaseModel):
         try:
             return cls.model_validate(fields)
         except ValidationError as exc:
-            problems = [
-                FieldProblem(".".join(str(p) for p in e["loc"]) or "body", e["msg"].removeprefix("Value error, "))
-                for e in exc.errors()
-            ]
-            raise ValidationFailed(problems) from None
+            raise ValidationFailed(problems_from_pydantic(exc.errors())) from None
 
     @classmethod
     def of_row(cls, assistant: Assistant) -> "AssistantConfig":
-        """The stored assistant as this schema sees it (money back in currency units)."""
-        return cls.model_validate(
-            {
-                "name": assistant.name,
-                "system_prompt": assistant.system_prompt,
-                "model": assistant.model,
-                "temperature": assistant.temperature,
-                "max_reply_tokens": assistant.max_reply_tokens,
-                "context_budget_tokens": assistant.context_budget_tokens,
-                "first_message": assistant.first_message,
-                "reply_fee": format_micros(assistant.reply_fee_micros),
-                "input_price_per_million_tokens": format_micros(assistant.input_price_micros),
-                "output_price_per_million_tokens": format_micros(assistant.output_price_micros),
-                "functions": assistant.functions,
-                "handoff_enabled": assistant.handoff_enabled,
-                "handoff_message": assistant.handoff_message,
-                "max_function_rounds": assistant.max_function_rounds,
-                "summary_model": assistant.summary_model,
-            }
-        )
+        """The stored assistant as this schema sees it (money back in currency units). Functions
+        saved under older, looser rules are shown as saved, so that the assistant can still be
+        listed and fixed; a reply refuses them (``functions.spec.stored_functions``)."""
+        columns = cls._columns_of(assistant)
+        try:
+            return cls.model_validate(columns)
+        except ValidationError:
+            config = cls.model_validate(columns | {"functions": []})
+            return config.model_copy(update={"functions": [as_saved(f) for f in assistant.functions]})
+
+    @staticmethod
+    def _columns_of(assistant: Assistant) -> dict[str, Any]:
+        return {
+            "name": assistant.name,
+            "system_prompt": assistant.system_prompt,
+            "model": assistant.model,
+            "temperature": assistant.temperature,
+            "max_reply_tokens": assistant.max_reply_tokens,
+            "context_budget_tokens": assistant.context_budget_tokens,
+            "first_message": assistant.first_message,
+            "reply_fee": format_micros(assistant.reply_fee_micros),
+            "input_price_per_million_tokens": format_micros(assistant.input_price_micros),
+            "output_price_per_million_tokens": format_micros(assistant.output_price_micros),
+            "functions": assistant.functions,
+            "handoff_enabled": assistant.handoff_enabled,
+            "handoff_message": assistant.handoff_message,
+            "max_function_rounds": assistant.max_function_rounds,
+            "summary_model": assistant.summary_model,
+        }
 
     def to_columns(self) -> dict[str, Any]:
         """The assistant's table columns, with money in micro-units."""

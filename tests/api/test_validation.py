@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from replyd.json_rules import MAX_DEPTH
+from replyd.store.tables import Assistant
 from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Snapshot, Tenant
+from tests.servers import StubModel
 
 LONE = "\ud800"
 """Sent as the JSON escape ``\\ud800``: valid JSON, but not Unicode text."""
@@ -183,3 +186,27 @@ async def test_a_function_header_that_http_cannot_carry_is_refused_when_the_assi
     assert "printable ASCII" in error["details"][0]["message"]
     response = await tenant.client.patch(f"/api/assistants/{tenant.assistant_id}", json={"functions": [function]})
     assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["functions.0.headers.X-Key"]
+
+
+async def test_an_assistant_saved_under_older_rules_is_listed_refuses_replies_cleanly_and_can_be_fixed(
+    tenant: Tenant, db: Any, snapshot: Any, stub_model: StubModel
+) -> None:
+    """An older replyd let such a header through; its database still holds it after the upgrade."""
+    saved = BOOK | {"headers": {"X-Key": "schlüssel"}, "parameters": {"type": "object"}}
+    async with db() as session, session.begin():
+        await session.execute(update(Assistant).where(Assistant.id == tenant.assistant_id).values(functions=[saved]))
+    listed = await tenant.client.get("/api/assistants")
+    assert listed.status_code == 200
+    assert listed.json()["data"][0]["functions"][0]["headers"] == {"X-Key": "schlüssel"}
+
+    before = await snapshot(tenant.account_id)
+    refused = assert_error(await tenant.reply("Book me in"), 422, "VALIDATION_ERROR")
+    assert detail_fields(refused) == ["assistant.functions.0.headers.X-Key"]
+    assert "update the assistant" in refused["details"][0]["message"]
+    after = await snapshot(tenant.account_id)
+    assert (after.ledger_entries, after.balance_micros) == (before.ledger_entries, before.balance_micros)
+    assert stub_model.requests == []  # refused before the model was asked
+
+    fixed = BOOK | {"headers": {"X-Key": "schluessel"}}
+    assert (await tenant.client.patch(f"/api/assistants/{tenant.assistant_id}", json={"functions": [fixed]})).is_success
+    assert (await tenant.reply("Book me in")).status_code == 200
