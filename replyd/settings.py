@@ -4,7 +4,7 @@ Nothing else in replyd reads ``os.environ``: the settings object is built at the
 (CLI, tests) and passed in, so one process can run several differently configured apps.
 """
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     abandoned_reply_s: float = Field(default=60.0, gt=0)
     """A customer's message still unanswered after this long, with no reply of its conversation
     in progress (its process died), is marked failed and the balance it held given back."""
+
+    webhook_retry_schedule: str = "5,30,120,600,1800,3600,7200,14400,28800,43200"
+    """Seconds between an event delivery's attempts, comma-separated (about a day in all); the
+    delivery fails for good when they run out."""
+    webhook_disable_after_s: float = Field(default=3 * 24 * 3600, gt=0)
+    """An event endpoint whose deliveries keep failing this long is disabled."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    """How long an event endpoint has to answer a delivery."""
 
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""
@@ -75,3 +83,24 @@ class Settings(BaseSettings):
     than ``idempotency_wait_s``, so a retry after a crash is answered, not refused with 409."""
     idempotency_wait_s: float = Field(default=10.0, ge=0)
     """How long a retry waits for the first request with the same Idempotency-Key before 409."""
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_is_seconds(cls, schedule: str) -> str:
+        retry_schedule(schedule)
+        return schedule
+
+    @property
+    def webhook_retry_schedule_s(self) -> list[float]:
+        return retry_schedule(self.webhook_retry_schedule)
+
+
+def retry_schedule(text: str) -> list[float]:
+    """``"5,30,120"`` -> ``[5.0, 30.0, 120.0]``; ValueError unless each is a positive number."""
+    try:
+        seconds = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a schedule; write seconds between attempts, like 5,30,120") from None
+    if not all(0 < s < float("inf") for s in seconds):
+        raise ValueError(f"{text!r} is not a schedule; every wait must be a positive number of seconds")
+    return seconds

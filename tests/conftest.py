@@ -28,7 +28,7 @@ from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
-from tests.servers import StubModel, TcpProxy, serve_in_thread
+from tests.servers import EventReceiver, StubModel, TcpProxy, serve_in_thread
 
 STUB_MODEL = "openai:stub-model"
 RUN_PREFIX = f"replyd-test-{uuid.uuid4().hex[:8]}"
@@ -53,6 +53,14 @@ def service_missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is required in CI but is not reachable")
     pytest.skip(f"{what} is not reachable; start it to run this test")
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[EventReceiver, str]]:
+    """An integrator's event endpoint, and its URL."""
+    receiver = EventReceiver()
+    with serve_in_thread(receiver.app()) as url:
+        yield receiver, f"{url}/events"
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +124,8 @@ def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Set
             "webhook_allow": "127.0.0.1/32",  # the tests' own webhook server; nothing else
             "redis_url": os.environ.get("REPLYD_TEST_APP_REDIS_URL"),
             "redis_key_prefix": RUN_PREFIX,
+            # Every test server delivers events from the one test database, so all retry alike, and soon.
+            "webhook_retry_schedule": "0.2,0.2,0.2",
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

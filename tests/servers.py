@@ -4,17 +4,20 @@ proxy that can drop its connections (a backing service going away)."""
 
 import asyncio
 import contextlib
+import inspect
 import json
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from standardwebhooks import Webhook as StandardWebhook
+from standardwebhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -39,6 +42,18 @@ def serve_in_thread(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], timeout_s: float = 20) -> None:
+    """Wait until ``condition`` (sync or async) holds: for what a server does on its own schedule
+    (delivering events, sweeping). Fails the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        held = condition()
+        if await held if inspect.isawaitable(held) else held:
+            return
+        assert time.monotonic() < deadline, "it did not happen in time"
+        await asyncio.sleep(0.1)
 
 
 @dataclass
@@ -231,3 +246,36 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):  # already closed
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+@dataclass
+class EventReceiver:
+    """An integrator's event endpoint: checks every delivery with the ``standardwebhooks``
+    library (never with replyd's code), keeps the ones that verify, counts the ones that do
+    not, and answers the scripted statuses in turn, then 200."""
+
+    secret: str = ""
+    statuses: deque[int] = field(default_factory=deque)
+    received: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    """Verified deliveries, with their headers, in arrival order (failed answers included)."""
+    unverified: int = 0
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/events", self._receive, methods=["POST"])])
+
+    def payloads(self, type: str | None = None) -> list[dict[str, Any]]:
+        """What was delivered (answered 2xx), in order."""
+        delivered = [payload for headers, payload in self.received if headers["answered"].startswith("2")]
+        return [payload for payload in delivered if type is None or payload["type"] == type]
+
+    async def _receive(self, request: Request) -> Response:
+        body = await request.body()
+        headers = dict(request.headers)
+        try:
+            payload = StandardWebhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
+            self.unverified += 1
+            return Response(status_code=400)
+        status = self.statuses.popleft() if self.statuses else 200
+        self.received.append((headers | {"answered": str(status)}, payload))
+        return Response(status_code=status)

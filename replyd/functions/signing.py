@@ -4,6 +4,7 @@ A receiver checks it with ``verify_signature`` (or the same few lines in its own
 recompute the HMAC over the timestamp, a dot and the raw body bytes, compare in constant
 time, and refuse timestamps too far from its clock, so a captured call cannot be replayed."""
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -14,7 +15,8 @@ SECRET_PREFIX = "whsec_"
 
 
 def new_webhook_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    """``whsec_`` and 32 random bytes in standard base64, the form Standard Webhooks reads."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

@@ -19,9 +19,11 @@ from replyd.engine.abandoned import AbandonedReplies
 from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
 from replyd.engine.summary_ahead import SummariesAhead
+from replyd.events.delivery import EventDelivery
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
 from replyd.limits import ConversationLocks, Locks, RateLimiter
+from replyd.outbound import Outbound
 from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
 from replyd.services.accounts import AccountService
@@ -30,6 +32,7 @@ from replyd.services.conversations import ConversationService
 from replyd.services.operators import OperatorSessions
 from replyd.services.reply_limits import ReplyLimits
 from replyd.services.usage import UsageService
+from replyd.services.webhooks import WebhookService
 from replyd.settings import Settings
 from replyd.store.session import create_engine, session_factory
 from replyd.telemetry import Telemetry
@@ -52,6 +55,8 @@ class Services:
     usage: UsageService
     operators: OperatorSessions
     abandoned: AbandonedReplies
+    webhooks: WebhookService
+    event_delivery: EventDelivery
     telemetry: Telemetry
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -71,7 +76,8 @@ class Services:
         )
         # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
         webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
-        webhooks = WebhookCaller(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
+        guard = AddressGuard.from_setting(settings.webhook_allow)
+        webhooks = WebhookCaller(webhook_client, guard)
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         return cls(
             settings=settings,
@@ -97,12 +103,22 @@ class Services:
             usage=UsageService(sessions),
             operators=OperatorSessions(sessions),
             abandoned=AbandonedReplies(sessions, locks, settings.abandoned_reply_s),
+            webhooks=WebhookService(sessions),
+            event_delivery=EventDelivery(
+                sessions,
+                Outbound(webhook_client, guard),
+                settings.webhook_retry_schedule_s,
+                settings.webhook_disable_after_s,
+                settings.webhook_timeout_s,
+            ),
             telemetry=telemetry,
         )
 
     def start_background_work(self) -> None:
-        """What a serving process does besides answering: sweeping abandoned replies."""
+        """What a serving process does besides answering: sweeping abandoned replies, and
+        delivering events."""
         self.background.append(asyncio.create_task(self.abandoned.sweep_forever(), name="replyd-sweep"))
+        self.background.append(asyncio.create_task(self.event_delivery.run_forever(), name="replyd-events"))
 
     @classmethod
     @asynccontextmanager

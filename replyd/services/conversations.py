@@ -16,13 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.engine.reply import lock_key
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem, ValidationFailed
+from replyd.events.outbox import conversation_data, emit, message_data
+from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED, MESSAGE_CREATED
 from replyd.limits import Locks
 from replyd.services.cursors import activity_cursor, read_activity_cursor
 from replyd.services.views import ConversationHistory, ConversationListing, MessageView
-from replyd.store import accounts, activity, assistants, conversations
+from replyd.store import accounts, activity, assistants, conversations, events
 from replyd.store.activity import Activity
 from replyd.store.conversations import ActivityKey, ConversationFilter
-from replyd.store.tables import Conversation
+from replyd.store.tables import Conversation, Message
 
 
 def message_problem(text: str, max_chars: float) -> str | None:
@@ -78,6 +80,15 @@ class ConversationService:
                     session, conversation.id, role="assistant", author="ai", content=assistant.first_message
                 )
             messages = await conversations.all_messages(session, conversation.id)
+            await emit(
+                session,
+                account_id,
+                CONVERSATION_CREATED,
+                {"conversation": conversation_data(conversation)},
+                conversation.id,
+            )
+            for message in messages:
+                await _emit_message(session, conversation, message)
             return ConversationHistory.of(conversation, messages)
 
     async def get(self, account_id: int | None, conversation_id: str) -> ConversationHistory:
@@ -137,6 +148,9 @@ class ConversationService:
             if conversation.ai_disabled != enabled:
                 return False
             await conversations.set_ai_disabled(session, conversation.id, not enabled)
+            await session.refresh(conversation)
+            data = {"conversation": conversation_data(conversation), "by": "operator", "reason": None}
+            await emit(session, conversation.account_id, AI_ENABLED if enabled else AI_DISABLED, data, conversation.id)
             return True
 
     async def add_agent_message(self, account_id: int | None, conversation_id: str, text: str) -> MessageView:
@@ -150,7 +164,9 @@ class ConversationService:
                 session, conversation.id, role="assistant", author="agent", content=text
             )
             await conversations.touch_conversation(session, conversation.id, conversation.variables)
-            return MessageView.of(await conversations.get_message(session, message_id))
+            message = await conversations.get_message(session, message_id)
+            await _emit_message(session, conversation, message)
+            return MessageView.of(message)
 
     async def erase(self, account_id: int, conversation_id: str) -> None:
         """Delete the conversation and its messages; ledger entries stay (they hold no text).
@@ -164,6 +180,7 @@ class ConversationService:
         async with self._hold(conversation), self._sessions() as session, session.begin():
             held = await conversations.held_by_conversation(session, conversation.id)
             await accounts.release(session, conversation.account_id, held)
+            await events.erase_conversation_events(session, conversation.id)
             await conversations.delete_conversation(session, conversation.id)
 
     def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:
@@ -183,6 +200,11 @@ class ConversationService:
             where = "in your account" if account_id is not None else "in any account"
             raise ConversationNotFound(f"Conversation {conversation_id} was not found {where}.")
         return conversation
+
+
+async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:
+    data = {"conversation": conversation_data(conversation), "message": message_data(message)}
+    await emit(session, conversation.account_id, MESSAGE_CREATED, data, conversation.id)
 
 
 def _key(row: ConversationListing) -> ActivityKey:

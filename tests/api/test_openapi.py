@@ -43,6 +43,11 @@ ROUTES = {
     ("DELETE", "/api/assistants/{assistant_id}"),
     ("GET", "/api/account"),
     ("GET", "/api/account/usage"),
+    ("POST", "/api/webhooks"),
+    ("GET", "/api/webhooks"),
+    ("DELETE", "/api/webhooks/{endpoint_id}"),
+    ("GET", "/api/webhooks/{endpoint_id}/deliveries"),
+    ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"),
 }
 
 

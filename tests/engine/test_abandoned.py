@@ -16,7 +16,7 @@ from replyd.engine.receive import INTERRUPTED
 from replyd.store import accounts, conversations
 from replyd.store.tables import Account, Message
 from tests.conftest import Tenant
-from tests.servers import Scripted, StubModel
+from tests.servers import Scripted, StubModel, eventually
 
 HELD = 50_000
 
@@ -64,14 +64,6 @@ async def status_of(db: async_sessionmaker[AsyncSession], message_id: int) -> tu
     return row[0], row[1], row[2]
 
 
-async def until(condition: Callable[[], Any], timeout_s: float = 15) -> None:
-    """Poll (the sweep runs in the server, on its own schedule) until ``condition`` holds."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, "the sweep did not come"
-        await asyncio.sleep(0.1)
-
-
 async def test_the_sweep_gives_back_what_a_dead_process_held_and_the_retry_is_still_answered(
     start_server: Callable[..., AbstractContextManager[str]],
     make_tenant: Callable[..., Any],
@@ -87,7 +79,7 @@ async def test_the_sweep_gives_back_what_a_dead_process_held_and_the_retry_is_st
         async def swept() -> bool:
             return (await status_of(db, message_id))[0] == "failed"
 
-        await until(swept)
+        await eventually(swept)
         assert await status_of(db, message_id) == ("failed", INTERRUPTED, 0)
         assert await held(db, tenant.account_id) == 0
         after = await snapshot(tenant.account_id)

@@ -1,0 +1,37 @@
+"""The event types, and what an event carries. Every payload has the same envelope:
+
+    {"id": "evt_...", "type": "message.created", "timestamp": "2026-12-02T18:05:57.123456+00:00",
+     "data": {...}}
+
+``id`` is also the ``webhook-id`` header of every delivery of the event (retries and replays
+alike), so a receiver can drop a duplicate. docs/events.md shows each type's ``data``."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+MESSAGE_CREATED = "message.created"
+CONVERSATION_CREATED = "conversation.created"
+HANDOFF_REQUESTED = "conversation.handoff_requested"
+AI_DISABLED = "conversation.ai_disabled"
+AI_ENABLED = "conversation.ai_enabled"
+FUNCTION_FAILED = "function.failed"
+BALANCE_LOW = "account.balance_low"
+
+EVENT_TYPES = (
+    MESSAGE_CREATED,
+    CONVERSATION_CREATED,
+    HANDOFF_REQUESTED,
+    AI_DISABLED,
+    AI_ENABLED,
+    FUNCTION_FAILED,
+    BALANCE_LOW,
+)
+
+
+def new_event_id() -> str:
+    return "evt_" + uuid.uuid4().hex
+
+
+def envelope(public_id: str, type: str, created_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": public_id, "type": type, "timestamp": created_at.isoformat(), "data": data}

@@ -1,0 +1,174 @@
+"""Events out: an account's endpoint receives, signed as Standard Webhooks (checked here with
+the standardwebhooks library), what happens in its conversations; a receiver that fails for a
+while gets everything once it is back, in order; 410 disables the endpoint; an address the
+guard refuses is never called; every attempt is logged and can be replayed."""
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.api.test_errors import assert_error
+from tests.conftest import Tenant
+from tests.servers import EventReceiver, eventually
+
+
+async def subscribe(tenant: Tenant, receiver: EventReceiver, url: str, events: list[str] | None = None) -> int:
+    response = await tenant.client.post("/api/webhooks", json={"url": url, "events": events or []})
+    assert response.status_code == 200, response.text
+    receiver.secret = response.json()["secret"]
+    assert receiver.secret.startswith("whsec_")
+    return int(response.json()["endpoint"]["id"])
+
+
+async def start_chat(tenant: Tenant) -> str:
+    started = await tenant.client.post("/api/conversations", json={"assistant_id": tenant.assistant_id})
+    assert started.status_code == 200, started.text
+    return str(started.json()["conversation_id"])
+
+
+async def say(tenant: Tenant, conversation_id: str, text: str) -> None:
+    path = f"/api/conversations/{conversation_id}/agent-messages"
+    assert (await tenant.client.post(path, json={"message": text})).status_code == 200
+
+
+async def test_a_human_agents_message_reaches_the_endpoint_signed_with_what_a_receiver_needs(
+    tenant: Tenant, receiver: tuple[EventReceiver, str]
+) -> None:
+    inbox, url = receiver
+    await subscribe(tenant, inbox, url)
+    conversation_id = await start_chat(tenant)
+    await say(tenant, conversation_id, "Hi, I am Anna from the shop.")
+
+    await eventually(lambda: len(inbox.payloads("message.created")) == 1)
+    [(headers, payload)] = [(h, p) for h, p in inbox.received if p["type"] == "message.created"]
+    assert headers["webhook-id"] == payload["id"] and payload["id"].startswith("evt_")
+    assert headers["content-type"] == "application/json"
+    data = payload["data"]
+    assert data["message"]["author"] == "agent" and data["message"]["role"] == "assistant"
+    assert data["message"]["content"] == "Hi, I am Anna from the shop."
+    assert data["conversation"]["id"] == conversation_id
+    assert data["conversation"]["assistant_id"] == tenant.assistant_id
+    assert [p["type"] for p in inbox.payloads()] == ["conversation.created", "message.created"]
+    assert inbox.unverified == 0
+
+
+async def test_takeover_and_hand_back_are_told_in_order_and_only_to_who_subscribed(
+    tenant: Tenant, receiver: tuple[EventReceiver, str]
+) -> None:
+    inbox, url = receiver
+    await subscribe(tenant, inbox, url, ["conversation.ai_disabled", "conversation.ai_enabled"])
+    conversation_id = await start_chat(tenant)
+    await say(tenant, conversation_id, "A human here.")
+    for action in ("disable-ai", "enable-ai", "disable-ai"):
+        path = f"/api/automate/conversations/{conversation_id}/{action}"
+        assert (await tenant.client.post(path)).status_code == 200
+
+    await eventually(lambda: len(inbox.payloads()) == 3)
+    types = [p["type"] for p in inbox.payloads()]
+    assert types == ["conversation.ai_disabled", "conversation.ai_enabled", "conversation.ai_disabled"]
+    assert all(p["data"]["by"] == "operator" for p in inbox.payloads())
+    assert [p["data"]["conversation"]["ai_enabled"] for p in inbox.payloads()] == [False, True, False]
+
+
+async def test_a_receiver_that_fails_for_a_while_gets_everything_once_in_order(
+    tenant: Tenant, receiver: tuple[EventReceiver, str]
+) -> None:
+    inbox, url = receiver
+    endpoint_id = await subscribe(tenant, inbox, url, ["message.created"])
+    inbox.statuses.extend([500, 503, 502])  # down for the first three attempts
+    conversation_id = await start_chat(tenant)
+    for n in range(3):
+        await say(tenant, conversation_id, f"message {n}")
+
+    await eventually(lambda: len(inbox.payloads()) == 3)
+    await asyncio.sleep(0.5)  # a duplicate would come within the retry schedule
+    assert [p["data"]["message"]["content"] for p in inbox.payloads()] == ["message 0", "message 1", "message 2"]
+    attempts = [h["webhook-id"] for h, _ in inbox.received]
+    assert attempts[:4] == [attempts[0]] * 4  # the first event, retried with the same webhook-id
+    listed = await tenant.client.get(f"/api/webhooks/{endpoint_id}/deliveries")
+    deliveries = listed.json()["data"]
+    assert [(d["status"], d["attempts"], d["last_status_code"]) for d in deliveries] == [
+        ("delivered", 1, 200),
+        ("delivered", 1, 200),
+        ("delivered", 4, 200),
+    ]
+
+
+async def test_an_endpoint_answering_410_gone_is_disabled(tenant: Tenant, receiver: tuple[EventReceiver, str]) -> None:
+    inbox, url = receiver
+    endpoint_id = await subscribe(tenant, inbox, url)
+    inbox.statuses.append(410)
+    await start_chat(tenant)
+
+    async def disabled() -> bool:
+        listed = (await tenant.client.get("/api/webhooks")).json()["data"]
+        return not listed[0]["enabled"]
+
+    await eventually(disabled)
+    [endpoint] = (await tenant.client.get("/api/webhooks")).json()["data"]
+    assert endpoint["id"] == endpoint_id and not endpoint["enabled"]
+    assert "410" in endpoint["disabled_reason"]
+    assert len(inbox.received) == 1
+
+
+async def test_an_endpoint_on_a_private_address_is_never_called(
+    tenant: Tenant, receiver: tuple[EventReceiver, str]
+) -> None:
+    endpoint_id = await subscribe(tenant, receiver[0], "http://10.255.255.1/events")
+    await start_chat(tenant)
+    path = f"/api/webhooks/{endpoint_id}/deliveries"
+
+    async def attempted() -> bool:
+        deliveries = (await tenant.client.get(path)).json()["data"]
+        return bool(deliveries and deliveries[0]["last_error"])
+
+    await eventually(attempted)
+    deliveries = (await tenant.client.get(path)).json()["data"]
+    assert deliveries[0]["last_error"].startswith("refused: ")
+    assert deliveries[0]["last_status_code"] is None
+
+
+async def test_a_delivery_can_be_replayed_with_the_same_webhook_id(
+    tenant: Tenant, receiver: tuple[EventReceiver, str]
+) -> None:
+    inbox, url = receiver
+    endpoint_id = await subscribe(tenant, inbox, url, ["conversation.created"])
+    await start_chat(tenant)
+    await eventually(lambda: len(inbox.payloads()) == 1)
+    [delivery] = (await tenant.client.get(f"/api/webhooks/{endpoint_id}/deliveries")).json()["data"]
+    replayed = await tenant.client.post(f"/api/webhooks/deliveries/{delivery['id']}/replay")
+    assert replayed.status_code == 200 and replayed.json()["delivery_id"] != delivery["id"]
+    await eventually(lambda: len(inbox.payloads()) == 2)
+    first, again = inbox.payloads()
+    assert first == again and first["id"] == delivery["event_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://hooks.example.com/x"}, "url"),
+        ({"url": "not a url"}, "url"),
+        ({"url": "https://hooks.example.com/x", "events": ["message.deleted"]}, "events"),
+        ({"url": "https://hooks.example.com/x", "colour": "red"}, "colour"),
+    ],
+)
+async def test_a_bad_endpoint_is_refused_naming_the_field(tenant: Tenant, body: dict[str, Any], field: str) -> None:
+    error = assert_error(await tenant.client.post("/api/webhooks", json=body), 422, "VALIDATION_ERROR")
+    assert field in [d["field"] for d in error["details"]]
+    assert (await tenant.client.get("/api/webhooks")).json()["data"] == []
+
+
+async def test_removing_an_endpoint_is_idempotent_and_other_accounts_cannot(
+    tenant: Tenant, make_tenant: Callable[..., Any]
+) -> None:
+    created = await tenant.client.post("/api/webhooks", json={"url": "https://hooks.example.com/x"})
+    endpoint_id = created.json()["endpoint"]["id"]
+    other: Tenant = await make_tenant()
+    assert (await other.client.delete(f"/api/webhooks/{endpoint_id}")).status_code == 200
+    assert len((await tenant.client.get("/api/webhooks")).json()["data"]) == 1  # untouched by the other account
+    assert_error(await other.client.get(f"/api/webhooks/{endpoint_id}/deliveries"), 404, "NOT_FOUND")
+    for _ in range(2):
+        assert (await tenant.client.delete(f"/api/webhooks/{endpoint_id}")).status_code == 200
+    assert (await tenant.client.get("/api/webhooks")).json()["data"] == []
