@@ -40,8 +40,11 @@ async def assert_unavailable_until_restored(
     tenant: Tenant, proxy: TcpProxy, snapshot: Any, stub_model: StubModel
 ) -> None:
     """While ``proxy`` is cut a reply is refused with 503 and changes nothing; once it is
-    restored, the same message is answered."""
+    restored, every reply is answered, however many connections the server had pooled (the
+    cut broke each of them)."""
+    await replies_at_once(tenant, "Hello")  # the server pools a connection for each
     before = await snapshot(tenant.account_id)
+    stub_model.reset()
     proxy.cut()
 
     assert_unavailable(await tenant.reply("Still there?"))
@@ -49,9 +52,14 @@ async def assert_unavailable_until_restored(
     assert stub_model.requests == []
 
     proxy.restore()
-    again = await tenant.reply("Still there?")
-    assert again.status_code == 200, again.text
-    assert again.json()["reply"] == "echo: Still there?"
+    again = await replies_at_once(tenant, "Still there?")
+    assert [answer.status_code for answer in again] == [200] * len(again), [answer.text for answer in again]
+    assert again[0].json()["reply"] == "echo: Still there?"
+
+
+async def replies_at_once(tenant: Tenant, message: str, customers: int = 8) -> list[httpx.Response]:
+    """``message`` from several customers at once."""
+    return await asyncio.gather(*(tenant.reply(message, customer=f"+4915555{n:04d}") for n in range(customers)))
 
 
 async def cut_while_the_model_thinks(
