@@ -56,7 +56,7 @@ Recovery = Callable[[], None]
 
 def kill_a_worker(server: ServerProcess, backing: Backing) -> Recovery:
     os.kill(server.worker_pids()[0], signal.SIGKILL)
-    return lambda: None  # the other worker goes on serving, and uvicorn starts a new one
+    return lambda: None  # the other worker goes on serving
 
 
 def kill_the_parent(server: ServerProcess, backing: Backing) -> Recovery:
