@@ -198,7 +198,6 @@ class TcpProxy:
         user = target.netloc.rpartition("@")[0]
         address = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self.url = urlunsplit(target._replace(netloc=f"{user}@{address}" if user else address))
-        self.cuts = 0
         self._is_cut = False
         self._open: list[socket.socket] = []
         self._guard = threading.Lock()
@@ -207,7 +206,6 @@ class TcpProxy:
     def cut(self) -> None:
         with self._guard:
             self._is_cut = True
-            self.cuts += 1
             for sock in self._open:
                 _close(sock)
             self._open.clear()
@@ -218,7 +216,7 @@ class TcpProxy:
 
     def close(self) -> None:
         self.cut()
-        self._listener.close()
+        _close(self._listener)  # shutting it down wakes the thread waiting in accept()
 
     def _accept(self) -> None:
         while True:

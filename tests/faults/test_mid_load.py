@@ -130,7 +130,10 @@ SHORTENED = {"REPLYD_LOCK_LEASE_S", "REPLYD_IDEMPOTENCY_WAIT_S", "REPLYD_MODEL_R
 
 
 @pytest.fixture
-def serving(load_server: ServerProcess) -> ServerProcess:
+def serving(load_server: ServerProcess, backing: Backing) -> ServerProcess:
+    """The server, running and able to reach both services, whatever the test before it did."""
+    backing.database.restore()
+    backing.redis.restore()
     if not load_server.is_running:
         load_server.start()
     return load_server
