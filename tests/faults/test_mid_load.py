@@ -1,6 +1,6 @@
-"""Faults in the middle of load. 24 customers send 5 messages each, every one with its own
+"""Faults in the middle of load. 20 customers send 4 messages each, every one with its own
 Idempotency-Key, to a real ``replyd serve --workers 2`` on PostgreSQL and Redis (each reached
-through a TCP proxy the test can cut), the stub model taking 0.2 s a reply. Once a third of the
+through a TCP proxy the test can cut), the stub model taking 0.1 s a reply. Once a third of the
 messages are answered a fault strikes: SIGKILL of one worker, of the parent or of the whole
 process group, or Redis or PostgreSQL going away. Then the server runs again (or the service is
 back), every customer sends again what went unanswered, with the same keys, and the test checks
