@@ -18,6 +18,9 @@ from limits import RateLimitItem, WindowStats, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -36,6 +39,18 @@ def map_redis_errors() -> Iterator[None]:
         yield
     except (StorageError, *REDIS_DOWN) as exc:
         raise ServiceUnavailable() from exc
+
+
+def redis_client(url: str) -> Redis:
+    """A Redis client that sends a command once more, on a fresh connection, when the pooled
+    one it took was dropped (by a Redis restart, or a network cut since it was last used).
+    ``Redis.from_url`` alone retries nothing, so after Redis came back each stale connection
+    in the pool would fail one request with 503, however much later it was taken."""
+    return Redis.from_url(url, retry=_retry_once())
+
+
+def _retry_once() -> Retry:
+    return Retry(NoBackoff(), retries=1)
 
 
 @lru_cache(maxsize=256)
@@ -76,7 +91,11 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None, key_prefix: str = "replyd") -> None:
         self._storage: Storage = (
             RedisStorage(
-                f"async+{redis_url}", implementation="redispy", key_prefix=f"{key_prefix}:rate", wrap_exceptions=True
+                f"async+{redis_url}",
+                implementation="redispy",
+                key_prefix=f"{key_prefix}:rate",
+                wrap_exceptions=True,
+                retry=_retry_once(),  # type: ignore[arg-type]  # limits passes it on to redis-py, whatever its hint
             )
             if redis_url
             else MemoryStorage()

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -29,6 +28,8 @@ from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
 from tests.servers import EventReceiver, StubModel, TcpProxy, serve_in_thread
+
+pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests/scale and tests/faults
 
 STUB_MODEL = "openai:stub-model"
 RUN_PREFIX = f"replyd-test-{uuid.uuid4().hex[:8]}"
@@ -74,10 +75,11 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def redis_proxy(redis_url: str) -> TcpProxy:
+def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
     """A way to the test Redis that the test can cut, as if Redis stopped; connect to ``.url``."""
-    parts = urlsplit(redis_url)
-    return TcpProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
+    proxy = TcpProxy(redis_url)
+    yield proxy
+    proxy.close()
 
 
 @pytest.fixture(scope="session")

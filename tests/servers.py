@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from standardwebhooks import Webhook as StandardWebhook
@@ -197,37 +198,55 @@ def completion(payload: dict[str, Any], answer: Scripted) -> dict[str, Any]:
     }
 
 
-class TcpProxy:
-    """Forwards connections on a free loopback port to ``target`` (host, port); ``cut()`` drops
-    every connection and refuses new ones, as the service behind it stopping would."""
+DEFAULT_PORTS = {"redis": 6379, "postgresql": 5432}
 
-    def __init__(self, target: tuple[str, int]) -> None:
-        self._target = target
+
+class TcpProxy:
+    """Forwards connections on a free loopback port to the service at ``target_url``; ``url``
+    is the same URL through the proxy. ``cut()`` drops every connection and refuses new ones
+    (closing them at once), as the service stopping would, until ``restore()``."""
+
+    def __init__(self, target_url: str) -> None:
+        target = urlsplit(target_url)
+        self._target = (target.hostname or "127.0.0.1", target.port or DEFAULT_PORTS[target.scheme])
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+        user = target.netloc.rpartition("@")[0]
+        address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self.url = urlunsplit(target._replace(netloc=f"{user}@{address}" if user else address))
+        self._is_cut = False
         self._open: list[socket.socket] = []
         self._guard = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    @property
-    def url(self) -> str:
-        """As a Redis URL (database 0), for a proxy in front of Redis."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
     def cut(self) -> None:
-        self._listener.close()
         with self._guard:
+            self._is_cut = True
             for sock in self._open:
                 _close(sock)
+            self._open.clear()
+
+    def restore(self) -> None:
+        with self._guard:
+            self._is_cut = False
+
+    def close(self) -> None:
+        self.cut()
+        _close(self._listener)  # shutting it down wakes the thread waiting in accept()
 
     def _accept(self) -> None:
         while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
-                return  # cut
-            upstream = socket.create_connection(self._target)
+                return  # closed
             with self._guard:
+                try:
+                    if self._is_cut:
+                        raise ConnectionRefusedError
+                    upstream = socket.create_connection(self._target)
+                except OSError:
+                    _close(client)
+                    continue
                 self._open += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()

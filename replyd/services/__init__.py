@@ -22,7 +22,7 @@ from replyd.engine.summary_ahead import SummariesAhead
 from replyd.events.delivery import EventDelivery
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
-from replyd.limits import ConversationLocks, Locks, RateLimiter
+from replyd.limits import ConversationLocks, Locks, RateLimiter, redis_client
 from replyd.outbound import Outbound
 from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
@@ -66,7 +66,7 @@ class Services:
         db = create_engine(settings.database_url)
         sessions = session_factory(db)
         providers = ProviderRegistry(settings, telemetry)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
         locks: Locks = (
             RedisConversationLocks(
                 redis, lease_ms=int(settings.lock_lease_s * 1000), prefix=f"{settings.redis_key_prefix}:lock:"

@@ -4,9 +4,10 @@ URLs; replyd swaps in the async driver (aiosqlite, asyncpg) itself."""
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from replyd.errors import ServiceUnavailable
 from replyd.store.sqlite_inline import inline_connector
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
@@ -30,7 +31,11 @@ def create_engine(url: str) -> AsyncEngine:
     full_url = async_url(url)
     if not full_url.startswith("sqlite"):
         # Timestamps are UTC everywhere; PostgreSQL sessions say so too, for date arithmetic.
-        return create_async_engine(full_url, connect_args={"server_settings": {"timezone": "UTC"}}, pool_pre_ping=True)
+        utc = {"server_settings": {"timezone": "UTC"}}
+        server = create_async_engine(full_url, connect_args=utc, pool_pre_ping=True)
+        event.listen(server.sync_engine, "do_connect", _connect_or_unavailable)
+        event.listen(server.sync_engine, "handle_error", _lost_is_unavailable)
+        return server
     # SQLite takes one writer at a time and makes others poll for the lock, so under load a
     # write could wait past any timeout. One connection per process queues every statement
     # fairly instead; several processes on one SQLite file still meet the busy timeout
@@ -44,6 +49,25 @@ def create_engine(url: str) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
+
+
+def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """A database server out of reach is ``ServiceUnavailable`` (503: retry soon), as Redis
+    is, not an unexplained 500. asyncpg raises OSError when it cannot connect, which
+    SQLAlchemy passes on as it is."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        raise ServiceUnavailable() from exc
+
+
+def _lost_is_unavailable(context: ExceptionContext) -> None:
+    """A connection lost mid-transaction is ``ServiceUnavailable`` too (SQLAlchemy has already
+    dropped it from the pool). If it was lost during a COMMIT, the transaction may have been
+    stored all the same; a retry with the same Idempotency-Key then gets its answer. A pooled
+    connection found dead by the ping before use is left alone: the pool connects anew."""
+    if context.is_disconnect and not context.is_pre_ping:
+        raise ServiceUnavailable() from context.original_exception
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

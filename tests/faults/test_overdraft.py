@@ -23,7 +23,13 @@ async def reserved_micros(db: Any, account_id: int) -> int:
 
 
 async def test_twenty_concurrent_replies_never_overdraw_the_balance(make_tenant: Any, snapshot: Any, db: Any) -> None:
-    tenant: Tenant = await make_tenant(balance="0.05", reply_fee="0.01")
+    await assert_twenty_concurrent_replies_never_overdraw(
+        await make_tenant(balance="0.05", reply_fee="0.01"), snapshot, db
+    )
+
+
+async def assert_twenty_concurrent_replies_never_overdraw(tenant: Tenant, snapshot: Any, db: Any) -> None:
+    """``tenant`` has a balance of 0.05 and pays 0.01 a reply: 5 of 20 are answered, 15 refused."""
     answers = await asyncio.gather(*(tenant.reply(f"hi {n}", customer=f"c-{n}") for n in range(20)))
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] * 5 + [402] * 15

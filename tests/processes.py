@@ -1,5 +1,7 @@
-"""Fixtures for scale-out tests: real ``replyd serve`` processes on loopback ports, sharing one
-PostgreSQL database and one Redis, answered by the test process's stub model."""
+"""Real ``replyd serve`` processes on loopback ports, sharing one PostgreSQL database and one
+Redis, answered by the test process's stub model: the helpers, and the fixtures of the scale-out
+and fault tests (a plugin, see ``tests/conftest.py``); and reading the process table, to find a
+server's workers and see them gone."""
 
 import os
 import signal
@@ -29,6 +31,9 @@ REPLYD = Path(sys.executable).with_name("replyd")
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 ROUTE = "/api/ai/generate-reply"
+FEE_MICROS = 10_000
+"""The default assistant's reply fee (0.01); its token prices are zero."""
+ClientFor = Callable[[str, Tenant], httpx.AsyncClient]
 
 
 def free_port() -> int:
@@ -67,6 +72,7 @@ class ServerProcess:
                 cwd=self.log_path.parent,  # no stray .env file
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, which kill_group() kills whole
             )
 
     def wait_until_healthy(self) -> None:
@@ -96,10 +102,58 @@ class ServerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_S)
 
+    def kill_group(self) -> None:
+        """SIGKILL to the parent and its workers at once, as the OOM killer or a lost machine would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the worker processes serving requests (uvicorn's, with ``--workers``)."""
+        assert self.process is not None
+        return workers_of(self.process.pid)
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def state_of(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and parent pid, from /proc; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+    return state, int(ppid)
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an exited process nobody has reaped yet holds nothing)."""
+    state = state_of(pid)
+    return state is not None and state[0] != "Z"
+
+
+def workers_of(parent: int) -> list[int]:
+    """The processes ``parent`` started with multiprocessing's spawn: uvicorn's workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (state_of(int(entry.name)) or ("", 0))[1] == parent:
+            try:
+                if b"spawn_main" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return found
+
+
+def wait_until_gone(pids: list[int], timeout_s: float) -> list[int]:
+    """Poll until none of ``pids`` runs; returns those still running at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while (running := [pid for pid in pids if is_running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return running
 
 
 def stop_all(servers: list[ServerProcess]) -> None:
@@ -207,6 +261,25 @@ def servers(deployment: Deployment) -> Deployment:
 
 
 @pytest.fixture
+def serve_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a lone ``replyd serve`` on a SQLite file of this test's own."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("REPLYD_")}
+    return inherited | {
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "REPLYD_DATABASE_URL": f"sqlite:///{tmp_path}/replyd.db",
+    }
+
+
+@pytest.fixture
+def stopped_after() -> Iterator[list[ServerProcess]]:
+    """Server processes the test starts, to stop after it."""
+    started: list[ServerProcess] = []
+    yield started
+    stop_all(started)
+
+
+@pytest.fixture
 async def client_for() -> AsyncIterator[Callable[[str, Tenant], httpx.AsyncClient]]:
     """``client_for(url, tenant)``: another HTTP client with the tenant's token, for another process."""
     clients: list[httpx.AsyncClient] = []
@@ -221,6 +294,11 @@ async def client_for() -> AsyncIterator[Callable[[str, Tenant], httpx.AsyncClien
     yield make
     for client in clients:
         await client.aclose()
+
+
+async def stored_messages(db: async_sessionmaker[AsyncSession], conversation_id: str) -> list[Message]:
+    async with db() as session:
+        return await all_messages(session, conversation_id)
 
 
 async def send(
