@@ -4,15 +4,15 @@ for the model; the customer still gets a reply."""
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from replyd import json_rules
+from replyd.clock import utcnow
 from replyd.errors import ReplydError
-from replyd.functions.signing import SIGNATURE_HEADER, sign
+from replyd.functions.signing import new_message_id, signature_headers
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.ssrf import AddressGuard, BlockedAddress
 
@@ -28,7 +28,8 @@ class CallContext:
     conversation_id: str
     customer_identifier: str | None
     variables: dict[str, Any]
-    secret: str
+    signing_secrets: list[str]
+    """The account's secrets valid now: the current one, and the previous one a while after a rotation."""
 
 
 class WebhookCaller:
@@ -50,7 +51,7 @@ class WebhookCaller:
         ).encode()
         try:
             async with asyncio.timeout(function.timeout_s):
-                return await self._send(function, body, context.secret)
+                return await self._send(function, body, context.signing_secrets)
         except BlockedAddress as exc:
             return {"error": f"refused: {exc}"}
         except (TimeoutError, httpx.TimeoutException):
@@ -58,7 +59,7 @@ class WebhookCaller:
         except httpx.HTTPError as exc:
             return {"error": f"could not call the function: {type(exc).__name__}"}
 
-    async def _send(self, function: FunctionSpec, body: bytes, secret: str) -> Any:
+    async def _send(self, function: FunctionSpec, body: bytes, signing_secrets: list[str]) -> Any:
         url = httpx.URL(str(function.url))
         address = await self._guard.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
         headers = {
@@ -66,7 +67,7 @@ class WebhookCaller:
             "Host": url.netloc.decode(),
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+            **signature_headers(body, new_message_id(), utcnow(), signing_secrets),
         }
         request = self._client.build_request(
             function.method,
