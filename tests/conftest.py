@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -82,24 +83,27 @@ def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
     proxy.close()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh SQLite file, or with REPLYD_TEST_POSTGRES_URL (a server URL) a fresh PostgreSQL
-    database made for this run and dropped after it; migrated by Alembic either way."""
+@contextmanager
+def empty_database(directory: Path, name: str) -> Iterator[str]:
+    """A new SQLite file in ``directory``, or with REPLYD_TEST_POSTGRES_URL (a server URL) a
+    PostgreSQL database ``name`` made for it and dropped after; empty either way."""
     server = os.environ.get("REPLYD_TEST_POSTGRES_URL")
     if not server:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/replyd.db"
-        upgrade_database(url)
-        yield url
+        yield f"sqlite:///{directory}/replyd.db"
         return
-    name = RUN_PREFIX.replace("-", "_")
     asyncio.run(_postgres(server, f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade_database(url)
-        yield url
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This run's database, migrated by Alembic."""
+    with empty_database(tmp_path_factory.mktemp("db"), RUN_PREFIX.replace("-", "_")) as url:
+        upgrade_database(url)
+        yield url
 
 
 async def _postgres(server: str, statement: str) -> None:
@@ -166,6 +170,7 @@ class Tenant:
     token_id: int
     assistant_id: int
     client: httpx.AsyncClient
+    webhook_secret: str
 
     async def reply(self, message: str = "Hello", customer: str = "+49155551234", **fields: Any) -> httpx.Response:
         body = {"assistant_id": self.assistant_id, "customer_identifier": customer, "message": message, **fields}
@@ -189,7 +194,7 @@ async def make_tenant(db: async_sessionmaker[AsyncSession], server: str) -> Asyn
             base_url=base_url or server, headers={"Authorization": f"Bearer {token.secret}"}, timeout=60
         )
         clients.append(client)
-        return Tenant(account.id, token.secret, token.token.id, assistant.id, client)
+        return Tenant(account.id, token.secret, token.token.id, assistant.id, client, account.webhook_secret)
 
     yield make
     for client in clients:

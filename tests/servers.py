@@ -119,16 +119,28 @@ class StubModel:
         return Response(json.dumps(completion(payload, answer)), media_type="application/json")
 
 
+@dataclass(frozen=True)
+class Received:
+    """A call as the receiver got it, and which of its trusted secrets signed it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    verified_with: list[str]
+
+
 @dataclass
 class Webhook:
-    """A function's receiving end: records every call, and answers by path.
+    """A function's receiving end: verifies every call with the ``standardwebhooks`` library
+    against the secrets it trusts (401 if none signed it), records it, and answers by path.
 
     ``/json`` echoes the arguments as JSON, ``/text`` answers plain text, ``/status/<n>``
     answers that status, ``/slow`` waits for ``gate``, ``/redirect`` points elsewhere,
     ``/huge`` sends 1 MB, ``/surrogate`` JSON holding half a surrogate pair, ``/deep`` JSON
     nested 5,000 levels, ``/binary`` bytes that are not text."""
 
-    calls: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    calls: list[Received] = field(default_factory=list)
+    trusted: list[str] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
 
     def app(self) -> Starlette:
@@ -136,11 +148,18 @@ class Webhook:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.trusted.clear()
         self.gate = threading.Event()
 
+    def trust(self, secret: str) -> None:
+        self.trusted.append(secret)
+
     async def _receive(self, request: Request) -> Response:
-        body = await request.body()
-        self.calls.append((request.url.path, dict(request.headers), body))
+        body, headers = await request.body(), dict(request.headers)
+        verified_with = [secret for secret in self.trusted if _signed_by(secret, body, headers)]
+        self.calls.append(Received(request.url.path, headers, body, verified_with))
+        if not verified_with:
+            return PlainTextResponse("no valid signature", status_code=401)
         kind, rest = request.path_params["kind"], request.path_params["rest"]
         if kind == "json":
             return JSONResponse({"ok": True, "arguments": json.loads(body)["arguments"]})
@@ -160,6 +179,14 @@ class Webhook:
         if kind == "deep":
             return Response(b"[" * 5000 + b"]" * 5000, media_type="application/json")
         return Response(b"\xff\xfe\x00binary", media_type="application/octet-stream")
+
+
+def _signed_by(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    try:
+        StandardWebhook(secret).verify(body, headers, json_parse=False)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 def echo_text(payload: dict[str, Any]) -> str:

@@ -39,13 +39,14 @@ def create(
         {"account_id": account_id, "api_token": secret, "webhook_secret": new.webhook_secret},
         f"Created account [bold]{account_id}[/] ({escape(name)}), balance {format_micros(balance_micros)}.\n"
         f"API token (shown once, keep it safe): [bold]{secret}[/]\n"
-        f"Webhook signing secret (verifies X-Replyd-Signature): [bold]{new.webhook_secret}[/]",
+        f"Webhook signing secret (verifies webhook-signature, Standard Webhooks): [bold]{new.webhook_secret}[/]",
     )
 
 
 @accounts_app.command("rotate-secret")
 def rotate_secret(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
-    """Replace the account's webhook signing secret; calls are signed with the new one at once."""
+    """Replace the account's webhook signing secret; calls are signed with the new one at once,
+    and with the old one too for 24 hours, while receivers switch over."""
 
     async def work(services: Services) -> str:
         return await services.accounts.rotate_webhook_secret(account_id)
@@ -54,7 +55,8 @@ def rotate_secret(account_id: int = typer.Argument(...), as_json: bool = JsonOpt
     emit(
         as_json,
         {"account_id": account_id, "webhook_secret": secret},
-        f"New webhook signing secret of account {account_id}: [bold]{secret}[/]",
+        f"New webhook signing secret of account {account_id}: [bold]{secret}[/]\n"
+        "Calls carry signatures with the old secret too for 24 hours.",
     )
 
 

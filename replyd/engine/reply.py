@@ -32,6 +32,7 @@ from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
+from replyd.functions.signing import valid_secrets
 from replyd.functions.spec import stored_functions
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
@@ -72,8 +73,8 @@ class Turn:
     """What the turn holds of the account's balance until it settles."""
     variables: dict[str, Scalar]
     memory: Memory
-    secret: str
-    """The account's webhook signing secret, for the functions the model calls."""
+    signing_secrets: list[str]
+    """The account's webhook signing secrets valid now, for the functions the model calls."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,10 @@ class ReplyEngine:
                 as_turns(history),
                 conversations.summary_ahead(conversation),
             )
-        return Turn(assistant, conversation.id, message_id, reserved, variables, memory, funds.webhook_secret)
+        signing_secrets = valid_secrets(
+            funds.webhook_secret, funds.previous_webhook_secret, funds.webhook_secret_rotated_at, utcnow()
+        )
+        return Turn(assistant, conversation.id, message_id, reserved, variables, memory, signing_secrets)
 
     async def _check_caller(self, caller: Caller) -> None:
         """Refuse a cached token revoked since it was cached (the receive transaction does the
@@ -341,7 +345,7 @@ class ReplyEngine:
     def _toolbox(self, request: ReplyRequest, turn: Turn) -> Toolbox:
         assistant = turn.assistant
         call_context = CallContext(
-            assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, turn.secret
+            assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, turn.signing_secrets
         )
         functions = stored_functions(assistant.id, assistant.functions)
         return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from standardwebhooks import Webhook
 
 from replyd.clock import utcnow
 from replyd.events.types import envelope
+from replyd.functions.signing import signature_headers
 from replyd.functions.ssrf import BlockedAddress
 from replyd.outbound import Outbound
 from replyd.store import events
@@ -87,7 +87,8 @@ class EventDelivery:
         status: int | None = None
         excerpt = error = None
         try:
-            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **_signed(due, body)}
+            signed = signature_headers(body.encode(), due.event_public_id, utcnow(), [due.secret])
+            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
             async with self._outbound.send("POST", due.url, body.encode(), headers, self._timeout_s) as response:
                 status = response.status_code
                 excerpt = await _excerpt(response)
@@ -142,17 +143,6 @@ class EventDelivery:
                 attempts=attempts,
                 next_attempt_at=now + timedelta(seconds=wait_s),
             )
-
-
-def _signed(due: Due, body: str) -> dict[str, str]:
-    """Standard Webhooks' headers: ``webhook-id`` (the event's id), ``webhook-timestamp`` and
-    ``webhook-signature``, which any Standard Webhooks library verifies with the secret."""
-    now = utcnow()
-    return {
-        "webhook-id": due.event_public_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(due.secret).sign(due.event_public_id, now, body),
-    }
 
 
 async def _excerpt(response: httpx.Response) -> str:

@@ -1,35 +1,53 @@
-"""Webhook signatures: ``X-Replyd-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
-
-A receiver checks it with ``verify_signature`` (or the same few lines in its own language):
-recompute the HMAC over the timestamp, a dot and the raw body bytes, compare in constant
-time, and refuse timestamps too far from its clock, so a captured call cannot be replayed."""
+"""Signatures of every outgoing call, as Standard Webhooks (https://www.standardwebhooks.com)
+define them: ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` and the
+base64 HMAC-SHA256 of ``id.timestamp.body``). Receivers verify with the ``standardwebhooks``
+library of their language; replyd signs with the Python one, so both read the secret alike."""
 
 import base64
-import hashlib
-import hmac
-import secrets
-import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from secrets import token_bytes
 
-SIGNATURE_HEADER = "X-Replyd-Signature"
+from standardwebhooks import Webhook
+
 SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+SIGNATURE_HEADERS = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+ROTATION_OVERLAP = timedelta(hours=24)
+"""How long after a rotation calls are signed with the previous secret too: a day for every
+receiver to switch to the new one without refusing a call on the way."""
 
 
 def new_webhook_secret() -> str:
-    """``whsec_`` and 32 random bytes in standard base64, the form Standard Webhooks reads."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+    """``whsec_`` and the key in standard base64, the form the libraries decode."""
+    return SECRET_PREFIX + base64.b64encode(token_bytes(SECRET_BYTES)).decode()
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def new_message_id() -> str:
+    """A ``webhook-id`` for a new message; its retries, if any, keep the same one."""
+    return f"msg_{uuid.uuid4().hex}"
 
 
-def verify_signature(secret: str, header: str, body: bytes, tolerance_s: int = 300, now: float | None = None) -> bool:
-    """True if ``header`` signs ``body`` with ``secret`` within ``tolerance_s`` of ``now``."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    timestamp, mac = fields.get("t", ""), fields.get("v1", "")
-    if not timestamp.isdigit():
-        return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(secret, body, int(timestamp)), f"t={timestamp},v1={mac}")
+def valid_secrets(current: str, previous: str | None, rotated_at: datetime | None, now: datetime) -> list[str]:
+    """The secrets to sign with at ``now``: the current one, and the previous one while the
+    rotation is younger than ``ROTATION_OVERLAP``."""
+    if previous and rotated_at is not None and now - rotated_at < ROTATION_OVERLAP:
+        return [current, previous]
+    return [current]
+
+
+def signature_headers(payload: bytes, message_id: str, timestamp: datetime, secrets: Sequence[str]) -> dict[str, str]:
+    """The three headers of a message signed with each of ``secrets``. Several signatures share
+    the header, separated by spaces; a receiver accepts the message if any one verifies."""
+    sent_at = timestamp.astimezone(UTC)  # the library reads the time as UTC whatever its zone
+    body = payload.decode()
+    signatures = " ".join(Webhook(secret).sign(message_id, sent_at, body) for secret in secrets)
+    return {
+        ID_HEADER: message_id,
+        TIMESTAMP_HEADER: str(int(sent_at.timestamp())),
+        SIGNATURE_HEADER: signatures,
+    }

@@ -18,6 +18,7 @@ from pydantic import (
 
 from replyd.errors import FieldProblem, ValidationFailed, problems_from_pydantic
 from replyd.functions.handoff import HANDOFF_NAME
+from replyd.functions.signing import SIGNATURE_HEADERS
 from replyd.json_rules import depth_exceeds
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -84,7 +85,7 @@ class FunctionSpec(BaseModel):
     @field_validator("headers")
     @classmethod
     def _no_reserved_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        reserved = {"host", "content-length", "content-type", "x-replyd-signature"}
+        reserved = {"host", "content-length", "content-type", *SIGNATURE_HEADERS}
         clash = sorted(name for name in headers if name.lower() in reserved)
         if clash:
             raise ValueError(f"replyd sets these headers itself: {', '.join(clash)}")

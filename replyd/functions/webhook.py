@@ -4,17 +4,18 @@ for the model; the customer still gets a reply."""
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from replyd import json_rules
+from replyd.clock import utcnow
 from replyd.errors import ReplydError
-from replyd.functions.signing import SIGNATURE_HEADER, sign
+from replyd.functions.signing import new_message_id, signature_headers
 from replyd.functions.spec import FunctionSpec
-from replyd.functions.ssrf import AddressGuard, BlockedAddress
+from replyd.functions.ssrf import BlockedAddress
+from replyd.outbound import Outbound
 
 MAX_ANSWER_BYTES = 64 * 1024
 USER_AGENT = "replyd-webhook/1"
@@ -28,13 +29,13 @@ class CallContext:
     conversation_id: str
     customer_identifier: str | None
     variables: dict[str, Any]
-    secret: str
+    signing_secrets: list[str]
+    """The account's secrets valid now: the current one, and the previous one a while after a rotation."""
 
 
 class WebhookCaller:
-    def __init__(self, client: httpx.AsyncClient, guard: AddressGuard) -> None:
-        self._client = client
-        self._guard = guard
+    def __init__(self, outbound: Outbound) -> None:
+        self._outbound = outbound
 
     async def call(self, function: FunctionSpec, arguments: dict[str, Any], context: CallContext) -> Any:
         body = json.dumps(
@@ -50,7 +51,7 @@ class WebhookCaller:
         ).encode()
         try:
             async with asyncio.timeout(function.timeout_s):
-                return await self._send(function, body, context.secret)
+                return await self._send(function, body, context.signing_secrets)
         except BlockedAddress as exc:
             return {"error": f"refused: {exc}"}
         except (TimeoutError, httpx.TimeoutException):
@@ -58,31 +59,19 @@ class WebhookCaller:
         except httpx.HTTPError as exc:
             return {"error": f"could not call the function: {type(exc).__name__}"}
 
-    async def _send(self, function: FunctionSpec, body: bytes, secret: str) -> Any:
-        url = httpx.URL(str(function.url))
-        address = await self._guard.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
+    async def _send(self, function: FunctionSpec, body: bytes, signing_secrets: list[str]) -> Any:
         headers = {
             **function.headers,
-            "Host": url.netloc.decode(),
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+            **signature_headers(body, new_message_id(), utcnow(), signing_secrets),
         }
-        request = self._client.build_request(
-            function.method,
-            url.copy_with(host=address),
-            content=body,
-            headers=headers,
-            timeout=function.timeout_s,
-            extensions={"sni_hostname": url.host},
-        )
-        response = await self._client.send(request, stream=True, follow_redirects=False)
-        try:
+        async with self._outbound.send(
+            function.method, str(function.url), body, headers, function.timeout_s
+        ) as response:
             if not response.is_success:
                 return {"error": f"the function answered HTTP {response.status_code}"}
             return await _read_answer(response)
-        finally:
-            await response.aclose()
 
 
 async def _read_answer(response: httpx.Response) -> Any:

@@ -76,8 +76,7 @@ class Services:
         )
         # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
         webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
-        guard = AddressGuard.from_setting(settings.webhook_allow)
-        webhooks = WebhookCaller(webhook_client, guard)
+        outbound = Outbound(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         return cls(
             settings=settings,
@@ -93,7 +92,7 @@ class Services:
                 providers,
                 locks,
                 IdempotencyClaims(sessions, settings),
-                webhooks,
+                WebhookCaller(outbound),
                 telemetry,
                 SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
             ),
@@ -106,7 +105,7 @@ class Services:
             webhooks=WebhookService(sessions),
             event_delivery=EventDelivery(
                 sessions,
-                Outbound(webhook_client, guard),
+                outbound,
                 settings.webhook_retry_schedule_s,
                 settings.webhook_disable_after_s,
                 settings.webhook_timeout_s,

@@ -76,11 +76,12 @@ class AccountService:
         return await self.get(account_id)
 
     async def rotate_webhook_secret(self, account_id: int) -> str:
-        """Calls are signed with the new secret at once."""
+        """Calls are signed with the new secret at once, and with the old one too for a day
+        (``ROTATION_OVERLAP``), so receivers can switch over without refusing any."""
         async with self._sessions() as session, session.begin():
             await _find(session, account_id)
             secret = new_webhook_secret()
-            await accounts.set_webhook_secret(session, account_id, secret)
+            await accounts.rotate_webhook_secret(session, account_id, secret)
         return secret
 
     async def create_token(self, account_id: int, scope: str, rate_limit: str | None) -> NewToken:

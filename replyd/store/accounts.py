@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ScalarSelect, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,8 @@ class Funds:
     reserved_micros: int
     webhook_secret: str
     settings_version: int
+    previous_webhook_secret: str | None
+    webhook_secret_rotated_at: datetime | None
 
 
 RESERVE = (
@@ -63,7 +66,12 @@ RESERVE_BACK = (
     .values(reserved_micros=ACCOUNTS.c.reserved_micros - bindparam("amount_micros"))
 )
 GET_FUNDS = select(
-    ACCOUNTS.c.balance_micros, ACCOUNTS.c.reserved_micros, ACCOUNTS.c.webhook_secret, ACCOUNTS.c.settings_version
+    ACCOUNTS.c.balance_micros,
+    ACCOUNTS.c.reserved_micros,
+    ACCOUNTS.c.webhook_secret,
+    ACCOUNTS.c.settings_version,
+    ACCOUNTS.c.previous_webhook_secret,
+    ACCOUNTS.c.webhook_secret_rotated_at,
 ).where(ACCOUNTS.c.id == bindparam("id"))
 FIND_TOKEN = select(ApiToken).where(ApiToken.token_sha256 == bindparam("digest"))
 """Built once: every reply reads them."""
@@ -84,7 +92,7 @@ async def release(session: AsyncSession, account_id: int, amount_micros: int) ->
 
 async def get_funds(session: AsyncSession, account_id: int) -> Funds:
     row = (await session.execute(GET_FUNDS, {"id": account_id})).first()
-    return Funds(*row) if row else Funds(0, 0, "", 0)
+    return Funds(*row) if row else Funds(0, 0, "", 0, None, None)
 
 
 SCOPES = ("admin", "replies")
@@ -139,5 +147,12 @@ async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
 
 
-async def set_webhook_secret(session: AsyncSession, account_id: int, secret: str) -> None:
-    await session.execute(update(Account).where(Account.id == account_id).values(webhook_secret=secret))
+async def rotate_webhook_secret(session: AsyncSession, account_id: int, secret: str) -> None:
+    """``secret`` becomes the current one; the one it replaces is kept as the previous, with the time."""
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(
+            webhook_secret=secret, previous_webhook_secret=Account.webhook_secret, webhook_secret_rotated_at=utcnow()
+        )
+    )

@@ -20,10 +20,10 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_database(database_url: str) -> None:
-    """Run every migration not yet applied. Blocking: it runs its own event loop, so call it
-    from a thread when already inside one."""
-    command.upgrade(alembic_config(database_url), "head")
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Run every migration not yet applied, up to ``revision``. Blocking: it runs its own event
+    loop, so call it from a thread when already inside one."""
+    command.upgrade(alembic_config(database_url), revision)
 
 
 def head_revision(database_url: str) -> str:

@@ -53,6 +53,9 @@ class Account(Base):
     """Always the sum of this account's ledger; updated in the same transaction as each entry."""
     webhook_secret: Mapped[str] = mapped_column(String(64))
     """Signs every webhook call of the account's functions; kept in clear, since signing needs it."""
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    """The secret before the last rotation: calls are signed with it too for a day after."""
+    webhook_secret_rotated_at: Mapped[datetime | None]
     reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     """What replies in progress may still cost: held out of the balance while the model thinks,
     so concurrent replies can never spend more than the balance (the sum of the pending

@@ -554,7 +554,9 @@ def test_account_webhook_secret_is_shown_at_creation_and_rotates(cli: Cli) -> No
     assert cli.query("SELECT webhook_secret FROM accounts WHERE id = ?", created["account_id"]) == [(first,)]
     rotated = cli.json("accounts", "rotate-secret", str(created["account_id"]))["webhook_secret"]
     assert rotated.startswith("whsec_") and rotated != first
-    assert cli.query("SELECT webhook_secret FROM accounts WHERE id = ?", created["account_id"]) == [(rotated,)]
+    kept = "SELECT webhook_secret, previous_webhook_secret, webhook_secret_rotated_at IS NOT NULL FROM accounts"
+    assert cli.query(kept + " WHERE id = ?", created["account_id"]) == [(rotated, first, 1)]
+    assert "old secret too for 24 hours" in plain(cli("accounts", "rotate-secret", str(created["account_id"])).stdout)
     unknown = cli("accounts", "rotate-secret", "999")
     assert unknown.exit_code == 1 and "no account 999" in unknown.stderr
 

@@ -6,9 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from replyd.functions.signing import verify_signature
-from replyd.store import accounts
+from replyd.clock import utcnow
+from replyd.functions.signing import ROTATION_OVERLAP
+from replyd.services.accounts import AccountService
+from replyd.store.tables import Account
 from tests.conftest import Tenant
 from tests.servers import Scripted, StubModel, Webhook, serve_in_thread
 
@@ -31,6 +34,18 @@ def webhook(webhook_server: tuple[Webhook, str]) -> Iterator[Webhook]:
 
 
 @pytest.fixture
+def make_tenant(make_tenant: Any, webhook: Webhook) -> Any:
+    """Tenants whose webhook secret the receiver trusts: it refuses calls no trusted secret signed."""
+
+    async def make(**fields: Any) -> Tenant:
+        tenant: Tenant = await make_tenant(**fields)
+        webhook.trust(tenant.webhook_secret)
+        return tenant
+
+    return make
+
+
+@pytest.fixture
 def hook_url(webhook_server: tuple[Webhook, str]) -> str:
     return webhook_server[1]
 
@@ -40,12 +55,12 @@ def function(name: str, url: str, **extra: Any) -> dict[str, Any]:
 
 
 def sent_body(webhook: Webhook, n: int = 0) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(webhook.calls[n][2])
+    body: dict[str, Any] = json.loads(webhook.calls[n].body)
     return body
 
 
 async def test_a_call_is_signed_sent_and_its_result_fed_back(
-    make_tenant: Any, stub_model: StubModel, webhook: Webhook, hook_url: str, db: Any
+    make_tenant: Any, stub_model: StubModel, webhook: Webhook, hook_url: str
 ) -> None:
     tenant: Tenant = await make_tenant(functions=[function("book", f"{hook_url}/json/book", headers={"X-Key": "k1"})])
     stub_model.enqueue(Scripted(tool_calls=[("book", {"day": "fri"})]), "Booked for Friday.")
@@ -56,9 +71,11 @@ async def test_a_call_is_signed_sent_and_its_result_fed_back(
     assert body["function_calls"] == [
         {"name": "book", "arguments": {"day": "fri"}, "result": {"ok": True, "arguments": {"day": "fri"}}}
     ]
-    path, headers, raw = webhook.calls[0]
-    assert path == "/json/book" and headers["x-key"] == "k1"
-    assert json.loads(raw) == {
+    call = webhook.calls[0]
+    assert call.path == "/json/book" and call.headers["x-key"] == "k1"
+    assert call.verified_with == [tenant.webhook_secret]
+    assert call.headers["webhook-id"].startswith("msg_")
+    assert json.loads(call.body) == {
         "function": "book",
         "arguments": {"day": "fri"},
         "assistant_id": tenant.assistant_id,
@@ -66,9 +83,6 @@ async def test_a_call_is_signed_sent_and_its_result_fed_back(
         "customer_identifier": "c-9",
         "variables": {"plan": "gold"},
     }
-    async with db() as session:
-        secret = (await accounts.get_funds(session, tenant.account_id)).webhook_secret
-    assert verify_signature(secret, headers["x-replyd-signature"], raw)
     first, second = stub_model.requests
     assert [t["function"]["name"] for t in first["tools"]] == ["book"]
     assert first["tools"][0]["function"]["parameters"] == DAY_SCHEMA
@@ -88,7 +102,8 @@ async def test_two_calls_in_one_round_run_and_are_listed_in_order(
     body = (await tenant.reply()).json()
     assert [c["name"] for c in body["function_calls"]] == ["lookup", "book"]
     assert body["function_calls"][0]["result"] == "Friday 10:00 is free."
-    assert sorted(path for path, _, _ in webhook.calls) == ["/json/book", "/text/lookup"]
+    assert sorted(call.path for call in webhook.calls) == ["/json/book", "/text/lookup"]
+    assert len({call.headers["webhook-id"] for call in webhook.calls}) == 2
     tool_ids = [m["tool_call_id"] for m in stub_model.requests[1]["messages"] if m["role"] == "tool"]
     assert tool_ids == [c["id"] for c in stub_model.requests[1]["messages"][-3]["tool_calls"]]
 
@@ -270,4 +285,27 @@ async def test_a_refused_redirect_target_is_never_reached(
     tenant: Tenant = await make_tenant(functions=[function("f", f"{hook_url}/redirect/{target}")])
     stub_model.enqueue(Scripted(tool_calls=[("f", {"day": "x"})]), "ok")
     await tenant.reply()
-    assert [path for path, _, _ in webhook.calls] == [f"/redirect/{target}"]
+    assert [call.path for call in webhook.calls] == [f"/redirect/{target}"]
+
+
+async def test_for_a_day_after_a_rotation_calls_verify_with_the_new_secret_and_the_old(
+    make_tenant: Any, stub_model: StubModel, webhook: Webhook, hook_url: str, db: Any
+) -> None:
+    tenant: Tenant = await make_tenant(functions=[function("book", f"{hook_url}/json/book")])
+    old = tenant.webhook_secret
+    new = await AccountService(db).rotate_webhook_secret(tenant.account_id)
+    webhook.trust(new)
+    stub_model.enqueue(Scripted(tool_calls=[("book", {"day": "fri"})]), "Booked.")
+    await tenant.reply()
+    assert webhook.calls[0].verified_with == [old, new]
+    assert len(webhook.calls[0].headers["webhook-signature"].split(" ")) == 2
+
+    async with db() as session, session.begin():
+        a_day_ago = utcnow() - ROTATION_OVERLAP
+        await session.execute(
+            update(Account).where(Account.id == tenant.account_id).values(webhook_secret_rotated_at=a_day_ago)
+        )
+    stub_model.enqueue(Scripted(tool_calls=[("book", {"day": "sat"})]), "Booked.")
+    body = (await tenant.reply()).json()
+    assert webhook.calls[1].verified_with == [new]
+    assert body["function_calls"][0]["result"] == {"ok": True, "arguments": {"day": "sat"}}

@@ -38,7 +38,9 @@ def test_a_good_function_is_kept_with_defaults() -> None:
         ({"url": "not a url"}, "URL"),
         ({"method": "DELETE"}, "POST"),
         ({"timeout_s": 0}, "greater than 0"),
-        ({"headers": {"X-Replyd-Signature": "forged"}}, "sets these headers itself"),
+        ({"headers": {"Webhook-Signature": "v1,forged"}}, "sets these headers itself"),
+        ({"headers": {"webhook-id": "msg_1"}}, "sets these headers itself"),
+        ({"headers": {"WEBHOOK-TIMESTAMP": "0"}}, "sets these headers itself"),
         ({"surprise": 1}, "Extra inputs"),
     ],
 )

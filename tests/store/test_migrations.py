@@ -1,0 +1,63 @@
+"""Migrations on a database holding data an older replyd wrote."""
+
+import asyncio
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from standardwebhooks import Webhook
+
+from replyd.clock import utcnow
+from replyd.functions.signing import new_message_id, signature_headers
+from replyd.store.migrate import upgrade_database
+from replyd.store.session import create_engine
+from tests.conftest import RUN_PREFIX, empty_database
+
+BODY = b'{"function":"book"}'
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of this test's own, not the run's migrated one."""
+    with empty_database(tmp_path, RUN_PREFIX.replace("-", "_") + "_migrations") as url:
+        yield url
+
+
+def old_secret(key: bytes) -> str:
+    """A secret as replyd made them before Standard Webhooks: url-safe base64, unpadded."""
+    return "whsec_" + base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def test_url_safe_secrets_are_spelled_in_standard_base64_with_the_same_key(database_url: str) -> None:
+    dashed, plain = old_secret(b"\xfb\xff" * 16), old_secret(b"replyd-webhook-key-of-32-bytes!!")
+    assert {"-", "_"} <= set(dashed[6:]) and not {"-", "_"} & set(plain[6:])
+    upgrade_database(database_url, "0008")
+    for name, secret in [("dashed", dashed), ("plain", plain), ("empty", "whsec_")]:
+        asyncio.run(run(database_url, INSERT_ACCOUNT, {"name": name, "secret": secret, "now": utcnow()}))
+    upgrade_database(database_url)
+
+    rows = asyncio.run(run(database_url, "SELECT name, webhook_secret, previous_webhook_secret FROM accounts"))
+    secrets = {name: secret for name, secret, previous in rows if previous is None}
+    assert secrets["dashed"] == "whsec_" + base64.b64encode(b"\xfb\xff" * 16).decode()
+    assert secrets["plain"] == plain
+    assert len(base64.b64decode(secrets["empty"].removeprefix("whsec_"), validate=True)) == 32
+    receivers_copy = "whsec_" + dashed.removeprefix("whsec_").replace("-", "+").replace("_", "/")
+    for secret, receiver in [(secrets["dashed"], receivers_copy), (plain, plain)]:
+        Webhook(receiver).verify(BODY, signature_headers(BODY, new_message_id(), utcnow(), [secret]))
+
+
+INSERT_ACCOUNT = """INSERT INTO accounts (name, currency, balance_micros, webhook_secret, created_at)
+                    VALUES (:name, 'EUR', 0, :secret, :now)"""
+
+
+async def run(database_url: str, statement: str, values: dict[str, Any] | None = None) -> list[Any]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), values or {})
+            return list(result.all()) if result.returns_rows else []
+    finally:
+        await engine.dispose()
