@@ -63,7 +63,7 @@ class AppState:
             redis=redis,
             limiter=RateLimiter(settings.redis_url, settings.redis_key_prefix),
             replies=ReplyEngine(
-                sessions,
+                db,
                 providers,
                 locks,
                 IdempotencyClaims(sessions, settings),
