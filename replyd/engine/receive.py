@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from replyd.engine.context import summary_budget
-from replyd.engine.prompt import history_limit
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import ConversationNotFound, InsufficientBalance
 from replyd.money import format_micros, reply_cost_micros
@@ -62,33 +61,27 @@ async def _open(
     return await conversations.open_by_customer(db, assistant_id, request.customer_identifier)
 
 
-async def recent_history(db: AsyncConnection, conversation: OpenConversation, assistant: Assistant) -> list[StoredTurn]:
-    limit = history_limit(assistant.context_budget_tokens)
-    return await conversations.recent_turns(db, conversation.id, limit, after_id=conversation.summary_through_id)
-
-
 async def keep_message(
     db: AsyncConnection,
     account_id: int,
     conversation_id: str,
     text: str,
-    history: list[StoredTurn],
+    unanswered: StoredTurn | None,
     reserved_micros: int,
-) -> tuple[int, list[StoredTurn]]:
+) -> int:
     """Store the customer's message as ``pending``, holding ``reserved_micros``, and return its
-    id with the history before it. The conversation's last message, if it is this same text
-    still unanswered (its request failed, or its process died), is answered now instead of
-    stored twice. A message left ``pending`` by a process that died (this turn holds the lock:
-    nobody else answers it) is marked failed, and its reservation given back."""
-    last = history[-1] if history else None
-    if last is not None and last.author == "customer" and last.awaits_answer:
-        await accounts.release(db, account_id, last.reserved_micros)  # only a dead process's message holds any
-        if last.content == text:
+    id. The conversation's last message, if ``unanswered`` (a customer's, still awaiting an
+    answer) and this same text (its request failed, or its process died), is answered now
+    instead of stored twice. A message left ``pending`` by a process that died (this turn
+    holds the lock: nobody else answers it) is marked failed, and its reservation given back."""
+    if unanswered is not None:
+        await accounts.release(db, account_id, unanswered.reserved_micros)  # only a dead process's message holds any
+        if unanswered.content == text:
             await conversations.set_reply_status(
-                db, last.id, "pending", was=("pending", "failed"), reserved_micros=reserved_micros
+                db, unanswered.id, "pending", was=("pending", "failed"), reserved_micros=reserved_micros
             )
-            return last.id, history[:-1]
-        await conversations.set_reply_status(db, last.id, "failed", was=("pending",), error=INTERRUPTED)
+            return unanswered.id
+        await conversations.set_reply_status(db, unanswered.id, "failed", was=("pending",), error=INTERRUPTED)
     message_id = await conversations.add_message(
         db,
         conversation_id,
@@ -98,7 +91,7 @@ async def keep_message(
         reply_status="pending",
         reserved_micros=reserved_micros,
     )
-    return message_id, history
+    return message_id
 
 
 def most_a_reply_costs(assistant: Assistant) -> int:

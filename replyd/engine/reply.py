@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from replyd.clock import utcnow
 from replyd.engine import receive
 from replyd.engine.function_loop import Answer, answer
+from replyd.engine.history import Histories, History
 from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
-from replyd.engine.prompt import Memory, Prompt, as_turns, build_prompt, system_prompt
+from replyd.engine.prompt import Memory, Prompt, build_prompt, history_limit, stored_turn, system_prompt
 from replyd.engine.receive import ReplyRequest
 from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
@@ -101,6 +102,7 @@ class ReplyEngine:
         """``summaries``: where summaries are written ahead; None summarises only inline.
         A turn's two transactions run on bare connections of ``db``; the rest in sessions."""
         self._cache = SettingsCache()
+        self._histories = Histories()
         self._db = db
         self._sessions = session_factory(db)
         self._providers = providers
@@ -200,16 +202,17 @@ class ReplyEngine:
                 answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
                 await _remember_answer(db, account_id, key, answer)
                 return answer
-            history = [] if is_new else await receive.recent_history(db, conversation, assistant)
+            limit = history_limit(assistant.context_budget_tokens)
+            history = History([]) if is_new else await self._histories.read(db, conversation, limit)
             reserved = receive.most_a_reply_costs(assistant)
-            message_id, history = await receive.keep_message(
-                db, account_id, conversation.id, request.message, history, reserved
+            message_id = await receive.keep_message(
+                db, account_id, conversation.id, request.message, history.unanswered, reserved
             )
             await receive.hold_funds(db, account_id, funds, reserved)
             memory = Memory(
                 conversation.summary,
                 conversation.summary_through_id,
-                as_turns(history),
+                history.before(message_id),
                 conversations.summary_ahead(conversation),
             )
         return Turn(assistant, conversation.id, message_id, reserved, variables, memory, funds.webhook_secret)
@@ -314,6 +317,11 @@ class ReplyEngine:
                 released_micros=turn.reserved_micros,
             )
             await _remember_answer(db, account_id, key, result)
+        exchange = [
+            stored_turn(turn.message_id, "user", request.message, []),
+            stored_turn(message_id, "assistant", reply.text, reply.function_calls),
+        ]
+        self._histories.keep(turn.conversation_id, [*turn.memory.recent, *exchange])
         return result
 
     async def _mark_failed(self, account_id: int, turn: Turn, exc: BaseException) -> None:

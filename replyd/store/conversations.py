@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -48,6 +48,9 @@ class OpenConversation:
     next_summary_through_id: int | None
     next_summary_prompt_tokens: int
     next_summary_completion_tokens: int
+    messages_after_mark: int
+    """How many messages follow the summary's mark (``engine/history.py`` checks what it
+    kept of them against this count)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ RECENT_TURNS = (
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
 )
+MESSAGES_AFTER_MARK = literal_column(
+    "(SELECT count(*) FROM messages WHERE messages.conversation_id = conversations.id"
+    " AND messages.id > coalesce(conversations.summary_through_id, 0))",
+    Integer,
+)
+"""Written out, not built: SQLAlchemy leaves the table's name off the columns of SQLite's
+RETURNING, and ``id`` in the subquery would then be the message's."""
 OPEN_COLUMNS = (
     CONVERSATIONS.c.id,
     CONVERSATIONS.c.variables,
@@ -91,6 +101,7 @@ OPEN_COLUMNS = (
     CONVERSATIONS.c.next_summary_through_id,
     CONVERSATIONS.c.next_summary_prompt_tokens,
     CONVERSATIONS.c.next_summary_completion_tokens,
+    MESSAGES_AFTER_MARK,
 )
 """``OpenConversation``'s fields, in their order."""
 OPEN_BY_CUSTOMER = (
@@ -157,7 +168,7 @@ async def insert_conversation(
             "updated_at": now,
         },
     )
-    return OpenConversation(conversation_id, variables, False, None, None, None, None, 0, 0)
+    return OpenConversation(conversation_id, variables, False, None, None, None, None, 0, 0, 0)
 
 
 async def find_conversation(session: AsyncSession, assistant_id: int, customer_identifier: str) -> Conversation | None:
