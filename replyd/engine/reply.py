@@ -29,7 +29,7 @@ from replyd.engine.history import Histories, History
 from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
 from replyd.engine.prompt import Memory, Prompt, build_prompt, history_limit, stored_turn, system_prompt
 from replyd.engine.receive import ReplyRequest
-from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
+from replyd.engine.settings_cache import CachedAssistant, CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
@@ -67,6 +67,8 @@ class Turn:
     """What the pipeline knows once the customer's message is stored, under the lock."""
 
     assistant: Assistant
+    functions: tuple[FunctionSpec, ...]
+    """The assistant's functions, as validated when it was cached."""
     conversation_id: str
     message_id: int
     """The customer's message this turn answers."""
@@ -193,7 +195,8 @@ class ReplyEngine:
             funds = await accounts.get_funds(db, account_id)
             if caller.token is not None and caller.token.settings_version != funds.settings_version:
                 await self._check_token(db, caller.token, funds.settings_version)
-            assistant = await self._assistant(db, account_id, request.assistant_id, funds.settings_version)
+            cached = await self._assistant(db, account_id, request.assistant_id, funds.settings_version)
+            assistant = cached.assistant
             conversation, variables, is_new = await receive.open_conversation(db, account_id, assistant.id, request)
             if conversation.ai_disabled:
                 await conversations.add_message(
@@ -215,7 +218,9 @@ class ReplyEngine:
                 history.before(message_id),
                 conversations.summary_ahead(conversation),
             )
-        return Turn(assistant, conversation.id, message_id, reserved, variables, memory, funds.webhook_secret)
+        return Turn(
+            assistant, cached.functions, conversation.id, message_id, reserved, variables, memory, funds.webhook_secret
+        )
 
     async def _check_caller(self, caller: Caller) -> None:
         """Refuse a cached token revoked since it was cached (the receive transaction does the
@@ -237,15 +242,16 @@ class ReplyEngine:
 
     async def _assistant(
         self, db: AsyncConnection, account_id: int, assistant_id: int, settings_version: int
-    ) -> Assistant:
+    ) -> CachedAssistant:
         cached = self._cache.assistant(account_id, assistant_id, settings_version)
         if cached is not None:
             return cached
         assistant = await assistants.read_assistant(db, account_id, assistant_id)
         if assistant is None:
             raise AssistantNotFound(f"Assistant {assistant_id} was not found in your account.")
-        self._cache.keep_assistant(assistant, settings_version)
-        return assistant
+        cached = CachedAssistant.of(assistant)
+        self._cache.keep_assistant(cached, settings_version)
+        return cached
 
     async def _think(self, request: ReplyRequest, turn: Turn) -> Thought:
         """Step 2, no transaction open: the prompt (summarising a cut if due), then the model."""
@@ -345,8 +351,7 @@ class ReplyEngine:
         call_context = CallContext(
             assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, turn.secret
         )
-        functions = [FunctionSpec.model_validate(f) for f in assistant.functions]
-        return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)
+        return Toolbox(list(turn.functions), assistant.handoff_enabled, self._webhooks, call_context)
 
 
 def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id: str | None) -> str:
