@@ -1,8 +1,9 @@
 import asyncio
 
 import pytest
+from limits import WindowStats
 
-from replyd.limits import ConversationLocks, RateLimiter, parse_rate
+from replyd.limits import ConversationLocks, InProcessWindows, RateLimiter, parse_rate
 
 
 @pytest.mark.parametrize("rate", ["5/minute;10/hour", "0/minute", "lots", "", "5/fortnight"])
@@ -31,3 +32,14 @@ async def test_conversation_locks_serve_waiters_in_arrival_order_and_are_dropped
     await asyncio.gather(*(worker(n) for n in range(20)))
     assert order == list(range(20))
     assert len(locks) == 0
+
+
+async def test_calls_leave_the_in_process_window_once_it_has_passed_them() -> None:
+    now = [1000.0]
+    windows, rate = InProcessWindows(clock=lambda: now[0]), parse_rate("2/minute")
+    assert [await windows.hit(rate, "token") for _ in range(3)] == [True, True, False]
+    now[0] += 30
+    assert await windows.get_window_stats(rate, "token") == WindowStats(1060.0, 0)
+    now[0] += 30.5  # the first two calls have left the window
+    assert await windows.get_window_stats(rate, "token") == WindowStats(now[0] + 60, 2)
+    assert await windows.hit(rate, "token")

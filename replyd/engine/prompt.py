@@ -6,7 +6,7 @@ enough) the cut turns are summarised first, inline; either way the turn pays for
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,9 +59,11 @@ async def recent_history(
 
 
 def as_turns(rows: Sequence[StoredTurn]) -> list[context.Turn]:
-    return [
-        context.Turn(row.id, context.stored_unit(row.id, row.role, row.content, row.function_calls)) for row in rows
-    ]
+    return [stored_turn(row.id, row.role, row.content, row.function_calls) for row in rows]
+
+
+def stored_turn(message_id: int, role: str, content: str, function_calls: list[dict[str, Any]]) -> context.Turn:
+    return context.Turn(message_id, context.stored_unit(message_id, role, content, function_calls))
 
 
 def system_prompt(

@@ -2,20 +2,18 @@
 customer's first message) with its variables merged, the balance checked, the recent history
 read, and the customer's message kept, before any model is called (see ``reply.py``)."""
 
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from replyd.engine.context import summary_budget
-from replyd.engine.prompt import history_limit
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import ConversationNotFound, InsufficientBalance
 from replyd.money import format_micros, reply_cost_micros
 from replyd.store import accounts, conversations
 from replyd.store.accounts import Funds
-from replyd.store.conversations import StoredTurn
-from replyd.store.tables import Assistant, Conversation
+from replyd.store.conversations import OpenConversation, StoredTurn
+from replyd.store.tables import Assistant
 
 INTERRUPTED = "The reply was interrupted (the server stopped while the model was answering)."
 
@@ -34,68 +32,58 @@ class ReplyRequest:
 
 
 async def open_conversation(
-    session: AsyncSession, account_id: int, assistant_id: int, request: ReplyRequest
-) -> tuple[Conversation, dict[str, Scalar], bool]:
+    db: AsyncConnection, account_id: int, assistant_id: int, request: ReplyRequest
+) -> tuple[OpenConversation, dict[str, Scalar], bool]:
     """The conversation with its variables merged and new activity marked, created on the
     customer's first message; and whether it is new."""
-    conversation = await _find(session, account_id, assistant_id, request)
+    conversation = await _open(db, account_id, assistant_id, request)
     if conversation is None:
-        conversation = await conversations.create_conversation(
-            session,
-            str(uuid.uuid4()),
-            account_id=account_id,
-            assistant_id=assistant_id,
-            customer_identifier=request.customer_identifier,
-            type="api",
-            variables=merge_variables({}, request.variables),
+        variables = merge_variables({}, request.variables)
+        conversation = await conversations.insert_conversation(
+            db, account_id, assistant_id, request.customer_identifier, variables
         )
-        return conversation, conversation.variables, True
+        return conversation, variables, True
     variables = merge_variables(conversation.variables, request.variables)
-    await conversations.touch_conversation(session, conversation.id, variables)
+    if request.variables:  # else they are as stored
+        await conversations.touch_conversation(db, conversation.id, variables)
     return conversation, variables, False
 
 
-async def _find(
-    session: AsyncSession, account_id: int, assistant_id: int, request: ReplyRequest
-) -> Conversation | None:
+async def _open(
+    db: AsyncConnection, account_id: int, assistant_id: int, request: ReplyRequest
+) -> OpenConversation | None:
     if request.conversation_id is not None:
-        conversation = await conversations.get_conversation(session, account_id, request.conversation_id)
+        conversation = await conversations.open_by_id(db, account_id, request.conversation_id)
         if conversation is None:  # erased while the message waited for the lock
             raise ConversationNotFound(f"Conversation {request.conversation_id} was not found in your account.")
         return conversation
     assert request.customer_identifier is not None
-    return await conversations.find_conversation(session, assistant_id, request.customer_identifier)
-
-
-async def recent_history(session: AsyncSession, conversation: Conversation, assistant: Assistant) -> list[StoredTurn]:
-    limit = history_limit(assistant.context_budget_tokens)
-    return await conversations.recent_turns(session, conversation.id, limit, after_id=conversation.summary_through_id)
+    return await conversations.open_by_customer(db, assistant_id, request.customer_identifier)
 
 
 async def keep_message(
-    session: AsyncSession,
+    db: AsyncConnection,
     account_id: int,
     conversation_id: str,
     text: str,
-    history: list[StoredTurn],
+    unanswered: StoredTurn | None,
     reserved_micros: int,
-) -> tuple[int, list[StoredTurn]]:
+) -> int:
     """Store the customer's message as ``pending``, holding ``reserved_micros``, and return its
-    id with the history before it. The conversation's last message, if it is this same text
-    still unanswered (its request failed, or its process died), is answered now instead of
-    stored twice. A message left ``pending`` by a process that died (this turn holds the lock:
-    nobody else answers it) is marked failed, and its reservation given back."""
-    last = history[-1] if history else None
-    if last is not None and last.author == "customer" and last.awaits_answer:
-        await accounts.release(session, account_id, last.reserved_micros)  # only a dead process's message holds any
-        if last.content == text:
+    id. The conversation's last message, if ``unanswered`` (a customer's, still awaiting an
+    answer) and this same text (its request failed, or its process died), is answered now
+    instead of stored twice. A message left ``pending`` by a process that died (this turn
+    holds the lock: nobody else answers it) is marked failed, and its reservation given back."""
+    if unanswered is not None:
+        await accounts.release(db, account_id, unanswered.reserved_micros)  # only a dead process's message holds any
+        if unanswered.content == text:
             await conversations.set_reply_status(
-                session, last.id, "pending", was=("pending", "failed"), reserved_micros=reserved_micros
+                db, unanswered.id, "pending", was=("pending", "failed"), reserved_micros=reserved_micros
             )
-            return last.id, history[:-1]
-        await conversations.set_reply_status(session, last.id, "failed", was=("pending",), error=INTERRUPTED)
+            return unanswered.id
+        await conversations.set_reply_status(db, unanswered.id, "failed", was=("pending",), error=INTERRUPTED)
     message_id = await conversations.add_message(
-        session,
+        db,
         conversation_id,
         role="user",
         author="customer",
@@ -103,7 +91,7 @@ async def keep_message(
         reply_status="pending",
         reserved_micros=reserved_micros,
     )
-    return message_id, history
+    return message_id
 
 
 def most_a_reply_costs(assistant: Assistant) -> int:
@@ -119,10 +107,10 @@ def most_a_reply_costs(assistant: Assistant) -> int:
     return calls * call + 2 * summary + assistant.reply_fee_micros
 
 
-async def hold_funds(session: AsyncSession, account_id: int, funds: Funds, amount_micros: int) -> None:
+async def hold_funds(db: AsyncConnection, account_id: int, funds: Funds, amount_micros: int) -> None:
     """Reserve what the reply may cost, or refuse it: concurrent replies never spend more than
     the balance."""
-    if funds.balance_micros <= 0 or not await accounts.reserve(session, account_id, amount_micros):
+    if funds.balance_micros <= 0 or not await accounts.reserve(db, account_id, amount_micros):
         held = f", of which {format_micros(funds.reserved_micros)} is held for replies in progress"
         raise InsufficientBalance(
             f"Your balance ({format_micros(funds.balance_micros)}{held if funds.reserved_micros else ''}) "

@@ -20,20 +20,21 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from replyd.clock import utcnow
 from replyd.engine import receive
 from replyd.engine.function_loop import Answer, answer
+from replyd.engine.history import Histories, History
 from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
-from replyd.engine.prompt import Memory, Prompt, as_turns, build_prompt, system_prompt
+from replyd.engine.prompt import Memory, Prompt, build_prompt, history_limit, stored_turn, system_prompt
 from replyd.engine.receive import ReplyRequest
-from replyd.engine.settings_cache import CachedToken, Caller, SettingsCache
+from replyd.engine.settings_cache import CachedAssistant, CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
 from replyd.functions.signing import valid_secrets
-from replyd.functions.spec import stored_functions
+from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import Locks
@@ -41,6 +42,7 @@ from replyd.money import reply_cost_micros
 from replyd.providers.base import Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
+from replyd.store.session import session_factory
 from replyd.store.tables import Assistant
 from replyd.telemetry import Telemetry
 
@@ -66,6 +68,8 @@ class Turn:
     """What the pipeline knows once the customer's message is stored, under the lock."""
 
     assistant: Assistant
+    functions: tuple[FunctionSpec, ...]
+    """The assistant's functions, as validated when it was cached."""
     conversation_id: str
     message_id: int
     """The customer's message this turn answers."""
@@ -90,7 +94,7 @@ class Thought:
 class ReplyEngine:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db: AsyncEngine,
         providers: ProviderRegistry,
         locks: Locks,
         claims: IdempotencyClaims,
@@ -98,9 +102,12 @@ class ReplyEngine:
         telemetry: Telemetry,
         summaries: SummariesAhead | None,
     ) -> None:
-        """``summaries``: where summaries are written ahead; None summarises only inline."""
+        """``summaries``: where summaries are written ahead; None summarises only inline.
+        A turn's two transactions run on bare connections of ``db``; the rest in sessions."""
         self._cache = SettingsCache()
-        self._sessions = sessions
+        self._histories = Histories()
+        self._db = db
+        self._sessions = session_factory(db)
         self._providers = providers
         self._locks = locks
         self._claims = claims
@@ -185,70 +192,70 @@ class ReplyEngine:
         """Step 1, one short transaction: read what the turn needs and keep the customer's
         message. With the AI off that is all (no model, no charge), and its answer is final."""
         account_id = caller.account_id
-        async with self._sessions() as session, session.begin():
-            funds = await accounts.get_funds(session, account_id)
+        async with self._db.begin() as db:
+            funds = await accounts.get_funds(db, account_id)
             if caller.token is not None and caller.token.settings_version != funds.settings_version:
-                await self._check_token(session, caller.token, funds.settings_version)
-            assistant = await self._assistant(session, account_id, request.assistant_id, funds.settings_version)
-            conversation, variables, is_new = await receive.open_conversation(
-                session, account_id, assistant.id, request
-            )
+                await self._check_token(db, caller.token, funds.settings_version)
+            cached = await self._assistant(db, account_id, request.assistant_id, funds.settings_version)
+            assistant = cached.assistant
+            conversation, variables, is_new = await receive.open_conversation(db, account_id, assistant.id, request)
             if conversation.ai_disabled:
                 await conversations.add_message(
-                    session, conversation.id, role="user", author="customer", content=request.message
+                    db, conversation.id, role="user", author="customer", content=request.message
                 )
                 answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
-                await _remember_answer(session, account_id, key, answer)
+                await _remember_answer(db, account_id, key, answer)
                 return answer
-            history = [] if is_new else await receive.recent_history(session, conversation, assistant)
+            limit = history_limit(assistant.context_budget_tokens)
+            history = History([]) if is_new else await self._histories.read(db, conversation, limit)
             reserved = receive.most_a_reply_costs(assistant)
-            message_id, history = await receive.keep_message(
-                session, account_id, conversation.id, request.message, history, reserved
+            message_id = await receive.keep_message(
+                db, account_id, conversation.id, request.message, history.unanswered, reserved
             )
-            await receive.hold_funds(session, account_id, funds, reserved)
+            await receive.hold_funds(db, account_id, funds, reserved)
             memory = Memory(
                 conversation.summary,
                 conversation.summary_through_id,
-                as_turns(history),
+                history.before(message_id),
                 conversations.summary_ahead(conversation),
             )
         signing_secrets = valid_secrets(
             funds.webhook_secret, funds.previous_webhook_secret, funds.webhook_secret_rotated_at, utcnow()
         )
-        return Turn(assistant, conversation.id, message_id, reserved, variables, memory, signing_secrets)
+        return Turn(
+            assistant, cached.functions, conversation.id, message_id, reserved, variables, memory, signing_secrets
+        )
 
     async def _check_caller(self, caller: Caller) -> None:
         """Refuse a cached token revoked since it was cached (the receive transaction does the
         same with the settings version it reads anyway)."""
         if caller.token is None:
             return
-        async with self._sessions() as session:
-            funds = await accounts.get_funds(session, caller.account_id)
+        async with self._db.connect() as db:
+            funds = await accounts.get_funds(db, caller.account_id)
             if caller.token.settings_version != funds.settings_version:
-                await self._check_token(session, caller.token, funds.settings_version)
+                await self._check_token(db, caller.token, funds.settings_version)
 
-    async def _check_token(self, session: AsyncSession, token: CachedToken, settings_version: int) -> None:
+    async def _check_token(self, db: AsyncConnection, token: CachedToken, settings_version: int) -> None:
         """The account's tokens or assistants changed since the token was cached: is it still active?"""
-        found = await accounts.get_token(session, token.id)
-        if found is None or found.revoked_at is not None:
+        account_id = await accounts.active_token_account(db, token.id)
+        if account_id is None:
             self._cache.forget_caller(token.sha256)
             raise Unauthenticated(UNKNOWN_TOKEN)
-        self._cache.keep_caller(
-            token.sha256, Caller(found.account_id, replace(token, settings_version=settings_version))
-        )
+        self._cache.keep_caller(token.sha256, Caller(account_id, replace(token, settings_version=settings_version)))
 
     async def _assistant(
-        self, session: AsyncSession, account_id: int, assistant_id: int, settings_version: int
-    ) -> Assistant:
+        self, db: AsyncConnection, account_id: int, assistant_id: int, settings_version: int
+    ) -> CachedAssistant:
         cached = self._cache.assistant(account_id, assistant_id, settings_version)
         if cached is not None:
             return cached
-        assistant = await assistants.get_assistant(session, account_id, assistant_id)
+        assistant = await assistants.read_assistant(db, account_id, assistant_id)
         if assistant is None:
             raise AssistantNotFound(f"Assistant {assistant_id} was not found in your account.")
-        session.expunge(assistant)  # the cached copy must outlive this transaction, even rolled back
-        self._cache.keep_assistant(assistant, settings_version)
-        return assistant
+        cached = CachedAssistant.of(assistant)
+        self._cache.keep_assistant(cached, settings_version)
+        return cached
 
     async def _think(self, request: ReplyRequest, turn: Turn) -> Thought:
         """Step 2, no transaction open: the prompt (summarising a cut if due), then the model."""
@@ -288,11 +295,11 @@ class ReplyEngine:
         result = ReplyResult(
             turn.conversation_id, request.customer_identifier, reply.text, reply.handed_off, reply.function_calls
         )
-        async with self._sessions() as session, session.begin():
-            if not await conversations.set_reply_status(session, turn.message_id, "answered", was=("pending",)):
+        async with self._db.begin() as db:
+            if not await conversations.set_reply_status(db, turn.message_id, "answered", was=("pending",)):
                 raise ReplydError()  # settled by a process that outlived its lock: never answer twice
             message_id = await conversations.add_message(
-                session,
+                db,
                 turn.conversation_id,
                 role="assistant",
                 author="ai",
@@ -304,13 +311,11 @@ class ReplyEngine:
                 cost_micros=cost,
             )
             if prompt.summary_through_id != turn.memory.summary_through_id:
-                await conversations.set_summary(
-                    session, turn.conversation_id, prompt.summary, prompt.summary_through_id
-                )
+                await conversations.set_summary(db, turn.conversation_id, prompt.summary, prompt.summary_through_id)
             if reply.handed_off:
-                await conversations.set_ai_disabled(session, turn.conversation_id, True)
+                await conversations.set_ai_disabled(db, turn.conversation_id, True)
             await ledger.record(
-                session,
+                db,
                 account_id,
                 "reply",
                 -cost,
@@ -321,7 +326,12 @@ class ReplyEngine:
                 completion_tokens=usage.completion_tokens,
                 released_micros=turn.reserved_micros,
             )
-            await _remember_answer(session, account_id, key, result)
+            await _remember_answer(db, account_id, key, result)
+        exchange = [
+            stored_turn(turn.message_id, "user", request.message, []),
+            stored_turn(message_id, "assistant", reply.text, reply.function_calls),
+        ]
+        self._histories.keep(turn.conversation_id, [*turn.memory.recent, *exchange])
         return result
 
     async def _mark_failed(self, account_id: int, turn: Turn, exc: BaseException) -> None:
@@ -329,11 +339,9 @@ class ReplyEngine:
         and its reservation is given back."""
         error = exc.message if isinstance(exc, ReplydError) else receive.INTERRUPTED
         try:
-            async with self._sessions() as session, session.begin():
-                if await conversations.set_reply_status(
-                    session, turn.message_id, "failed", was=("pending",), error=error
-                ):
-                    await accounts.release(session, account_id, turn.reserved_micros)
+            async with self._db.begin() as db:
+                if await conversations.set_reply_status(db, turn.message_id, "failed", was=("pending",), error=error):
+                    await accounts.release(db, account_id, turn.reserved_micros)
         except Exception:  # the client hears of the first failure; the message's next turn settles it
             log.warning("could not mark message %s as failed", turn.message_id, exc_info=True)
 
@@ -347,8 +355,7 @@ class ReplyEngine:
         call_context = CallContext(
             assistant.id, turn.conversation_id, request.customer_identifier, turn.variables, turn.signing_secrets
         )
-        functions = stored_functions(assistant.id, assistant.functions)
-        return Toolbox(functions, assistant.handoff_enabled, self._webhooks, call_context)
+        return Toolbox(list(turn.functions), assistant.handoff_enabled, self._webhooks, call_context)
 
 
 def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id: str | None) -> str:
@@ -360,10 +367,10 @@ def lock_key(assistant_id: int, customer_identifier: str | None, conversation_id
 
 
 async def _remember_answer(
-    session: AsyncSession, account_id: int, key: IdempotencyKey | None, result: ReplyResult
+    db: AsyncConnection, account_id: int, key: IdempotencyKey | None, result: ReplyResult
 ) -> None:
     if key is not None:
-        await idempotency.complete(session, account_id, key.key, 200, asdict(result))
+        await idempotency.complete(db, account_id, key.key, 200, asdict(result))
 
 
 def _summary_job(turn: Turn, thought: Thought, providers: ProviderRegistry) -> SummaryJob:

@@ -1,4 +1,6 @@
-"""What every reply would otherwise read again: the API token that sends it and its assistant.
+"""What every reply would otherwise read again: the API token that sends it and its assistant
+(with its functions, validated once: checking a function's JSON Schema took longer than the
+rest of a reply).
 
 Each entry remembers the account's ``settings_version`` when it was read. Every change to the
 account's tokens or assistants moves that version on in the same transaction (store/accounts.py),
@@ -8,6 +10,7 @@ one is refused) and the assistant read again, in every process, however many the
 
 from dataclasses import dataclass
 
+from replyd.functions.spec import FunctionSpec, stored_functions
 from replyd.store.tables import Assistant
 
 MAX_ENTRIES = 10_000
@@ -25,6 +28,18 @@ class CachedToken:
 
 
 @dataclass(frozen=True)
+class CachedAssistant:
+    """An assistant as last read, and its functions, validated then."""
+
+    assistant: Assistant
+    functions: tuple[FunctionSpec, ...]
+
+    @classmethod
+    def of(cls, assistant: Assistant) -> "CachedAssistant":
+        return cls(assistant, tuple(stored_functions(assistant.id, assistant.functions)))
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who sends a message: the account, and the cached API token it came with (None: the
     operator's own command line, or a route that has just read its token from the database)."""
@@ -37,7 +52,7 @@ class SettingsCache:
     def __init__(self) -> None:
         self._callers: dict[str, Caller] = {}
         """By the token's SHA-256."""
-        self._assistants: dict[tuple[int, int], tuple[int, Assistant]] = {}
+        self._assistants: dict[tuple[int, int], tuple[int, CachedAssistant]] = {}
 
     def caller(self, token_sha256: str) -> Caller | None:
         return self._callers.get(token_sha256)
@@ -46,19 +61,19 @@ class SettingsCache:
         _make_room(self._callers)
         self._callers[token_sha256] = caller
 
-    def assistant(self, account_id: int, assistant_id: int, settings_version: int) -> Assistant | None:
+    def assistant(self, account_id: int, assistant_id: int, settings_version: int) -> CachedAssistant | None:
         """The assistant, if it was read at this settings version of its account."""
-        version, assistant = self._assistants.get((account_id, assistant_id), (None, None))
-        return assistant if version == settings_version else None
+        version, cached = self._assistants.get((account_id, assistant_id), (None, None))
+        return cached if version == settings_version else None
 
-    def keep_assistant(self, assistant: Assistant, settings_version: int) -> None:
+    def keep_assistant(self, cached: CachedAssistant, settings_version: int) -> None:
         _make_room(self._assistants)
-        self._assistants[(assistant.account_id, assistant.id)] = (settings_version, assistant)
+        self._assistants[(cached.assistant.account_id, cached.assistant.id)] = (settings_version, cached)
 
     def forget_caller(self, token_sha256: str) -> None:
         self._callers.pop(token_sha256, None)
 
 
-def _make_room(entries: dict[str, Caller] | dict[tuple[int, int], tuple[int, Assistant]]) -> None:
+def _make_room(entries: dict[str, Caller] | dict[tuple[int, int], tuple[int, CachedAssistant]]) -> None:
     if len(entries) >= MAX_ENTRIES:
         entries.clear()

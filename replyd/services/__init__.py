@@ -88,7 +88,7 @@ class Services:
             limiter=limiter,
             reply_limits=ReplyLimits(limiter, settings.rate_limit, telemetry),
             replies=ReplyEngine(
-                sessions,
+                db,
                 providers,
                 locks,
                 IdempotencyClaims(sessions, settings),

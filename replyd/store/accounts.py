@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
 from replyd.store import ledger
-from replyd.store.tables import ACCOUNTS, Account, ApiToken
+from replyd.store.session import Executor
+from replyd.store.tables import ACCOUNTS, API_TOKENS, Account, ApiToken
 
 TOKEN_PREFIX = "rpd_"
 
@@ -74,24 +75,27 @@ GET_FUNDS = select(
     ACCOUNTS.c.webhook_secret_rotated_at,
 ).where(ACCOUNTS.c.id == bindparam("id"))
 FIND_TOKEN = select(ApiToken).where(ApiToken.token_sha256 == bindparam("digest"))
+ACTIVE_TOKEN_ACCOUNT = select(API_TOKENS.c.account_id).where(
+    API_TOKENS.c.id == bindparam("id"), API_TOKENS.c.revoked_at.is_(None)
+)
 """Built once: every reply reads them."""
 
 
-async def reserve(session: AsyncSession, account_id: int, amount_micros: int) -> bool:
+async def reserve(db: Executor, account_id: int, amount_micros: int) -> bool:
     """Hold ``amount_micros`` of the balance for a reply in progress, if that much is not held
     already; one conditional statement, so two replies can never both take the last of it."""
-    result = await session.execute(RESERVE, {"account_id": account_id, "amount_micros": amount_micros})
+    result = await db.execute(RESERVE, {"account_id": account_id, "amount_micros": amount_micros})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def release(session: AsyncSession, account_id: int, amount_micros: int) -> None:
+async def release(db: Executor, account_id: int, amount_micros: int) -> None:
     """Give back a reservation whose reply will not be charged (it failed, or was abandoned)."""
     if amount_micros:
-        await session.execute(RESERVE_BACK, {"account_id": account_id, "amount_micros": amount_micros})
+        await db.execute(RESERVE_BACK, {"account_id": account_id, "amount_micros": amount_micros})
 
 
-async def get_funds(session: AsyncSession, account_id: int) -> Funds:
-    row = (await session.execute(GET_FUNDS, {"id": account_id})).first()
+async def get_funds(db: Executor, account_id: int) -> Funds:
+    row = (await db.execute(GET_FUNDS, {"id": account_id})).first()
     return Funds(*row) if row else Funds(0, 0, "", 0, None, None)
 
 
@@ -145,6 +149,12 @@ async def settings_changed(session: AsyncSession, account_id: int | ScalarSelect
 
 async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
+
+
+async def active_token_account(db: Executor, token_id: int) -> int | None:
+    """The account of the token, unless it is revoked (or gone)."""
+    account_id: int | None = (await db.execute(ACTIVE_TOKEN_ACCOUNT, {"id": token_id})).scalar()
+    return account_id
 
 
 async def rotate_webhook_secret(session: AsyncSession, account_id: int, secret: str) -> None:

@@ -3,11 +3,11 @@
 from typing import Any
 
 from sqlalchemy import ScalarSelect, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from replyd.clock import utcnow
 from replyd.store.accounts import settings_changed
-from replyd.store.tables import Account, Assistant, Conversation, Message
+from replyd.store.tables import ASSISTANTS, Account, Assistant, Conversation, Message
 
 
 async def create_assistant(session: AsyncSession, account_id: int, fields: dict[str, Any]) -> Assistant:
@@ -32,6 +32,18 @@ async def get_assistant(session: AsyncSession, account_id: int | None, assistant
         GET_ASSISTANT, {"assistant_id": assistant_id, "account_id": account_id}
     )
     return found
+
+
+READ_ASSISTANT = select(ASSISTANTS).where(
+    ASSISTANTS.c.id == bindparam("assistant_id"), ASSISTANTS.c.account_id == bindparam("account_id")
+)
+
+
+async def read_assistant(db: AsyncConnection, account_id: int, assistant_id: int) -> Assistant | None:
+    """The assistant, on a bare connection (the reply path's): an object of no session, which
+    outlives the transaction."""
+    row = (await db.execute(READ_ASSISTANT, {"assistant_id": assistant_id, "account_id": account_id})).first()
+    return Assistant(**row._mapping) if row else None
 
 
 async def list_assistants(session: AsyncSession, account_id: int) -> list[Assistant]:

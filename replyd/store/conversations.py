@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.store.session import Executor
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
 
@@ -30,6 +31,25 @@ class ActivityKey:
 
     updated_at: datetime
     id: str
+
+
+@dataclass(frozen=True)
+class OpenConversation:
+    """What a reply needs of its conversation, read as its turn opens it (plain values, no ORM
+    object: the reply path runs on a bare connection)."""
+
+    id: str
+    variables: dict[str, Any]
+    ai_disabled: bool
+    summary: str | None
+    summary_through_id: int | None
+    next_summary: str | None
+    next_summary_through_id: int | None
+    next_summary_prompt_tokens: int
+    next_summary_completion_tokens: int
+    messages_after_mark: int
+    """How many messages follow the summary's mark (``engine/history.py`` checks what it
+    kept of them against this count)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,42 @@ RECENT_TURNS = (
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
 )
+MESSAGES_AFTER_MARK = literal_column(
+    "(SELECT count(*) FROM messages WHERE messages.conversation_id = conversations.id"
+    " AND messages.id > coalesce(conversations.summary_through_id, 0))",
+    Integer,
+)
+"""Written out, not built: SQLAlchemy leaves the table's name off the columns of SQLite's
+RETURNING, and ``id`` in the subquery would then be the message's."""
+OPEN_COLUMNS = (
+    CONVERSATIONS.c.id,
+    CONVERSATIONS.c.variables,
+    CONVERSATIONS.c.ai_disabled,
+    CONVERSATIONS.c.summary,
+    CONVERSATIONS.c.summary_through_id,
+    CONVERSATIONS.c.next_summary,
+    CONVERSATIONS.c.next_summary_through_id,
+    CONVERSATIONS.c.next_summary_prompt_tokens,
+    CONVERSATIONS.c.next_summary_completion_tokens,
+    MESSAGES_AFTER_MARK,
+)
+"""``OpenConversation``'s fields, in their order."""
+OPEN_BY_CUSTOMER = (
+    update(CONVERSATIONS)
+    .where(
+        CONVERSATIONS.c.assistant_id == bindparam("of_assistant"),
+        CONVERSATIONS.c.customer_identifier == bindparam("of_customer"),
+    )
+    .values(updated_at=bindparam("now"))
+    .returning(*OPEN_COLUMNS)
+)
+OPEN_BY_ID = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("of_id"), CONVERSATIONS.c.account_id == bindparam("of_account"))
+    .values(updated_at=bindparam("now"))
+    .returning(*OPEN_COLUMNS)
+)
+INSERT_CONVERSATION = insert(CONVERSATIONS)
 TOUCH_CONVERSATION = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
@@ -74,6 +130,44 @@ SET_REPLY_STATUS = (
     .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.reply_status.in_(bindparam("was", expanding=True)))
     .values(reply_status=bindparam("status"), reply_error=bindparam("error"), reserved_micros=bindparam("reserved"))
 )
+
+
+async def open_by_customer(db: Executor, assistant_id: int, customer_identifier: str) -> OpenConversation | None:
+    """The customer's conversation with the assistant, its new activity marked (one statement)."""
+    bound = {"of_assistant": assistant_id, "of_customer": customer_identifier, "now": utcnow()}
+    row = (await db.execute(OPEN_BY_CUSTOMER, bound)).first()
+    return OpenConversation(*row) if row else None
+
+
+async def open_by_id(db: Executor, account_id: int, conversation_id: str) -> OpenConversation | None:
+    """The account's conversation with this id, its new activity marked (one statement)."""
+    if not is_conversation_id(conversation_id):
+        return None
+    bound = {"of_id": conversation_id, "of_account": account_id, "now": utcnow()}
+    row = (await db.execute(OPEN_BY_ID, bound)).first()
+    return OpenConversation(*row) if row else None
+
+
+async def insert_conversation(
+    db: Executor, account_id: int, assistant_id: int, customer_identifier: str | None, variables: dict[str, Any]
+) -> OpenConversation:
+    """A generate-reply conversation, on the customer's first message."""
+    conversation_id, now = str(uuid.uuid4()), utcnow()
+    await db.execute(
+        INSERT_CONVERSATION,
+        {
+            "id": conversation_id,
+            "account_id": account_id,
+            "assistant_id": assistant_id,
+            "customer_identifier": customer_identifier,
+            "type": "api",
+            "variables": variables,
+            "ai_disabled": False,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return OpenConversation(conversation_id, variables, False, None, None, None, None, 0, 0, 0)
 
 
 async def find_conversation(session: AsyncSession, assistant_id: int, customer_identifier: str) -> Conversation | None:
@@ -124,19 +218,17 @@ class StoredTurn:
         return self.reply_status in ("pending", "failed")
 
 
-async def recent_turns(
-    session: AsyncSession, conversation_id: str, limit: int, after_id: int | None = None
-) -> list[StoredTurn]:
+async def recent_turns(db: Executor, conversation_id: str, limit: int, after_id: int | None = None) -> list[StoredTurn]:
     """The newest ``limit`` messages (after ``after_id``, if given), oldest first: just the
     columns a prompt needs, read without building ORM objects (this runs on every reply)."""
     bound = {"conversation_id": conversation_id, "after_id": after_id or 0, "limit": limit}
-    rows = (await session.execute(RECENT_TURNS, bound)).all()
+    rows = (await db.execute(RECENT_TURNS, bound)).all()
     return [StoredTurn(*row) for row in reversed(rows)]
 
 
-async def set_summary(session: AsyncSession, conversation_id: str, summary: str | None, through_id: int | None) -> None:
+async def set_summary(db: Executor, conversation_id: str, summary: str | None, through_id: int | None) -> None:
     """Move the summary's mark; a summary written ahead from the old mark no longer applies."""
-    await session.execute(
+    await db.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id)
         .values(
@@ -184,7 +276,7 @@ async def offer_next_summary(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def summary_ahead(conversation: Conversation) -> SummaryAhead | None:
+def summary_ahead(conversation: OpenConversation) -> SummaryAhead | None:
     if conversation.next_summary is None or conversation.next_summary_through_id is None:
         return None
     return SummaryAhead(
@@ -227,21 +319,19 @@ async def create_conversation(
     return conversation
 
 
-async def touch_conversation(session: AsyncSession, conversation_id: str, variables: dict[str, Any]) -> None:
+async def touch_conversation(db: Executor, conversation_id: str, variables: dict[str, Any]) -> None:
     """Store merged variables and mark new activity."""
-    await session.execute(
-        TOUCH_CONVERSATION, {"conversation_id": conversation_id, "variables": variables, "now": utcnow()}
-    )
+    await db.execute(TOUCH_CONVERSATION, {"conversation_id": conversation_id, "variables": variables, "now": utcnow()})
 
 
-async def set_ai_disabled(session: AsyncSession, conversation_id: str, disabled: bool) -> None:
-    await session.execute(
+async def set_ai_disabled(db: Executor, conversation_id: str, disabled: bool) -> None:
+    await db.execute(
         update(Conversation).where(Conversation.id == conversation_id).values(ai_disabled=disabled, updated_at=utcnow())
     )
 
 
 async def add_message(
-    session: AsyncSession,
+    db: Executor,
     conversation_id: str,
     *,
     role: str,
@@ -271,7 +361,7 @@ async def add_message(
         "reserved_micros": reserved_micros,
         "created_at": utcnow(),
     }
-    message_id: int = (await session.execute(INSERT_MESSAGE, row)).scalar_one()
+    message_id: int = (await db.execute(INSERT_MESSAGE, row)).scalar_one()
     return message_id
 
 
@@ -282,7 +372,7 @@ async def get_message(session: AsyncSession, message_id: int) -> Message:
 
 
 async def set_reply_status(
-    session: AsyncSession,
+    db: Executor,
     message_id: int,
     status: str,
     *,
@@ -295,7 +385,7 @@ async def set_reply_status(
     False if it was not (another process settled it first: never answer or charge twice)."""
     bound = {"message_id": message_id, "was": list(was), "status": status, "error": error}
     bound["reserved"] = reserved_micros
-    result = await session.execute(SET_REPLY_STATUS, bound)
+    result = await db.execute(SET_REPLY_STATUS, bound)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

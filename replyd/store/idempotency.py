@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.store.session import Executor
 from replyd.store.tables import IdempotencyRecord
 
 ClaimState = Literal["claimed", "replay", "mismatch", "running"]
@@ -88,11 +89,9 @@ async def renew(session: AsyncSession, account_id: int, key: str) -> None:
     )
 
 
-async def complete(
-    session: AsyncSession, account_id: int, key: str, status_code: int, response: dict[str, Any]
-) -> None:
+async def complete(db: Executor, account_id: int, key: str, status_code: int, response: dict[str, Any]) -> None:
     """Store the answer; called inside the transaction that stores the exchange itself."""
-    await session.execute(
+    await db.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
         .values(status_code=status_code, response=response)

@@ -6,6 +6,7 @@ from sqlalchemy import String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.store.session import Executor
 from replyd.store.tables import ACCOUNTS, LEDGER_ENTRIES, Account, LedgerEntry
 
 MOVE_BALANCE = (
@@ -21,7 +22,7 @@ INSERT_ENTRY = insert(LEDGER_ENTRIES).returning(LEDGER_ENTRIES.c.id)
 
 
 async def record(
-    session: AsyncSession,
+    db: Executor,
     account_id: int,
     kind: str,
     amount_micros: int,
@@ -36,7 +37,7 @@ async def record(
     """Add an entry and move the balance by the same amount; the entry's id. A reply's charge
     takes the place of its reservation (``released_micros``). The caller commits it all at once."""
     moved = {"account_id": account_id, "amount_micros": amount_micros, "released_micros": released_micros}
-    await session.execute(MOVE_BALANCE, moved)
+    await db.execute(MOVE_BALANCE, moved)
     entry = {
         "account_id": account_id,
         "kind": kind,
@@ -48,7 +49,7 @@ async def record(
         "completion_tokens": completion_tokens,
         "created_at": utcnow(),
     }
-    entry_id: int = (await session.execute(INSERT_ENTRY, entry)).scalar_one()
+    entry_id: int = (await db.execute(INSERT_ENTRY, entry)).scalar_one()
     return entry_id
 
 

@@ -1,14 +1,19 @@
 """The async database engine. Users write plain ``sqlite:///...`` or ``postgresql://...``
 URLs; replyd swaps in the async driver (aiosqlite, asyncpg) itself."""
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from replyd.errors import ServiceUnavailable
 from replyd.store.sqlite_inline import inline_connector
+
+Executor: TypeAlias = AsyncSession | AsyncConnection
+"""Where a repository function runs its Core statements: a session, or a bare connection. The
+reply path uses connections: an ORM session's bookkeeping (identity map, unit of work, flush)
+cost a reply more CPU than its statements (docs/performance.md, issue 12)."""
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 

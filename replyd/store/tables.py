@@ -212,6 +212,8 @@ class IdempotencyRecord(Base):
 # The tables themselves, for the statements the reply path builds once (Core statements skip
 # the ORM's per-statement bookkeeping).
 ACCOUNTS = cast(Table, Account.__table__)
+API_TOKENS = cast(Table, ApiToken.__table__)
+ASSISTANTS = cast(Table, Assistant.__table__)
 CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
 LEDGER_ENTRIES = cast(Table, LedgerEntry.__table__)

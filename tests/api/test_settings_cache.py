@@ -7,7 +7,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
+import pytest
 
+from replyd.functions.spec import FunctionSpec
 from replyd.store import accounts, ledger
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
@@ -93,3 +95,23 @@ async def test_a_token_revoked_after_it_was_cached_gets_no_replay_of_its_idempot
         assert await accounts.revoke_token(session, tenant.token_id)
     replay = await tenant.client.post("/api/ai/generate-reply", json=body, headers=headers)
     assert_error(replay, 401, "UNAUTHENTICATED")
+
+
+async def test_an_assistants_functions_are_validated_once_not_on_every_reply(
+    make_tenant: Any, stub_model: StubModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = {"name": "book", "parameters": {"type": "object"}, "url": "https://crm.example.com/book"}
+    tenant: Tenant = await make_tenant(functions=[book])
+    assert (await tenant.reply("first")).status_code == 200  # read and validated here
+    validated: list[Any] = []
+    original = FunctionSpec.model_validate
+
+    def counted(spec: Any) -> FunctionSpec:
+        validated.append(spec)
+        return original(spec)
+
+    monkeypatch.setattr(FunctionSpec, "model_validate", counted)
+    assert (await tenant.reply("second")).status_code == 200
+    assert (await tenant.reply("third")).status_code == 200
+    assert validated == []
+    assert [tool["function"]["name"] for tool in stub_model.requests[-1]["tools"]] == ["book"]
