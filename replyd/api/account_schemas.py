@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from replyd.api.openapi import example
 from replyd.money import format_micros
+from replyd.services.assistant_config import Amount
 from replyd.services.views import LedgerEntryView
 
 
@@ -23,6 +24,7 @@ class AccountOut(BaseModel):
         currency="EUR",
         balance="9.98",
         balance_micros=9_980_000,
+        balance_low_threshold="5.00",
         token={"id": 1, "scope": "admin", "rate_limit": "5/minute"},
     )
 
@@ -32,7 +34,18 @@ class AccountOut(BaseModel):
     currency: str
     balance: str
     balance_micros: int
+    balance_low_threshold: str | None = Field(
+        description="A charge that takes the balance below this sends account.balance_low; null: never."
+    )
     token: TokenInfo
+
+
+class AccountChangesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"balance_low_threshold": "5.00"}]})
+
+    balance_low_threshold: Amount | None = Field(
+        description="Send account.balance_low when a charge takes the balance below this; null turns it off."
+    )
 
 
 class LedgerEntryOut(BaseModel):

@@ -1,7 +1,7 @@
 """Bodies of the conversation endpoints, in Famulor's shapes (``status`` instead of ``success``)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -51,6 +51,15 @@ HISTORY_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
+AiDisabledBy = Annotated[
+    str | None,
+    Field(
+        description="While the AI is off: operator (a takeover), model (its handoff call) or rule "
+        "(a handoff trigger matched); null while it is on, and for conversations turned off before replyd knew."
+    ),
+]
+
+
 class ConversationOut(BaseModel):
     model_config = example(
         status=True,
@@ -59,6 +68,9 @@ class ConversationOut(BaseModel):
         type="api",
         external_identifier="+49155551234",
         ai_enabled=True,
+        ai_disabled_by=None,
+        ai_disabled_reason=None,
+        needs_human=False,
         variables={"customer_name": "John"},
         history=[HISTORY_EXAMPLE],
     )
@@ -69,6 +81,9 @@ class ConversationOut(BaseModel):
     type: str
     external_identifier: str | None = Field(description="The customer_identifier of generate-reply conversations.")
     ai_enabled: bool
+    ai_disabled_by: AiDisabledBy
+    ai_disabled_reason: str | None = Field(description="Why, for a handoff.")
+    needs_human: bool = Field(description="A handoff that no human has answered yet.")
     variables: dict[str, Any]
     history: list[HistoryItem]
 
@@ -80,6 +95,9 @@ class ConversationOut(BaseModel):
             type=conversation.type,
             external_identifier=conversation.customer_identifier,
             ai_enabled=not conversation.ai_disabled,
+            ai_disabled_by=conversation.ai_disabled_by,
+            ai_disabled_reason=conversation.ai_disabled_reason,
+            needs_human=conversation.needs_human,
             variables=conversation.variables,
             history=[HistoryItem.of(m) for m in messages],
         )
@@ -95,6 +113,8 @@ class ConversationListItem(BaseModel):
     message_count: int
     total_cost: str = Field(description="Charged for this conversation so far, in the account's currency.")
     ai_enabled: bool
+    ai_disabled_by: AiDisabledBy
+    needs_human: bool = Field(description="A handoff that no human has answered yet.")
     created_at: datetime
     updated_at: datetime
 
@@ -111,6 +131,8 @@ class ConversationListItem(BaseModel):
             message_count=summary.message_count,
             total_cost=format_micros(summary.total_cost_micros),
             ai_enabled=not conversation.ai_disabled,
+            ai_disabled_by=conversation.ai_disabled_by,
+            needs_human=conversation.needs_human,
             created_at=conversation.created_at,
             updated_at=conversation.updated_at,
         )
@@ -129,6 +151,8 @@ class ConversationPage(BaseModel):
                 "message_count": 4,
                 "total_cost": "0.02",
                 "ai_enabled": True,
+                "ai_disabled_by": None,
+                "needs_human": False,
                 "created_at": "2026-11-26T01:38:09Z",
                 "updated_at": "2026-11-26T01:40:12Z",
             }

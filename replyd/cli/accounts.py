@@ -80,6 +80,29 @@ def top_up(
     )
 
 
+@accounts_app.command("balance-alert")
+def balance_alert(
+    account_id: int = typer.Argument(...),
+    threshold: str = typer.Argument(..., help="Alert below this balance, e.g. 5.00; off: never."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Send account.balance_low to the account's event endpoints when a charge takes its
+    balance below THRESHOLD."""
+    threshold_micros = None if threshold.lower() == "off" else _amount(threshold)
+
+    async def work(services: Services) -> AccountView:
+        return await services.accounts.set_balance_low(account_id, threshold_micros)
+
+    account = with_services(load_settings(), work)
+    shown = None if threshold_micros is None else format_micros(threshold_micros)
+    emit(
+        as_json,
+        {"account_id": account_id, "balance_low_threshold": shown, "balance": format_micros(account.balance_micros)},
+        f"Account {account_id}: "
+        + (f"account.balance_low is sent below {shown}." if shown else "no low-balance alert."),
+    )
+
+
 @accounts_app.command("show")
 def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
     """Show an account's balance."""
@@ -88,7 +111,7 @@ def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> N
         return await services.accounts.get(account_id)
 
     account = with_services(load_settings(), work)
-    balance = format_micros(account.balance_micros)
+    balance, threshold = format_micros(account.balance_micros), account.balance_low_micros
     emit(
         as_json,
         {
@@ -97,8 +120,10 @@ def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> N
             "currency": account.currency,
             "balance": balance,
             "balance_micros": account.balance_micros,
+            "balance_low_threshold": None if threshold is None else format_micros(threshold),
         },
-        f"Account {account_id} ({escape(account.name)}): balance {balance} {account.currency}.",
+        f"Account {account_id} ({escape(account.name)}): balance {balance} {account.currency}"
+        + (f", alert below {format_micros(threshold)}." if threshold is not None else "."),
     )
 
 

@@ -153,7 +153,7 @@ def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption)
 
 def _set_ai(conversation_id: str, enabled: bool, as_json: bool) -> None:
     async def work(services: Services) -> bool:
-        return await services.conversations.set_ai_enabled(None, conversation_id, enabled)
+        return await services.conversations.set_ai_enabled(None, conversation_id, enabled, "command line")
 
     changed = with_services(load_settings(), work)
     state = "enabled: the assistant answers again" if enabled else "disabled: a human answers"

@@ -9,12 +9,12 @@ The sweep takes the conversation's lock first, as a reply does: while it holds t
 reply of that conversation is in progress anywhere, so a message still pending then is one
 nobody will answer. A slow reply is therefore never swept, however old its message."""
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.background import repeat
 from replyd.clock import utcnow
 from replyd.engine.receive import INTERRUPTED
 from replyd.engine.reply import lock_key
@@ -45,13 +45,7 @@ class AbandonedReplies:
 
     async def sweep_forever(self) -> None:
         """Sweep every half ``abandoned_after_s`` (at most every 30 s) until cancelled."""
-        interval_s = min(self._age.total_seconds() / 2, 30.0)
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.sweep()
-            except Exception:  # the database or Redis away for a while: the next sweep tries again
-                log.warning("the sweep for abandoned replies failed", exc_info=True)
+        await repeat(min(self._age.total_seconds() / 2, 30.0), self.sweep, "the sweep for abandoned replies")
 
     async def _release(self, message: PendingMessage) -> bool:
         key = lock_key(message.assistant_id, message.customer_identifier, message.conversation_id)

@@ -17,7 +17,11 @@ class Answer:
     usage: Usage
     """Tokens of every round, all charged."""
     function_calls: list[dict[str, Any]] = field(default_factory=list)
+    failed_calls: list[dict[str, Any]] = field(default_factory=list)
+    """The calls whose webhook failed, each with its error (``function.failed`` tells of them)."""
     handed_off: bool = False
+    handoff_reason: str | None = None
+    """As the model gave it in its handoff call."""
 
 
 async def answer(
@@ -32,11 +36,12 @@ async def answer(
 ) -> Answer:
     usage = Usage()
     calls: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     for _ in range(max_rounds):
         completion = await provider.complete(model, messages, options, toolbox.tools)
         usage += completion.usage
         if not completion.tool_calls:
-            return Answer(completion.text, usage, calls)
+            return Answer(completion.text, usage, calls, failed)
         outcomes = await asyncio.gather(*(toolbox.run(call) for call in completion.tool_calls))
         messages = [
             *messages,
@@ -47,9 +52,11 @@ async def answer(
             ),
         ]
         calls.extend(o.record() for o in outcomes)
+        failed.extend(o.failure() for o in outcomes if o.kind == "error")
         for outcome in outcomes:
             telemetry.function_calls.labels(outcome.kind).inc()
-        if any(o.is_handoff for o in outcomes):
-            return Answer(handoff_text, usage, calls, handed_off=True)
+        handoff = next((o for o in outcomes if o.is_handoff), None)
+        if handoff is not None:
+            return Answer(handoff_text, usage, calls, failed, handed_off=True, handoff_reason=handoff.reason)
     final = await provider.complete(model, messages, options)
-    return Answer(final.text, usage + final.usage, calls)
+    return Answer(final.text, usage + final.usage, calls, failed)

@@ -3,6 +3,7 @@ customer's first message) with its variables merged, the balance checked, the re
 read, and the customer's message kept, before any model is called (see ``reply.py``)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,6 +69,7 @@ async def keep_message(
     text: str,
     unanswered: StoredTurn | None,
     reserved_micros: int,
+    now: datetime,
 ) -> int:
     """Store the customer's message as ``pending``, holding ``reserved_micros``, and return its
     id. The conversation's last message, if ``unanswered`` (a customer's, still awaiting an
@@ -90,6 +92,7 @@ async def keep_message(
         content=text,
         reply_status="pending",
         reserved_micros=reserved_micros,
+        created_at=now,
     )
     return message_id
 

@@ -18,12 +18,13 @@ assistant, a low balance) leaves everything as it was."""
 import asyncio
 import logging
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from replyd.clock import utcnow
-from replyd.engine import receive
+from replyd.engine import balance_alert, receive
 from replyd.engine.function_loop import Answer, answer
 from replyd.engine.history import Histories, History
 from replyd.engine.idempotency import IdempotencyClaims, IdempotencyKey
@@ -33,6 +34,8 @@ from replyd.engine.settings_cache import CachedAssistant, CachedToken, Caller, S
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
+from replyd.events.outbox import Subscriptions, conversation_data, emit, message_event, subscriptions
+from replyd.events.types import CONVERSATION_CREATED, FUNCTION_FAILED, HANDOFF_REQUESTED, MESSAGE_CREATED
 from replyd.functions.signing import valid_secrets
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
@@ -42,6 +45,7 @@ from replyd.money import reply_cost_micros
 from replyd.providers.base import Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
+from replyd.store.conversations import OpenConversation
 from replyd.store.session import session_factory
 from replyd.store.tables import Assistant
 from replyd.telemetry import Telemetry
@@ -70,7 +74,7 @@ class Turn:
     assistant: Assistant
     functions: tuple[FunctionSpec, ...]
     """The assistant's functions, as validated when it was cached."""
-    conversation_id: str
+    conversation: OpenConversation
     message_id: int
     """The customer's message this turn answers."""
     reserved_micros: int
@@ -79,6 +83,24 @@ class Turn:
     memory: Memory
     signing_secrets: list[str]
     """The account's webhook signing secrets valid now, for the functions the model calls."""
+    subscribed: Subscriptions
+    """The event types the account's endpoints take."""
+    balance_low_micros: int | None
+
+    @property
+    def conversation_id(self) -> str:
+        return self.conversation.id
+
+
+@dataclass(frozen=True)
+class Said:
+    """A message just stored, as its ``message.created`` event tells it."""
+
+    id: int
+    role: str
+    author: str
+    content: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -190,28 +212,44 @@ class ReplyEngine:
 
     async def _receive(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> Turn | ReplyResult:
         """Step 1, one short transaction: read what the turn needs and keep the customer's
-        message. With the AI off that is all (no model, no charge), and its answer is final."""
+        message. With the AI off, or a handoff trigger in the message, that is all (no model,
+        no charge), and its answer is final."""
         account_id = caller.account_id
         async with self._db.begin() as db:
             funds = await accounts.get_funds(db, account_id)
             if caller.token is not None and caller.token.settings_version != funds.settings_version:
                 await self._check_token(db, caller.token, funds.settings_version)
             cached = await self._assistant(db, account_id, request.assistant_id, funds.settings_version)
+            subscribed = await self._subscriptions(db, account_id, funds.settings_version)
             assistant = cached.assistant
             conversation, variables, is_new = await receive.open_conversation(db, account_id, assistant.id, request)
-            if conversation.ai_disabled:
-                await conversations.add_message(
-                    db, conversation.id, role="user", author="customer", content=request.message
-                )
-                answer = ReplyResult(conversation.id, request.customer_identifier, reply=None, ai_disabled=True)
+            if is_new:
+                data = {"conversation": conversation_data(conversation)}
+                await emit(db, account_id, CONVERSATION_CREATED, data, conversation.id, subscribed)
+            trigger = None if conversation.ai_disabled else cached.trigger_in(request.message)
+            if conversation.ai_disabled or trigger is not None:
+                await self._store(db, account_id, conversation, subscribed, "customer", request.message)
+                reply = None
+                if trigger is not None:
+                    reason = f"The customer's message matched the handoff trigger {trigger!r}."
+                    conversation = await self._hand_off(db, account_id, conversation, subscribed, "rule", reason)
+                    reply = assistant.handoff_message
+                    await self._store(db, account_id, conversation, subscribed, "ai", reply)
+                answer = ReplyResult(conversation.id, request.customer_identifier, reply=reply, ai_disabled=True)
                 await _remember_answer(db, account_id, key, answer)
                 return answer
             limit = history_limit(assistant.context_budget_tokens)
             history = History([]) if is_new else await self._histories.read(db, conversation, limit)
             reserved = receive.most_a_reply_costs(assistant)
+            now = utcnow()
             message_id = await receive.keep_message(
-                db, account_id, conversation.id, request.message, history.unanswered, reserved
+                db, account_id, conversation.id, request.message, history.unanswered, reserved, now
             )
+            if history.unanswered is None or message_id != history.unanswered.id:  # else told when first kept
+                said = Said(message_id, "user", "customer", request.message, now)
+                await emit(
+                    db, account_id, MESSAGE_CREATED, message_event(conversation, said), conversation.id, subscribed
+                )
             await receive.hold_funds(db, account_id, funds, reserved)
             memory = Memory(
                 conversation.summary,
@@ -223,8 +261,52 @@ class ReplyEngine:
             funds.webhook_secret, funds.previous_webhook_secret, funds.webhook_secret_rotated_at, utcnow()
         )
         return Turn(
-            assistant, cached.functions, conversation.id, message_id, reserved, variables, memory, signing_secrets
+            assistant,
+            cached.functions,
+            conversation,
+            message_id,
+            reserved,
+            variables,
+            memory,
+            signing_secrets,
+            subscribed,
+            funds.balance_low_micros,
         )
+
+    async def _store(
+        self,
+        db: AsyncConnection,
+        account_id: int,
+        conversation: OpenConversation,
+        subscribed: Subscriptions,
+        author: str,
+        text: str,
+        **usage: Any,
+    ) -> int:
+        """Keep a message of the customer's or the AI's that is final as it is stored, and tell of it."""
+        role, now = ("user" if author == "customer" else "assistant"), utcnow()
+        message_id = await conversations.add_message(
+            db, conversation.id, role=role, author=author, content=text, created_at=now, **usage
+        )
+        said = Said(message_id, role, author, text, now)
+        await emit(db, account_id, MESSAGE_CREATED, message_event(conversation, said), conversation.id, subscribed)
+        return message_id
+
+    async def _hand_off(
+        self,
+        db: AsyncConnection,
+        account_id: int,
+        conversation: OpenConversation,
+        subscribed: Subscriptions,
+        by: str,
+        reason: str | None,
+    ) -> OpenConversation:
+        """Turn the AI off for a human (``by`` the model's call or a ``rule``), and tell of it."""
+        await conversations.turn_ai_off(db, conversation.id, by, reason)
+        conversation = replace(conversation, ai_disabled=True)
+        data = {"conversation": conversation_data(conversation), "by": by, "reason": reason}
+        await emit(db, account_id, HANDOFF_REQUESTED, data, conversation.id, subscribed)
+        return conversation
 
     async def _check_caller(self, caller: Caller) -> None:
         """Refuse a cached token revoked since it was cached (the receive transaction does the
@@ -243,6 +325,13 @@ class ReplyEngine:
             self._cache.forget_caller(token.sha256)
             raise Unauthenticated(UNKNOWN_TOKEN)
         self._cache.keep_caller(token.sha256, Caller(account_id, replace(token, settings_version=settings_version)))
+
+    async def _subscriptions(self, db: AsyncConnection, account_id: int, settings_version: int) -> Subscriptions:
+        subscribed = self._cache.subscriptions(account_id, settings_version)
+        if subscribed is None:
+            subscribed = await subscriptions(db, account_id)
+            self._cache.keep_subscriptions(account_id, subscribed, settings_version)
+        return subscribed
 
     async def _assistant(
         self, db: AsyncConnection, account_id: int, assistant_id: int, settings_version: int
@@ -298,22 +387,29 @@ class ReplyEngine:
         async with self._db.begin() as db:
             if not await conversations.set_reply_status(db, turn.message_id, "answered", was=("pending",)):
                 raise ReplydError()  # settled by a process that outlived its lock: never answer twice
-            message_id = await conversations.add_message(
+            conversation = turn.conversation
+            if reply.handed_off:
+                conversation = await self._hand_off(
+                    db, account_id, conversation, turn.subscribed, "model", reply.handoff_reason
+                )
+            message_id = await self._store(
                 db,
-                turn.conversation_id,
-                role="assistant",
-                author="ai",
-                content=reply.text,
+                account_id,
+                conversation,
+                turn.subscribed,
+                "ai",
+                reply.text,
                 function_calls=reply.function_calls,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 cached_tokens=usage.cached_tokens,
                 cost_micros=cost,
             )
+            for failure in reply.failed_calls:
+                data = {"conversation": conversation_data(conversation), "function": failure}
+                await emit(db, account_id, FUNCTION_FAILED, data, conversation.id, turn.subscribed)
             if prompt.summary_through_id != turn.memory.summary_through_id:
                 await conversations.set_summary(db, turn.conversation_id, prompt.summary, prompt.summary_through_id)
-            if reply.handed_off:
-                await conversations.set_ai_disabled(db, turn.conversation_id, True)
             await ledger.record(
                 db,
                 account_id,
@@ -326,6 +422,8 @@ class ReplyEngine:
                 completion_tokens=usage.completion_tokens,
                 released_micros=turn.reserved_micros,
             )
+            if turn.balance_low_micros is not None:
+                await balance_alert.check(db, account_id, cost, turn.balance_low_micros, turn.subscribed)
             await _remember_answer(db, account_id, key, result)
         exchange = [
             stored_turn(turn.message_id, "user", request.message, []),

@@ -1,15 +1,21 @@
-"""What every reply would otherwise read again: the API token that sends it and its assistant
+"""What every reply would otherwise read again: the API token that sends it, its assistant
 (with its functions, validated once: checking a function's JSON Schema took longer than the
-rest of a reply).
+rest of a reply, and its handoff triggers, compiled once) and the event types its account's
+endpoints take.
 
 Each entry remembers the account's ``settings_version`` when it was read. Every change to the
-account's tokens or assistants moves that version on in the same transaction (store/accounts.py),
+account's tokens, assistants or endpoints moves that version on in the same transaction
+(store/accounts.py),
 and every reply reads the version with the balance, in its first transaction. An entry whose
 version is behind is never used past that transaction: the token is checked again (a revoked
 one is refused) and the assistant read again, in every process, however many there are."""
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
+from replyd.engine.handoff_triggers import compile_triggers
+from replyd.events.outbox import Subscriptions
 from replyd.functions.spec import FunctionSpec, stored_functions
 from replyd.store.tables import Assistant
 
@@ -33,10 +39,16 @@ class CachedAssistant:
 
     assistant: Assistant
     functions: tuple[FunctionSpec, ...]
+    triggers: tuple[re.Pattern[str], ...]
 
     @classmethod
     def of(cls, assistant: Assistant) -> "CachedAssistant":
-        return cls(assistant, tuple(stored_functions(assistant.id, assistant.functions)))
+        functions = tuple(stored_functions(assistant.id, assistant.functions))
+        return cls(assistant, functions, compile_triggers(assistant.handoff_triggers))
+
+    def trigger_in(self, message: str) -> str | None:
+        """The first handoff trigger the customer's message matches."""
+        return next((t.pattern for t in self.triggers if t.search(message)), None)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,8 @@ class SettingsCache:
         self._callers: dict[str, Caller] = {}
         """By the token's SHA-256."""
         self._assistants: dict[tuple[int, int], tuple[int, CachedAssistant]] = {}
+        self._subscriptions: dict[int, tuple[int, Subscriptions]] = {}
+        """By account id."""
 
     def caller(self, token_sha256: str) -> Caller | None:
         return self._callers.get(token_sha256)
@@ -73,7 +87,16 @@ class SettingsCache:
     def forget_caller(self, token_sha256: str) -> None:
         self._callers.pop(token_sha256, None)
 
+    def subscriptions(self, account_id: int, settings_version: int) -> Subscriptions | None:
+        """The account's event subscriptions, if they were read at this settings version."""
+        version, subscribed = self._subscriptions.get(account_id, (None, None))
+        return subscribed if version == settings_version else None
 
-def _make_room(entries: dict[str, Caller] | dict[tuple[int, int], tuple[int, CachedAssistant]]) -> None:
+    def keep_subscriptions(self, account_id: int, subscribed: Subscriptions, settings_version: int) -> None:
+        _make_room(self._subscriptions)
+        self._subscriptions[account_id] = (settings_version, subscribed)
+
+
+def _make_room(entries: dict[Any, Any]) -> None:
     if len(entries) >= MAX_ENTRIES:
         entries.clear()

@@ -23,9 +23,19 @@ class CallOutcome:
     def is_handoff(self) -> bool:
         return self.kind == "handoff"
 
+    @property
+    def reason(self) -> str | None:
+        """A handoff's reason, as the model gave it."""
+        reason = self.arguments.get("reason")
+        return reason[:2000] if isinstance(reason, str) and reason.strip() else None
+
     def record(self) -> dict[str, Any]:
         """The call as the API lists it in ``function_calls``."""
         return {"name": self.name, "arguments": self.arguments, "result": self.result}
+
+    def failure(self) -> dict[str, Any]:
+        """A failed webhook call as ``function.failed`` tells of it."""
+        return {"name": self.name, "arguments": self.arguments, "error": self.result["error"]}
 
 
 class Toolbox:

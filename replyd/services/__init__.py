@@ -29,6 +29,7 @@ from replyd.redis_lock import RedisConversationLocks
 from replyd.services.accounts import AccountService
 from replyd.services.assistants import AssistantService
 from replyd.services.conversations import ConversationService
+from replyd.services.idle_resume import IdleResume
 from replyd.services.operators import OperatorSessions
 from replyd.services.reply_limits import ReplyLimits
 from replyd.services.usage import UsageService
@@ -55,6 +56,7 @@ class Services:
     usage: UsageService
     operators: OperatorSessions
     abandoned: AbandonedReplies
+    idle_resume: IdleResume
     webhooks: WebhookService
     event_delivery: EventDelivery
     telemetry: Telemetry
@@ -78,6 +80,7 @@ class Services:
         webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
         outbound = Outbound(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
+        conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
         return cls(
             settings=settings,
             db=db,
@@ -96,12 +99,13 @@ class Services:
                 telemetry,
                 SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
             ),
-            conversations=ConversationService(sessions, locks, settings.max_message_chars),
+            conversations=conversation_service,
             assistants=AssistantService(sessions),
             accounts=AccountService(sessions),
             usage=UsageService(sessions),
             operators=OperatorSessions(sessions),
             abandoned=AbandonedReplies(sessions, locks, settings.abandoned_reply_s),
+            idle_resume=IdleResume(sessions, conversation_service),
             webhooks=WebhookService(sessions),
             event_delivery=EventDelivery(
                 sessions,
@@ -114,9 +118,10 @@ class Services:
         )
 
     def start_background_work(self) -> None:
-        """What a serving process does besides answering: sweeping abandoned replies, and
-        delivering events."""
+        """What a serving process does besides answering: sweeping abandoned replies, giving
+        idle conversations their AI back, and delivering events."""
         self.background.append(asyncio.create_task(self.abandoned.sweep_forever(), name="replyd-sweep"))
+        self.background.append(asyncio.create_task(self.idle_resume.sweep_forever(), name="replyd-resume"))
         self.background.append(asyncio.create_task(self.event_delivery.run_forever(), name="replyd-events"))
 
     @classmethod

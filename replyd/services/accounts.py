@@ -75,6 +75,15 @@ class AccountService:
             await ledger.record(session, account_id, "top_up", amount_micros)
         return await self.get(account_id)
 
+    async def set_balance_low(self, account_id: int, threshold_micros: int | None) -> AccountView:
+        """A charge that takes the balance below ``threshold_micros`` sends
+        ``account.balance_low``; None: never."""
+        _check(threshold_micros is None or threshold_micros > 0, "balance_low_threshold", "must be above zero")
+        async with self._sessions() as session, session.begin():
+            await _find(session, account_id)
+            await accounts.set_balance_low(session, account_id, threshold_micros)
+        return await self.get(account_id)
+
     async def rotate_webhook_secret(self, account_id: int) -> str:
         """Calls are signed with the new secret at once, and with the old one too for a day
         (``ROTATION_OVERLAP``), so receivers can switch over without refusing any."""

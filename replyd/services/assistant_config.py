@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from replyd.engine.handoff_triggers import MAX_TRIGGERS, trigger_problem
 from replyd.errors import ValidationFailed, problems_from_pydantic
 from replyd.functions.handoff import DEFAULT_HANDOFF_MESSAGE
 from replyd.functions.spec import FunctionSpec, as_saved, check_unique_names
@@ -42,6 +43,12 @@ class AssistantConfig(BaseModel):
     """Offer the built-in handoff_to_human, which disables the AI on the conversation."""
     handoff_message: str = Field(default=DEFAULT_HANDOFF_MESSAGE, min_length=1, max_length=2000)
     """The reply the customer gets when the model hands the conversation over."""
+    handoff_triggers: list[str] = Field(default_factory=list, max_length=MAX_TRIGGERS)
+    """Regular expressions, case-insensitive: a customer's message matching one is handed to a
+    human (with ``handoff_message`` as the reply) before the model is called."""
+    resume_ai_after_s: int | None = Field(default=None, ge=1, le=30 * 24 * 3600)
+    """The AI comes back by itself after this many seconds with no human message while it is
+    off (a handoff or a takeover); None: it stays off until an operator turns it on."""
     max_function_rounds: int = Field(default=5, ge=1, le=20)
     summary_model: str | None = None
     """A cheaper ``provider:name`` that writes rolling summaries of long conversations; else the assistant's."""
@@ -50,6 +57,15 @@ class AssistantConfig(BaseModel):
     @classmethod
     def _unique_function_names(cls, functions: list[FunctionSpec]) -> list[FunctionSpec]:
         return check_unique_names(functions)
+
+    @field_validator("handoff_triggers")
+    @classmethod
+    def _triggers_compile(cls, triggers: list[str]) -> list[str]:
+        for pattern in triggers:
+            problem = trigger_problem(pattern)
+            if problem:
+                raise ValueError(problem)
+        return triggers
 
     @field_validator("model", "summary_model")
     @classmethod
@@ -94,6 +110,8 @@ class AssistantConfig(BaseModel):
             "functions": assistant.functions,
             "handoff_enabled": assistant.handoff_enabled,
             "handoff_message": assistant.handoff_message,
+            "handoff_triggers": assistant.handoff_triggers,
+            "resume_ai_after_s": assistant.resume_ai_after_s,
             "max_function_rounds": assistant.max_function_rounds,
             "summary_model": assistant.summary_model,
         }
@@ -114,6 +132,8 @@ class AssistantConfig(BaseModel):
             "functions": [f.model_dump(mode="json") for f in self.functions],
             "handoff_enabled": self.handoff_enabled,
             "handoff_message": self.handoff_message,
+            "handoff_triggers": self.handoff_triggers,
+            "resume_ai_after_s": self.resume_ai_after_s,
             "max_function_rounds": self.max_function_rounds,
             "summary_model": self.summary_model,
         }

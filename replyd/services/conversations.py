@@ -10,13 +10,14 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.engine.reply import lock_key
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem, ValidationFailed
-from replyd.events.outbox import conversation_data, emit, message_data
+from replyd.events.outbox import conversation_data, emit, message_event
 from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED, MESSAGE_CREATED
 from replyd.limits import Locks
 from replyd.services.cursors import activity_cursor, read_activity_cursor
@@ -138,24 +139,51 @@ class ConversationService:
         async with self._sessions() as session:
             return await activity.account_activity(session, account_id, recent)
 
-    async def set_ai_enabled(self, account_id: int | None, conversation_id: str, enabled: bool) -> bool:
+    async def set_ai_enabled(self, account_id: int | None, conversation_id: str, enabled: bool, who: str) -> bool:
         """Whether that changed anything. Idempotent: enabling an enabled conversation changes
         nothing, and says so. Waits for a reply in progress, so that reply is the last before
-        a takeover and is not followed by a customer's message it never saw answered."""
+        a takeover and is not followed by a customer's message it never saw answered. ``who``:
+        the operator, as the event tells it (``api token 7``, ``console token 7``, ``command line``)."""
         conversation = await self._reload(account_id, conversation_id)
         async with self._hold(conversation), self._sessions() as session, session.begin():
             conversation = await self._find(session, account_id, conversation_id)  # as it is after the wait
             if conversation.ai_disabled != enabled:
                 return False
-            await conversations.set_ai_disabled(session, conversation.id, not enabled)
-            await session.refresh(conversation)
-            data = {"conversation": conversation_data(conversation), "by": "operator", "reason": None}
-            await emit(session, conversation.account_id, AI_ENABLED if enabled else AI_DISABLED, data, conversation.id)
+            if enabled:
+                await conversations.turn_ai_on(session, conversation.id)
+            else:
+                await conversations.turn_ai_off(session, conversation.id, "operator", None)
+            await self._told_ai_switched(session, conversation, "operator", who, None)
             return True
+
+    async def resume_idle(self, conversation_id: str, idle_since_before: datetime) -> bool:
+        """Turn the AI back on in a conversation whose humans have been quiet since before
+        ``idle_since_before`` (an assistant's ``resume_ai_after_s``), if they still are once
+        its lock is held; whether it did."""
+        conversation = await self._reload(None, conversation_id)
+        async with self._hold(conversation), self._sessions() as session, session.begin():
+            conversation = await self._find(session, None, conversation_id)
+            quiet_since = conversation.human_active_at
+            if not conversation.ai_disabled or quiet_since is None or quiet_since >= idle_since_before:
+                return False
+            await conversations.turn_ai_on(session, conversation.id)
+            reason = f"No human wrote since {quiet_since.isoformat(timespec='seconds')}."
+            await self._told_ai_switched(session, conversation, "idle", "replyd", reason)
+            return True
+
+    @staticmethod
+    async def _told_ai_switched(
+        session: AsyncSession, conversation: Conversation, by: str, who: str, reason: str | None
+    ) -> None:
+        await session.refresh(conversation)
+        data = {"conversation": conversation_data(conversation), "by": by, "who": who, "reason": reason}
+        type = AI_DISABLED if conversation.ai_disabled else AI_ENABLED
+        await emit(session, conversation.account_id, type, data, conversation.id)
 
     async def add_agent_message(self, account_id: int | None, conversation_id: str, text: str) -> MessageView:
         """A human operator's message: stored in order with the rest (it waits for a reply in
-        progress), seen by the model later as the assistant's, never charged."""
+        progress), seen by the model later as the assistant's, never charged. A handoff it
+        answers waits for a human no more."""
         self.check_message(text)
         conversation = await self._reload(account_id, conversation_id)
         async with self._hold(conversation), self._sessions() as session, session.begin():
@@ -164,6 +192,7 @@ class ConversationService:
                 session, conversation.id, role="assistant", author="agent", content=text
             )
             await conversations.touch_conversation(session, conversation.id, conversation.variables)
+            await conversations.human_answered(session, conversation.id)
             message = await conversations.get_message(session, message_id)
             await _emit_message(session, conversation, message)
             return MessageView.of(message)
@@ -203,8 +232,7 @@ class ConversationService:
 
 
 async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:
-    data = {"conversation": conversation_data(conversation), "message": message_data(message)}
-    await emit(session, conversation.account_id, MESSAGE_CREATED, data, conversation.id)
+    await emit(session, conversation.account_id, MESSAGE_CREATED, message_event(conversation, message), conversation.id)
 
 
 def _key(row: ConversationListing) -> ActivityKey:

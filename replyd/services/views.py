@@ -52,6 +52,11 @@ class ConversationView(RowView):
     type: str
     variables: dict[str, Any]
     ai_disabled: bool
+    ai_disabled_by: str | None
+    """While the AI is off: ``operator`` (a takeover), ``model`` or ``rule`` (a handoff)."""
+    ai_disabled_reason: str | None
+    needs_human: bool
+    """A handoff that no human has answered yet."""
     created_at: datetime
     updated_at: datetime
 
@@ -104,6 +109,8 @@ class AccountView(RowView):
     name: str
     currency: str
     balance_micros: int
+    balance_low_micros: int | None
+    """Below this, a charge sends ``account.balance_low``; None: never."""
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class Funds:
     settings_version: int
     previous_webhook_secret: str | None
     webhook_secret_rotated_at: datetime | None
+    balance_low_micros: int | None
 
 
 RESERVE = (
@@ -73,6 +74,7 @@ GET_FUNDS = select(
     ACCOUNTS.c.settings_version,
     ACCOUNTS.c.previous_webhook_secret,
     ACCOUNTS.c.webhook_secret_rotated_at,
+    ACCOUNTS.c.balance_low_micros,
 ).where(ACCOUNTS.c.id == bindparam("id"))
 FIND_TOKEN = select(ApiToken).where(ApiToken.token_sha256 == bindparam("digest"))
 ACTIVE_TOKEN_ACCOUNT = select(API_TOKENS.c.account_id).where(
@@ -94,9 +96,22 @@ async def release(db: Executor, account_id: int, amount_micros: int) -> None:
         await db.execute(RESERVE_BACK, {"account_id": account_id, "amount_micros": amount_micros})
 
 
+BALANCE_AND_CURRENCY = select(ACCOUNTS.c.balance_micros, ACCOUNTS.c.currency).where(ACCOUNTS.c.id == bindparam("id"))
+
+
+async def balance_and_currency(db: Executor, account_id: int) -> tuple[int, str]:
+    balance, currency = (await db.execute(BALANCE_AND_CURRENCY, {"id": account_id})).one()
+    return balance, currency
+
+
+async def set_balance_low(session: AsyncSession, account_id: int, threshold_micros: int | None) -> None:
+    """Below ``threshold_micros`` a charge sends ``account.balance_low``; None: never."""
+    await session.execute(update(Account).where(Account.id == account_id).values(balance_low_micros=threshold_micros))
+
+
 async def get_funds(db: Executor, account_id: int) -> Funds:
     row = (await db.execute(GET_FUNDS, {"id": account_id})).first()
-    return Funds(*row) if row else Funds(0, 0, "", 0, None, None)
+    return Funds(*row) if row else Funds(0, 0, "", 0, None, None, None)
 
 
 SCOPES = ("admin", "replies")
@@ -141,7 +156,7 @@ async def revoke_token(session: AsyncSession, token_id: int) -> bool:
 
 async def settings_changed(session: AsyncSession, account_id: int | ScalarSelect[int]) -> None:
     """Move the account's settings version on, so that no process keeps using what it cached
-    of the account's tokens and assistants (a revoked token, an assistant as it was)."""
+    of the account's tokens, assistants and endpoints (a revoked token, an assistant as it was)."""
     await session.execute(
         update(Account).where(Account.id == account_id).values(settings_version=Account.settings_version + 1)
     )

@@ -7,8 +7,8 @@ line, which sees every account, uses ``get_any_conversation`` and lists with no 
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,8 @@ class ConversationFilter:
     assistant_id: int | None = None
     type: str | None = None
     customer_identifier: str | None = None
+    needs_human: bool = False
+    """Only handoffs no human has answered yet."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class OpenConversation:
     object: the reply path runs on a bare connection)."""
 
     id: str
+    type: str
+    assistant_id: int
+    customer_identifier: str | None
     variables: dict[str, Any]
     ai_disabled: bool
     summary: str | None
@@ -92,6 +97,9 @@ MESSAGES_AFTER_MARK = literal_column(
 RETURNING, and ``id`` in the subquery would then be the message's."""
 OPEN_COLUMNS = (
     CONVERSATIONS.c.id,
+    CONVERSATIONS.c.type,
+    CONVERSATIONS.c.assistant_id,
+    CONVERSATIONS.c.customer_identifier,
     CONVERSATIONS.c.variables,
     CONVERSATIONS.c.ai_disabled,
     CONVERSATIONS.c.summary,
@@ -167,7 +175,9 @@ async def insert_conversation(
             "updated_at": now,
         },
     )
-    return OpenConversation(conversation_id, variables, False, None, None, None, None, 0, 0, 0)
+    return OpenConversation(
+        conversation_id, "api", assistant_id, customer_identifier, variables, False, None, None, None, None, 0, 0, 0
+    )
 
 
 async def find_conversation(session: AsyncSession, assistant_id: int, customer_identifier: str) -> Conversation | None:
@@ -324,10 +334,79 @@ async def touch_conversation(db: Executor, conversation_id: str, variables: dict
     await db.execute(TOUCH_CONVERSATION, {"conversation_id": conversation_id, "variables": variables, "now": utcnow()})
 
 
-async def set_ai_disabled(db: Executor, conversation_id: str, disabled: bool) -> None:
+HANDOFF_BY = ("model", "rule")
+"""Who turns the AI off with a handoff, which waits for a human; ``operator`` takes over."""
+
+
+async def turn_ai_off(db: Executor, conversation_id: str, by: str, reason: str | None) -> None:
+    """``by``: ``operator``, or one of ``HANDOFF_BY``."""
+    now = utcnow()
     await db.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(ai_disabled=disabled, updated_at=utcnow())
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(
+            ai_disabled=True,
+            ai_disabled_by=by,
+            ai_disabled_reason=reason,
+            needs_human=by in HANDOFF_BY,
+            human_active_at=now,
+            updated_at=now,
+        )
     )
+
+
+async def turn_ai_on(db: Executor, conversation_id: str) -> None:
+    await db.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(
+            ai_disabled=False,
+            ai_disabled_by=None,
+            ai_disabled_reason=None,
+            needs_human=False,
+            human_active_at=None,
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def human_answered(db: Executor, conversation_id: str) -> None:
+    """An agent wrote: a handoff waits no more, and an idle resume counts from now."""
+    await db.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id, CONVERSATIONS.c.ai_disabled.is_(True))
+        .values(needs_human=False, human_active_at=utcnow())
+    )
+
+
+@dataclass(frozen=True)
+class IdleConversation:
+    """A conversation whose AI is off and whose humans have been quiet past the assistant's idle time."""
+
+    id: str
+    quiet_since_before: datetime
+    """Its assistant's idle time ago: a human active since then keeps the AI off."""
+
+
+async def idle_without_humans(session: AsyncSession, now: datetime, limit: int) -> list[IdleConversation]:
+    """Conversations due to have their AI back (``Assistant.resume_ai_after_s``), the longest
+    idle first; one query per assistant that resumes, each on an index."""
+    resuming = await session.execute(
+        select(Assistant.id, Assistant.resume_ai_after_s).where(Assistant.resume_ai_after_s.is_not(None))
+    )
+    found: list[IdleConversation] = []
+    for assistant_id, after_s in resuming.all():
+        cutoff = now - timedelta(seconds=cast(int, after_s))  # never None here, as selected
+        rows = await session.scalars(
+            select(Conversation.id)
+            .where(Conversation.assistant_id == assistant_id, Conversation.human_active_at < cutoff)
+            .order_by(Conversation.human_active_at)
+            .limit(limit - len(found))
+        )
+        found.extend(IdleConversation(conversation_id, cutoff) for conversation_id in rows.all())
+        if len(found) >= limit:
+            break
+    return found
 
 
 async def add_message(
@@ -344,6 +423,7 @@ async def add_message(
     cost_micros: int = 0,
     reply_status: str | None = None,
     reserved_micros: int = 0,
+    created_at: datetime | None = None,
 ) -> int:
     """Store a message; its id."""
     row = {
@@ -359,7 +439,7 @@ async def add_message(
         "reply_status": reply_status,
         "reply_error": None,
         "reserved_micros": reserved_micros,
-        "created_at": utcnow(),
+        "created_at": created_at or utcnow(),
     }
     message_id: int = (await db.execute(INSERT_MESSAGE, row)).scalar_one()
     return message_id
@@ -487,6 +567,8 @@ def _filters(where: ConversationFilter) -> list[Any]:
         clauses.append(Conversation.type == where.type)
     if where.customer_identifier is not None:
         clauses.append(Conversation.customer_identifier == where.customer_identifier)
+    if where.needs_human:
+        clauses.append(Conversation.needs_human.is_(True))
     return clauses
 
 

@@ -5,13 +5,30 @@ server processes can deliver without two sending the same attempt at once."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    ScalarSelect,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from replyd.clock import utcnow
+from replyd.store.accounts import settings_changed
+from replyd.store.session import Executor
 from replyd.store.tables import Base, BigId
 
 
@@ -97,12 +114,13 @@ class Due:
     data: dict[str, Any]
 
 
-INSERT_EVENT = insert(Event)
+ENDPOINTS = cast(Table, EventEndpoint.__table__)
+INSERT_EVENT = insert(cast(Table, Event.__table__))
 """Built once: replies write events."""
 
 
 async def record_event(
-    session: AsyncSession,
+    db: Executor,
     account_id: int,
     type: str,
     data: dict[str, Any],
@@ -111,7 +129,7 @@ async def record_event(
     conversation_id: str | None,
 ) -> None:
     """Write an event into the outbox, in the caller's transaction with the change it reports."""
-    await session.execute(
+    await db.execute(
         INSERT_EVENT,
         {
             "public_id": public_id,
@@ -125,12 +143,14 @@ async def record_event(
     )
 
 
-async def is_subscribed(session: AsyncSession, account_id: int, type: str) -> bool:
-    """Whether an enabled endpoint of the account takes events of ``type``."""
-    rows = await session.scalars(
-        select(EventEndpoint.event_types).where(EventEndpoint.account_id == account_id, EventEndpoint.enabled.is_(True))
-    )
-    return any(not types or type in types for types in rows.all())
+ENABLED_TYPES = select(ENDPOINTS.c.event_types).where(
+    ENDPOINTS.c.account_id == bindparam("account_id"), ENDPOINTS.c.enabled.is_(True)
+)
+
+
+async def enabled_endpoint_types(db: Executor, account_id: int) -> list[list[str]]:
+    """The types each enabled endpoint of the account takes (empty: every type)."""
+    return list((await db.execute(ENABLED_TYPES, {"account_id": account_id})).scalars().all())
 
 
 async def fan_out(session: AsyncSession, limit: int) -> int:
@@ -285,6 +305,7 @@ async def disable_endpoint(session: AsyncSession, endpoint_id: int, reason: str)
     await session.execute(
         update(EventEndpoint).where(EventEndpoint.id == endpoint_id).values(enabled=False, disabled_reason=reason)
     )
+    await settings_changed(session, _account_of(endpoint_id))
 
 
 async def create_endpoint(
@@ -300,6 +321,7 @@ async def create_endpoint(
     )
     session.add(endpoint)
     await session.flush()
+    await settings_changed(session, account_id)
     return endpoint
 
 
@@ -320,7 +342,12 @@ async def get_endpoint(session: AsyncSession, account_id: int | None, endpoint_i
 
 
 async def delete_endpoint(session: AsyncSession, endpoint_id: int) -> None:
+    await settings_changed(session, _account_of(endpoint_id))
     await session.execute(delete(EventEndpoint).where(EventEndpoint.id == endpoint_id))
+
+
+def _account_of(endpoint_id: int) -> ScalarSelect[int]:
+    return select(EventEndpoint.account_id).where(EventEndpoint.id == endpoint_id).scalar_subquery()
 
 
 @dataclass(frozen=True)

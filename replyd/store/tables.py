@@ -61,8 +61,11 @@ class Account(Base):
     so concurrent replies can never spend more than the balance (the sum of the pending
     messages' own ``reserved_micros``)."""
     settings_version: Mapped[int] = mapped_column(BigInteger, default=0)
-    """Moves on with every change to the account's tokens, assistants or webhook secret, in the
-    same transaction: what each process caches of them is good while this is unchanged."""
+    """Moves on with every change to the account's tokens, assistants, webhook secret or event
+    endpoints, in the same transaction: what each process caches of them is good while this is
+    unchanged."""
+    balance_low_micros: Mapped[int | None] = mapped_column(BigInteger)
+    """A charge that takes the balance below this sends ``account.balance_low``; None: never."""
     created_at: Mapped[datetime]
 
 
@@ -100,6 +103,11 @@ class Assistant(Base):
     max_function_rounds: Mapped[int]
     summary_model: Mapped[str | None] = mapped_column(String(200))
     """The model that writes rolling summaries; the assistant's own when None."""
+    handoff_triggers: Mapped[list[Any]] = mapped_column(default=list)
+    """Regular expressions (case-insensitive): a customer's message matching one is handed
+    to a human before the model is called."""
+    resume_ai_after_s: Mapped[int | None]
+    """The AI comes back by itself after this long with no human in a conversation; None: never."""
     reply_fee_micros: Mapped[int] = mapped_column(BigInteger)
     input_price_micros: Mapped[int] = mapped_column(BigInteger)
     """Price of one million prompt tokens."""
@@ -114,6 +122,15 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("assistant_id", "customer_identifier"),
         Index("ix_conversations_account_activity", "account_id", "updated_at", "id"),
+        Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
+        Index(
+            "ix_conversations_needs_human",
+            "account_id",
+            "updated_at",
+            "id",
+            postgresql_where=text("needs_human"),
+            sqlite_where=text("needs_human"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -126,6 +143,15 @@ class Conversation(Base):
     """``api`` (generate-reply), ``widget`` or ``test``."""
     variables: Mapped[dict[str, Any]]
     ai_disabled: Mapped[bool] = mapped_column(default=False)
+    ai_disabled_by: Mapped[str | None] = mapped_column(String(16))
+    """While the AI is off: ``operator`` (a takeover), ``model`` (its handoff call) or ``rule``
+    (a keyword trigger); the last two are handoffs. None for conversations older than that."""
+    ai_disabled_reason: Mapped[str | None] = mapped_column(Text)
+    needs_human: Mapped[bool] = mapped_column(default=False)
+    """A handoff that no human has answered yet (an agent's message or the AI back clears it)."""
+    human_active_at: Mapped[datetime | None]
+    """While the AI is off: when it went off or an agent last wrote. The assistant's
+    ``resume_ai_after_s`` counts from here."""
     summary: Mapped[str | None] = mapped_column(Text)
     """What the messages up to ``summary_through_id`` said, folded into a few sentences."""
     summary_through_id: Mapped[int | None] = mapped_column(BigInteger)

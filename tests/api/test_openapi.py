@@ -42,6 +42,7 @@ ROUTES = {
     ("PATCH", "/api/assistants/{assistant_id}"),
     ("DELETE", "/api/assistants/{assistant_id}"),
     ("GET", "/api/account"),
+    ("PATCH", "/api/account"),
     ("GET", "/api/account/usage"),
     ("POST", "/api/webhooks"),
     ("GET", "/api/webhooks"),

@@ -195,12 +195,24 @@ def test_balance_follows_opening_balance_and_top_ups(cli: Cli) -> None:
         "currency": "EUR",
         "balance": "2.50",
         "balance_micros": 2_500_000,
+        "balance_low_threshold": None,
     }
 
     topped = cli.json("accounts", "top-up", str(account_id), "1.25")
     assert topped["balance"] == "3.75"
     assert cli.balance(account_id) == "3.75"
     assert cli.query("SELECT sum(amount_micros) FROM ledger_entries WHERE account_id = ?", account_id) == [(3_750_000,)]
+
+
+def test_a_balance_alert_is_set_shown_and_turned_off(cli: Cli) -> None:
+    account_id = cli.json("accounts", "create", "Shop", "--balance", "2.00")["account_id"]
+    set_alert = cli.json("accounts", "balance-alert", str(account_id), "0.50")
+    assert set_alert == {"account_id": account_id, "balance_low_threshold": "0.50", "balance": "2.00"}
+    assert cli.json("accounts", "show", str(account_id))["balance_low_threshold"] == "0.50"
+    assert "alert below 0.50" in plain(cli("accounts", "show", str(account_id)).stdout)
+    assert cli.json("accounts", "balance-alert", str(account_id), "off")["balance_low_threshold"] is None
+    refused = cli("accounts", "balance-alert", str(account_id), "cheap")
+    assert refused.exit_code != 0 and "is not an amount" in plain(refused.output)
 
 
 def test_top_up_for_people_says_the_new_balance(cli: Cli) -> None:

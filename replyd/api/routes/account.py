@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from replyd import errors
 from replyd.api.account_schemas import (
+    AccountChangesIn,
     AccountOut,
     AssistantTotal,
     DayTotal,
@@ -14,10 +15,13 @@ from replyd.api.account_schemas import (
     UsageOut,
     UsageTotals,
 )
-from replyd.api.deps import AdminToken
-from replyd.api.openapi import error_responses
+from replyd.api.deps import AdminToken, body_of
+from replyd.api.openapi import BODY_ERRORS, error_responses, json_body
 from replyd.app_state import State
-from replyd.money import format_micros
+from replyd.money import format_micros, parse_amount
+from replyd.services import Services
+from replyd.services.accounts import TokenView
+from replyd.services.views import AccountView
 
 router = APIRouter(tags=["account"])
 
@@ -28,13 +32,34 @@ router = APIRouter(tags=["account"])
     responses=error_responses(errors.Unauthenticated, errors.Forbidden),
 )
 async def get_account(token: AdminToken, state: State) -> AccountOut:
-    account = await state.accounts.get(token.account_id)
+    return _account_out(await state.accounts.get(token.account_id), token, state)
+
+
+@router.patch(
+    "/api/account",
+    summary="Change the account's low-balance threshold",
+    openapi_extra=json_body(AccountChangesIn),
+    responses=error_responses(*BODY_ERRORS, errors.Unauthenticated, errors.Forbidden),
+)
+async def update_account(
+    token: AdminToken, state: State, changes: Annotated[AccountChangesIn, Depends(body_of(AccountChangesIn))]
+) -> AccountOut:
+    threshold = changes.balance_low_threshold
+    account = await state.accounts.set_balance_low(
+        token.account_id, None if threshold is None else parse_amount(threshold)
+    )
+    return _account_out(account, token, state)
+
+
+def _account_out(account: AccountView, token: TokenView, state: Services) -> AccountOut:
+    threshold = account.balance_low_micros
     return AccountOut(
         account_id=account.id,
         name=account.name,
         currency=account.currency,
         balance=format_micros(account.balance_micros),
         balance_micros=account.balance_micros,
+        balance_low_threshold=None if threshold is None else format_micros(threshold),
         token=TokenInfo(id=token.id, scope=token.scope, rate_limit=state.reply_limits.rate_of(token.rate_limit)),
     )
 

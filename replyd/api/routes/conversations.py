@@ -25,6 +25,7 @@ from replyd.api.openapi import BODY_ERRORS, REPLY_ERRORS, error_responses, json_
 from replyd.api.schemas import NO_NUL
 from replyd.app_state import State
 from replyd.services import Services
+from replyd.services.accounts import TokenView
 from replyd.services.views import MAX_ID
 from replyd.store.conversations import ConversationFilter
 
@@ -56,10 +57,11 @@ async def list_conversations(
     customer_phone: Annotated[
         str | None, Query(max_length=255, pattern=NO_NUL, description="Alias of external_identifier.")
     ] = None,
+    needs_human: Annotated[bool, Query(description="Only handoffs that no human has answered yet.")] = False,
     per_page: Annotated[int, Query(ge=1, le=100)] = 15,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ConversationPage:
-    where = ConversationFilter(assistant_id, type, external_identifier or customer_phone)
+    where = ConversationFilter(assistant_id, type, external_identifier or customer_phone, needs_human)
     page = await state.conversations.page(token.account_id, where, per_page, cursor)
     return ConversationPage(
         data=[ConversationListItem.of(row) for row in page.rows],
@@ -76,7 +78,7 @@ async def list_conversations(
     responses=ADMIN_ERRORS,
 )
 async def disable_ai(conversation_id: str, token: AdminToken, state: State) -> ConversationStateOut:
-    return await _set_ai(state, token.account_id, conversation_id, enabled=False)
+    return await _set_ai(state, token, conversation_id, enabled=False)
 
 
 @router.post(
@@ -85,11 +87,11 @@ async def disable_ai(conversation_id: str, token: AdminToken, state: State) -> C
     responses=ADMIN_ERRORS,
 )
 async def enable_ai(conversation_id: str, token: AdminToken, state: State) -> ConversationStateOut:
-    return await _set_ai(state, token.account_id, conversation_id, enabled=True)
+    return await _set_ai(state, token, conversation_id, enabled=True)
 
 
-async def _set_ai(state: Services, account_id: int, conversation_id: str, *, enabled: bool) -> ConversationStateOut:
-    await state.conversations.set_ai_enabled(account_id, conversation_id, enabled)
+async def _set_ai(state: Services, token: TokenView, conversation_id: str, *, enabled: bool) -> ConversationStateOut:
+    await state.conversations.set_ai_enabled(token.account_id, conversation_id, enabled, f"api token {token.id}")
     return ConversationStateOut(conversation_id=conversation_id, ai_enabled=enabled)
 
 

@@ -153,13 +153,13 @@ async def _view_context(state: Services, operator: Operator, conversation_id: st
 
 @router.post("/console/conversations/{conversation_id}/take-over")
 async def take_over(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
-    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False)
+    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False, _who(operator))
     return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/hand-back")
 async def hand_back(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
-    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True)
+    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True, _who(operator))
     return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
@@ -175,3 +175,8 @@ async def send_agent_message(
         problem = message_problem(failed)
         return await _conversation_response(request, state, operator, conversation_id, text, problem, 422)
     return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)
+
+
+def _who(operator: Operator) -> str:
+    """The operator, as ``conversation.ai_disabled`` and ``ai_enabled`` events tell it."""
+    return f"console token {operator.token_id}"
