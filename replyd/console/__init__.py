@@ -1,7 +1,8 @@
 """The operator console: server-rendered pages under ``/console`` to watch conversations
 live, take them over, answer as a human agent and hand them back; to manage and try
-assistants; and to see what was spent. Jinja2 templates and a little plain JavaScript, all
-shipped inside the package (no build step, no CDN).
+assistants; to see what was spent; and to manage the endpoints that receive the account's
+events. Jinja2 templates and a little plain JavaScript, all shipped inside the package (no
+build step, no CDN).
 
 Like ``api/``, it is an HTTP layer over the engine's services; ``app.py`` includes
 ``router`` and mounts ``static_files()`` at ``STATIC_PATH``."""
@@ -9,11 +10,11 @@ Like ``api/``, it is an HTTP layer over the engine's services; ``app.py`` includ
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from replyd.console.routes import assistants, auth, conversations, events, usage
+from replyd.console.routes import assistants, auth, conversations, events, usage, webhooks
 from replyd.console.web import HERE, STATIC_PATH
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, conversations, assistants, usage, events):
+for _module in (auth, conversations, assistants, usage, webhooks, events):
     router.include_router(_module.router)
 
 

@@ -1,5 +1,5 @@
 """The assistant form: its fields, the posted text turned into the settings the API takes
-(``AssistantConfig`` validates both alike), and validation problems put beside their field."""
+(``AssistantConfig`` validates both alike)."""
 
 import json
 from dataclasses import dataclass
@@ -53,6 +53,7 @@ FIELDS = [
         "Writes rolling summaries of long conversations; empty: the assistant's own model.",
     ),
 ]
+FIELD_NAMES = frozenset(f.name for f in FIELDS)
 NUMBERS = {f.name for f in FIELDS if f.kind == "number"}
 OPTIONAL_TEXT = {"first_message", "summary_model"}
 """Left empty, these are null (none), not an empty string."""
@@ -116,16 +117,3 @@ def _problems_of(settings: dict[str, Any]) -> list[FieldProblem]:
     except ValidationFailed as failed:
         return failed.problems
     return []
-
-
-def problems_by_field(problems: list[FieldProblem]) -> dict[str, list[str]]:
-    """``functions.0.url: ...`` is shown under Functions as ``0.url: ...``."""
-    known = {f.name for f in FIELDS}
-    shown: dict[str, list[str]] = {}
-    for problem in problems:
-        head, _, rest = problem.field.partition(".")
-        field = head if head in known else "form"
-        shown.setdefault(field, []).append(
-            f"{rest}: {problem.message}" if rest and field != "form" else problem.message
-        )
-    return shown

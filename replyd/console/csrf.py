@@ -1,4 +1,5 @@
-"""CSRF protection for every console form, and reading forms within the body size limit.
+"""CSRF protection for every console form, reading forms within the body size limit, and
+putting the services' objections to a form beside its fields.
 
 Signed-in forms carry the session's CSRF secret (a synchronizer token, kept server-side with
 the session). The sign-in form has no session yet, so it uses a double-submit cookie: a
@@ -7,6 +8,7 @@ page of another site cannot produce the value, so its posts are refused with 403
 
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,7 +18,7 @@ from starlette.datastructures import UploadFile
 from replyd.app_state import State
 from replyd.console.sessions import COOKIE_PATH, SignedIn, is_https
 from replyd.console.web import BadForm, CsrfRefused
-from replyd.errors import ValidationFailed
+from replyd.errors import FieldProblem, ValidationFailed
 
 FIELD = "csrf_token"
 SIGN_IN_COOKIE = "replyd_console_signin"
@@ -59,6 +61,20 @@ async def read_form(request: Request, max_bytes: int) -> Form:
 def message_problem(failed: ValidationFailed) -> str:
     """The services' objection to a message typed into the console, as a sentence."""
     return " ".join(f"The message {problem.message}." for problem in failed.problems)
+
+
+def problems_by_field(problems: list[FieldProblem], fields: Collection[str]) -> dict[str, list[str]]:
+    """Each problem beside the form field it is about: ``functions.0.url: ...`` is shown under
+    Functions as ``0.url: ...``. A problem of no field in ``fields`` goes above the form
+    (``form``)."""
+    shown: dict[str, list[str]] = {}
+    for problem in problems:
+        head, _, rest = problem.field.partition(".")
+        field = head if head in fields else "form"
+        shown.setdefault(field, []).append(
+            f"{rest}: {problem.message}" if rest and field != "form" else problem.message
+        )
+    return shown
 
 
 def check_token(sent: str, expected: str) -> None:

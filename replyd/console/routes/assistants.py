@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from replyd.app_state import State
-from replyd.console.assistant_form import FIELDS, problems_by_field, settings_from, values_from, values_of
-from replyd.console.csrf import CheckedForm, message_problem
+from replyd.console.assistant_form import FIELD_NAMES, FIELDS, settings_from, values_from, values_of
+from replyd.console.csrf import CheckedForm, message_problem, problems_by_field
 from replyd.console.routes.conversations import AUTHORS
 from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render
@@ -50,7 +50,9 @@ async def create_assistant(request: Request, state: State, operator: SignedIn, f
             problems = failed.problems
         else:
             return RedirectResponse(f"/console/assistants/{assistant.id}?saved=1", 303)
-    return await _form_page(request, state, operator, None, values, problems_by_field(problems), status=422)
+    return await _form_page(
+        request, state, operator, None, values, problems_by_field(problems, FIELD_NAMES), status=422
+    )
 
 
 @router.get("/console/assistants/{assistant_id}")
@@ -75,7 +77,9 @@ async def update_assistant(
             problems = failed.problems
         else:
             return RedirectResponse(f"/console/assistants/{assistant_id}?saved=1", 303)
-    return await _form_page(request, state, operator, assistant, values, problems_by_field(problems), status=422)
+    return await _form_page(
+        request, state, operator, assistant, values, problems_by_field(problems, FIELD_NAMES), status=422
+    )
 
 
 @router.post("/console/assistants/{assistant_id}/try")
