@@ -12,6 +12,7 @@
     ├── MethodNotAllowed             405 METHOD_NOT_ALLOWED
     ├── RequestInProgress            409 REQUEST_IN_PROGRESS
     ├── AssistantInUse               409 ASSISTANT_IN_USE
+    ├── EndpointDisabled             409 ENDPOINT_DISABLED
     ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
     ├── ValidationFailed             422 VALIDATION_ERROR
     ├── NestingTooDeep               422 NESTING_TOO_DEEP
@@ -89,6 +90,10 @@ class RequestInProgress(ReplydError):
 
 class AssistantInUse(ReplydError):
     status, error_code = 409, "ASSISTANT_IN_USE"
+
+
+class EndpointDisabled(ReplydError):
+    status, error_code = 409, "ENDPOINT_DISABLED"
 
 
 class PayloadTooLarge(ReplydError):

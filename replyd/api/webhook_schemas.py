@@ -58,6 +58,13 @@ class NewEndpointOut(BaseModel):
     secret: str = Field(description="Verifies the endpoint's deliveries (Standard Webhooks); shown only now.")
 
 
+class EndpointOut(BaseModel):
+    model_config = example(success=True, endpoint=ENDPOINT_EXAMPLE)
+
+    success: bool = True
+    endpoint: EndpointData
+
+
 class EndpointListOut(BaseModel):
     model_config = example(success=True, data=[ENDPOINT_EXAMPLE])
 

@@ -23,6 +23,7 @@ def _endpoint_json(endpoint: EndpointView) -> dict[str, object]:
         "events": endpoint.event_types,
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
+        "failing_since": endpoint.failing_since.isoformat() if endpoint.failing_since else None,
         "created_at": endpoint.created_at.isoformat(),
     }
 
@@ -98,6 +99,17 @@ def remove(endpoint_id: int = typer.Argument(...), as_json: bool = JsonOption) -
     if not with_services(load_settings(), work):
         fail(f"There is no endpoint {endpoint_id}.")
     emit(as_json, {"endpoint_id": endpoint_id, "removed": True}, f"Removed endpoint {endpoint_id}.")
+
+
+@webhooks_app.command("enable")
+def enable(endpoint_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
+    """Turn a disabled endpoint back on; its pending deliveries go out again, in order."""
+
+    async def work(services: Services) -> EndpointView:
+        return await services.webhooks.enable(None, endpoint_id)
+
+    endpoint = with_services(load_settings(), work)
+    emit(as_json, _endpoint_json(endpoint), f"Endpoint {endpoint_id} is enabled: {escape(endpoint.url)}")
 
 
 @webhooks_app.command("deliveries")

@@ -15,6 +15,7 @@
         ├── MethodNotAllowedError          405 METHOD_NOT_ALLOWED
         ├── RequestInProgressError         409 REQUEST_IN_PROGRESS
         ├── AssistantInUseError            409 ASSISTANT_IN_USE
+        ├── EndpointDisabledError          409 ENDPOINT_DISABLED
         ├── PayloadTooLargeError           413 PAYLOAD_TOO_LARGE
         ├── ValidationFailedError          422 VALIDATION_ERROR
         ├── NestingTooDeepError            422 NESTING_TOO_DEEP
@@ -122,6 +123,10 @@ class AssistantInUseError(ReplydAPIError):
     """The assistant still has conversations; delete it with ``force=True`` to erase them too."""
 
 
+class EndpointDisabledError(ReplydAPIError):
+    """The event endpoint is disabled; enable it before replaying its deliveries."""
+
+
 class PayloadTooLargeError(ReplydAPIError):
     """The body is over the server's size limit."""
 
@@ -175,6 +180,7 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "METHOD_NOT_ALLOWED": MethodNotAllowedError,
     "REQUEST_IN_PROGRESS": RequestInProgressError,
     "ASSISTANT_IN_USE": AssistantInUseError,
+    "ENDPOINT_DISABLED": EndpointDisabledError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "VALIDATION_ERROR": ValidationFailedError,
     "NESTING_TOO_DEEP": NestingTooDeepError,

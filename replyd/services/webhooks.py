@@ -8,7 +8,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.errors import FieldProblem, NotFound, ValidationFailed
+from replyd.errors import EndpointDisabled, FieldProblem, NotFound, ValidationFailed
 from replyd.events.types import EVENT_TYPES
 from replyd.functions.signing import new_webhook_secret
 from replyd.services.views import RowView
@@ -111,12 +111,28 @@ class WebhookService:
                 raise NotFound(f"There is no endpoint {endpoint_id}.")
             return [DeliveryView.of(row) for row in await events.list_deliveries(session, endpoint_id, limit)]
 
+    async def enable(self, account_id: int | None, endpoint_id: int) -> EndpointView:
+        """Turn a disabled endpoint back on (its receiver is fixed): its pending deliveries
+        go out again, in order. Idempotent."""
+        async with self._sessions() as session, session.begin():
+            if await events.get_endpoint(session, account_id, endpoint_id) is None:
+                raise NotFound(f"There is no endpoint {endpoint_id}.")
+            await events.enable_endpoint(session, endpoint_id)
+            endpoint = await events.get_endpoint(session, account_id, endpoint_id)
+            return EndpointView.of(endpoint)
+
     async def replay(self, account_id: int | None, delivery_id: int) -> int:
         """Send the delivery's event to its endpoint again, now; the new delivery's id."""
         async with self._sessions() as session, session.begin():
             delivery = await events.get_delivery(session, account_id, delivery_id)
             if delivery is None:
                 raise NotFound(f"There is no delivery {delivery_id}.")
+            endpoint = await events.get_endpoint(session, account_id, delivery.endpoint_id)
+            if endpoint is not None and not endpoint.enabled:
+                raise EndpointDisabled(
+                    f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first, "
+                    f"with POST /api/webhooks/{endpoint.id}/enable or `replyd webhooks enable {endpoint.id}`."
+                )
             return (await events.replay(session, delivery)).id
 
 

@@ -308,6 +308,15 @@ async def disable_endpoint(session: AsyncSession, endpoint_id: int, reason: str)
     await settings_changed(session, _account_of(endpoint_id))
 
 
+async def enable_endpoint(session: AsyncSession, endpoint_id: int) -> None:
+    await session.execute(
+        update(EventEndpoint)
+        .where(EventEndpoint.id == endpoint_id)
+        .values(enabled=True, disabled_reason=None, failing_since=None)
+    )
+    await settings_changed(session, _account_of(endpoint_id))
+
+
 async def create_endpoint(
     session: AsyncSession, account_id: int, url: str, event_types: list[str], secret: str
 ) -> EventEndpoint:

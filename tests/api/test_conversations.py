@@ -36,6 +36,9 @@ async def test_a_conversation_reads_back_with_its_history(tenant: Tenant, stub_m
         "type",
         "external_identifier",
         "ai_enabled",
+        "ai_disabled_by",
+        "ai_disabled_reason",
+        "needs_human",
         "variables",
         "history",
     }
@@ -199,6 +202,8 @@ async def test_the_list_has_famulors_shape_and_filters(make_tenant: Any, db: Any
         "message_count",
         "total_cost",
         "ai_enabled",
+        "ai_disabled_by",
+        "needs_human",
         "created_at",
         "updated_at",
     }

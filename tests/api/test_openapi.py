@@ -48,6 +48,7 @@ ROUTES = {
     ("GET", "/api/webhooks"),
     ("DELETE", "/api/webhooks/{endpoint_id}"),
     ("GET", "/api/webhooks/{endpoint_id}/deliveries"),
+    ("POST", "/api/webhooks/{endpoint_id}/enable"),
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"),
 }
 

@@ -58,6 +58,12 @@ def test_endpoints_are_listed_and_removed_and_mistakes_are_named(cli: Cli) -> No
     ]
     table = plain(cli("webhooks", "list", str(account_id)).stdout)
     assert "hooks.example.com/b" in table and "conversation.ai_disabled" in table
+    assert listed[0]["failing_since"] is None
+
+    cli.query("UPDATE event_endpoints SET enabled = 0, disabled_reason = 'gone' WHERE id = ?", first["endpoint_id"])
+    enabled = cli.json("webhooks", "enable", str(first["endpoint_id"]))
+    assert (enabled["enabled"], enabled["disabled_reason"]) == (True, None)
+    assert "is enabled" in plain(cli("webhooks", "enable", str(first["endpoint_id"])).stdout)
 
     assert cli.json("webhooks", "remove", str(first["endpoint_id"]))["removed"] is True
     again = cli("webhooks", "remove", str(first["endpoint_id"]))

@@ -78,6 +78,14 @@ async def test_the_page_lists_the_accounts_endpoints_and_says_why_one_is_disable
     assert "HTTP 410" in deliveries_page and "The endpoint answered 410 Gone." in deliveries_page
     assert REPLAY_ACTION.findall(deliveries_page) == [], "a disabled endpoint is sent nothing, so no replay"
 
+    assert (await console.client.post(f"/console/webhooks/{gone}/enable")).status_code == 403, "no CSRF token"
+    enabled = await console.post(f"/console/webhooks/{gone}/enable", follow_redirects=True)
+    assert "Endpoint enabled" in enabled.text
+    assert "Enabled" in endpoint_row(enabled.text, gone) and "Disabled" not in endpoint_row(enabled.text, gone)
+    assert (
+        await console.post(f"/console/webhooks/{handbacks.json()['endpoint']['id'] + 10_000}/enable")
+    ).status_code == 404
+
 
 async def test_an_endpoint_added_in_the_console_shows_its_secret_once(
     tenant: Tenant, open_console: Callable[..., Any]

@@ -112,6 +112,15 @@ async def test_an_endpoint_answering_410_gone_is_disabled(tenant: Tenant, receiv
     assert "410" in endpoint["disabled_reason"]
     assert len(inbox.received) == 1
 
+    [delivery] = (await tenant.client.get(f"/api/webhooks/{endpoint_id}/deliveries")).json()["data"]
+    refused = await tenant.client.post(f"/api/webhooks/deliveries/{delivery['id']}/replay")
+    assert "enable it first" in assert_error(refused, 409, "ENDPOINT_DISABLED")["error"]
+    enabled = await tenant.client.post(f"/api/webhooks/{endpoint_id}/enable")
+    assert enabled.status_code == 200
+    assert (enabled.json()["endpoint"]["enabled"], enabled.json()["endpoint"]["disabled_reason"]) == (True, None)
+    assert (await tenant.client.post(f"/api/webhooks/deliveries/{delivery['id']}/replay")).status_code == 200
+    await eventually(lambda: len(inbox.payloads("conversation.created")) == 1)
+
 
 async def test_an_endpoint_on_a_private_address_is_never_called(
     tenant: Tenant, receiver: tuple[EventReceiver, str]

@@ -15,6 +15,7 @@ from replyd.api.webhook_schemas import (
     EndpointData,
     EndpointIn,
     EndpointListOut,
+    EndpointOut,
     NewEndpointOut,
     ReplayOut,
 )
@@ -56,6 +57,16 @@ async def remove_endpoint(endpoint_id: Id, token: AdminToken, state: State) -> D
     return DeletedEndpointOut(endpoint_id=endpoint_id)
 
 
+@router.post(
+    "/api/webhooks/{endpoint_id}/enable",
+    summary="Turn a disabled endpoint back on",
+    description="Its pending deliveries go out again, in order. Idempotent.",
+    responses=error_responses(*ADMIN, errors.NotFound, errors.ValidationFailed),
+)
+async def enable_endpoint(endpoint_id: Id, token: AdminToken, state: State) -> EndpointOut:
+    return EndpointOut(endpoint=EndpointData.of(await state.webhooks.enable(token.account_id, endpoint_id)))
+
+
 @router.get(
     "/api/webhooks/{endpoint_id}/deliveries",
     summary="An endpoint's newest deliveries, each with its last attempt",
@@ -71,7 +82,7 @@ async def list_deliveries(
 @router.post(
     "/api/webhooks/deliveries/{delivery_id}/replay",
     summary="Send a delivery's event to its endpoint again, now",
-    responses=error_responses(*ADMIN, errors.NotFound, errors.ValidationFailed),
+    responses=error_responses(*ADMIN, errors.NotFound, errors.ValidationFailed, errors.EndpointDisabled),
 )
 async def replay_delivery(delivery_id: Id, token: AdminToken, state: State) -> ReplayOut:
     return ReplayOut(delivery_id=await state.webhooks.replay(token.account_id, delivery_id))

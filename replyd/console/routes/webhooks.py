@@ -29,8 +29,10 @@ DELIVERIES_SHOWN = 50
 
 
 @router.get("/console/webhooks")
-async def endpoint_list(request: Request, state: State, operator: SignedIn, removed: str = "") -> Response:
-    return await _list_page(request, state, operator, removed=bool(removed))
+async def endpoint_list(
+    request: Request, state: State, operator: SignedIn, removed: str = "", enabled: str = ""
+) -> Response:
+    return await _list_page(request, state, operator, removed=bool(removed), enabled=bool(enabled))
 
 
 @router.post("/console/webhooks")
@@ -52,6 +54,12 @@ async def remove_endpoint(state: State, operator: SignedIn, _: CheckedForm, endp
     if not await state.webhooks.remove(operator.account_id, endpoint_id):
         raise NotFound(f"There is no endpoint {endpoint_id}.")
     return RedirectResponse("/console/webhooks?removed=1", 303)
+
+
+@router.post("/console/webhooks/{endpoint_id}/enable")
+async def enable_endpoint(state: State, operator: SignedIn, _: CheckedForm, endpoint_id: Id) -> Response:
+    await state.webhooks.enable(operator.account_id, endpoint_id)
+    return RedirectResponse("/console/webhooks?enabled=1", 303)
 
 
 @router.get("/console/webhooks/{endpoint_id}/deliveries")
@@ -93,6 +101,7 @@ async def _list_page(
     *,
     added: NewEndpoint | None = None,
     removed: bool = False,
+    enabled: bool = False,
     url: str = "",
     checked: list[str] | None = None,
     errors: dict[str, list[str]] | None = None,
@@ -105,6 +114,7 @@ async def _list_page(
         "endpoints": await state.webhooks.endpoints(operator.account_id),
         "added": added,
         "removed": removed,
+        "enabled": enabled,
         "event_types": EVENT_TYPES,
         "type_field": TYPE_FIELD,
         "url": url,
