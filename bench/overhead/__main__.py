@@ -9,10 +9,17 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import overhead
-from bench.overhead.legs import LITELLM, REPLYD, STUB, Leg, Row, chat_sender, measure, reply_sender
+from bench.overhead.legs import LITELLM, REPLYD, STUB, WITH_ENDPOINT, Leg, Row, chat_sender, measure, reply_sender
 from bench.overhead.litellm_proxy import MASTER_KEY, MODEL, litellm_command, litellm_config, litellm_env
 from bench.overhead.load import Load
-from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env, seed
+from bench.overhead.replyd_server import (
+    Deployment,
+    events_delivered,
+    fresh_database,
+    replyd_command,
+    replyd_env,
+    seed,
+)
 from bench.overhead.report import machine, position_table, table, targets
 from bench.processes import free_port, logged_errors, profiling, running
 from bench.tool_env import REQUIREMENTS, tool_bin
@@ -30,6 +37,20 @@ import sys, uvicorn
 from tests.servers import StubModel
 uvicorn.run(StubModel().app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
+RECEIVER_SERVER = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+async def receive(request):
+    await request.body()
+    return Response(status_code=204)
+
+app = Starlette(routes=[Route("/events", receive, methods=["POST"])])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+"""An event endpoint that takes every delivery at once (it verifies nothing: only replyd's side is measured)."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,6 +71,12 @@ def parse_args() -> argparse.Namespace:
         f"neither --only nor --rate: closed loops at 1, 16 and 64 customers and an open loop at {DEFAULT_RATE:g}/s",
     )
     parser.add_argument("--no-litellm", action="store_true", help="leave out the LiteLLM proxy leg")
+    parser.add_argument(
+        "--endpoint",
+        action="store_true",
+        help="also measure replyd for an account with one event endpoint (every type, a local receiver): "
+        "CPU per reply counts delivering its events",
+    )
     parser.add_argument(
         "--think-ms",
         type=float,
@@ -96,6 +123,13 @@ def run(args: argparse.Namespace, work: Path, deployment: Deployment, tools: Pat
             running("replyd serve", command, replyd_port, work / "replyd.log", cwd=work, env=env)
         )
         legs.append(Leg(REPLYD, f"http://127.0.0.1:{replyd_port}", replyd.pid, reply_sender(token, assistant_id)))
+        if args.endpoint:
+            receiver_port = free_port()
+            receiver_command = [sys.executable, "-c", RECEIVER_SERVER, str(receiver_port)]
+            servers.enter_context(running("the event receiver", receiver_command, receiver_port, work / "receiver.log"))
+            token, assistant_id = seed(database_url, f"http://127.0.0.1:{receiver_port}/events")
+            sender, settle = reply_sender(token, assistant_id), events_delivered(database_url)
+            legs.append(Leg(WITH_ENDPOINT, f"http://127.0.0.1:{replyd_port}", replyd.pid, sender, settle))
         if tools and args.profile:
             servers.enter_context(profiling(replyd.pid, args.profile, tools / "py-spy"))
         where = ", ".join(f"{leg.name} on {leg.url}" for leg in legs)

@@ -2,6 +2,7 @@
 through replyd, one after another, each measured on its own."""
 
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -9,6 +10,8 @@ import httpx
 from bench.overhead.load import Load, Send, Stats, drive
 
 STUB, LITELLM, REPLYD = "stub alone", "LiteLLM", "replyd"
+WITH_ENDPOINT = "replyd, 1 endpoint"
+"""replyd again, for an account with one endpoint taking every event type (``--endpoint``)."""
 MESSAGE = "Hello, this is message {n}. When do you open tomorrow?"
 
 
@@ -21,6 +24,8 @@ class Leg:
     url: str
     pid: int
     send: Send
+    settle: Callable[[], Awaitable[None]] | None = None
+    """Waits for the server's own work after a load (delivering its events), counted in its CPU."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,6 @@ async def measure(legs: list[Leg], loads: list[Load], think_s: float) -> list[Ro
         stats = {}
         for leg in legs:
             print(f"  {load.name}: {load.requests} requests to {leg.name} ...", file=sys.stderr)
-            stats[leg.name] = await drive(leg.url, leg.send, load, leg.pid, think_s)
+            stats[leg.name] = await drive(leg.url, leg.send, load, leg.pid, think_s, leg.settle)
         rows.append(Row(load, stats))
     return rows

@@ -120,9 +120,18 @@ def by_position(samples: list[tuple[int, float]]) -> list[tuple[int, int, float]
     ]
 
 
-async def drive(base_url: str, send: Send, load: Load, server_pid: int, think_s: float = 0.0) -> Stats:
+async def drive(
+    base_url: str,
+    send: Send,
+    load: Load,
+    server_pid: int,
+    think_s: float = 0.0,
+    settle: Callable[[], Awaitable[None]] | None = None,
+) -> Stats:
     """Warm every customer up, then measure ``load``, with the CPU time of process ``server_pid``
-    and its descendants (a server's worker processes) over the measured part.
+    and its descendants (a server's worker processes) over the measured part, and until
+    ``settle`` returns (the server's own work for the load that outlasts its answers, such as
+    delivering events; not counted in replies/s).
 
     Each customer has its own client and keep-alive connection: one client with a pool of 64
     connections costs httpx milliseconds of CPU per request (encode/httpx#3215), which this
@@ -137,6 +146,8 @@ async def drive(base_url: str, send: Send, load: Load, server_pid: int, think_s:
         ]
         warm_up = closed_loop(customers, send, 0, WARMUP_PER_CUSTOMER, Outcomes())
         await asyncio.wait_for(warm_up, LOAD_DEADLINE_S)
+        if settle is not None:
+            await settle()
         outcomes = Outcomes()
         started, cpu_started = time.perf_counter(), tree_cpu_s(server_pid)
         if load.rate_per_s is None:
@@ -145,7 +156,10 @@ async def drive(base_url: str, send: Send, load: Load, server_pid: int, think_s:
         else:
             measured = open_loop(customers, send, load.requests, load.rate_per_s, outcomes)
         await asyncio.wait_for(measured, LOAD_DEADLINE_S)
-        elapsed, cpu_used = time.perf_counter() - started, tree_cpu_s(server_pid) - cpu_started
+        elapsed = time.perf_counter() - started
+        if settle is not None:
+            await asyncio.wait_for(settle(), LOAD_DEADLINE_S)
+        cpu_used = tree_cpu_s(server_pid) - cpu_started
     return outcomes.stats(elapsed, cpu_used)
 
 

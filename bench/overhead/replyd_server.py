@@ -5,17 +5,18 @@ the stub model."""
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from replyd.functions.signing import new_webhook_secret
 from replyd.services.assistant_config import AssistantConfig
-from replyd.store import accounts
+from replyd.store import accounts, events
 from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
@@ -35,9 +36,10 @@ class Deployment:
         return f"{self.workers} replyd worker process(es), {storage}{shared}"
 
 
-def seed(database_url: str) -> tuple[str, int]:
-    """One account with a big balance, a token with a limit the benchmark never reaches, and
-    an assistant on the stub model; returns the token and the assistant's id."""
+def seed(database_url: str, endpoint_url: str | None = None) -> tuple[str, int]:
+    """One account with a big balance, a token with a limit the benchmark never reaches, an
+    assistant on the stub model and, given its URL, an endpoint taking every event type;
+    returns the token and the assistant's id."""
 
     async def work() -> tuple[str, int]:
         engine = create_engine(database_url)
@@ -47,11 +49,34 @@ def seed(database_url: str) -> tuple[str, int]:
                 token = await accounts.create_token(session, account.id, "1000000/minute")
                 config = AssistantConfig(name="bench", model="openai:stub-model")
                 assistant = await create_assistant(session, account.id, config.to_columns())
+                if endpoint_url:
+                    await events.create_endpoint(session, account.id, endpoint_url, [], new_webhook_secret())
                 return token.secret, assistant.id
         finally:
             await engine.dispose()
 
     return asyncio.run(work())
+
+
+def events_delivered(database_url: str) -> Callable[[], Awaitable[None]]:
+    """Waits until every event is fanned out and delivered (or failed for good)."""
+    undelivered = text(
+        "SELECT (SELECT count(*) FROM events WHERE NOT fanned_out)"
+        " + (SELECT count(*) FROM deliveries WHERE status = 'pending')"
+    )
+
+    async def settle() -> None:
+        engine = create_engine(database_url)
+        try:
+            while True:
+                async with engine.connect() as connection:
+                    if not (await connection.execute(undelivered)).scalar():
+                        return
+                await asyncio.sleep(0.05)
+        finally:
+            await engine.dispose()
+
+    return settle
 
 
 def replyd_env(database_url: str, stub_url: str, redis_url: str | None = None) -> dict[str, str]:
@@ -63,6 +88,7 @@ def replyd_env(database_url: str, stub_url: str, redis_url: str | None = None) -
         "REPLYD_OPENAI_BASE_URL": stub_url,
         "REPLYD_OPENAI_API_KEY": "x",
         "REPLYD_RATE_LIMIT": "1000000/minute",
+        "REPLYD_WEBHOOK_ALLOW": "127.0.0.1",  # the --endpoint leg's event receiver
     }
 
 

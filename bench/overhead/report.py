@@ -6,7 +6,7 @@ import platform
 import subprocess
 from datetime import date
 
-from bench.overhead.legs import LITELLM, REPLYD, STUB, Row
+from bench.overhead.legs import LITELLM, REPLYD, STUB, WITH_ENDPOINT, Row
 from bench.overhead.replyd_server import Deployment
 from bench.processes import cpu_model, memory_gib
 
@@ -16,6 +16,8 @@ TARGET_VS_LITELLM = 2.0
 """replyd's replies/s over LiteLLM's, closed loop at 64 customers."""
 TARGET_OPEN_P99_OVERHEAD_MS = 25.0
 """replyd's p99 minus the stub's, open loop at 100 replies/s over 64 customers."""
+TARGET_ENDPOINT_CPU_MS = 1.0
+"""Issue 14: replyd's extra CPU per reply for an account with one endpoint, delivery included."""
 
 
 def machine(deployment: Deployment, tools: str) -> str:
@@ -78,6 +80,11 @@ def targets(rows: list[Row], deployment: Deployment) -> list[str]:
         verdicts.append(verdict(target, worst <= TARGET_CPU_MS, f"{worst:.1f} ms"))
     for row in rows:
         load, replyd = row.load, row.stats[REPLYD]
+        with_endpoint = row.stats.get(WITH_ENDPOINT)
+        if with_endpoint and with_endpoint.cpu_ms is not None and replyd.cpu_ms is not None:
+            extra = with_endpoint.cpu_ms - replyd.cpu_ms
+            target = f"{load.name}: extra CPU per reply with one endpoint <= {TARGET_ENDPOINT_CPU_MS:g} ms"
+            verdicts.append(verdict(target, extra <= TARGET_ENDPOINT_CPU_MS, f"{extra:+.2f} ms"))
         if load.customers == 64 and load.rate_per_s is None and LITELLM in row.stats:
             ratio = replyd.per_s / row.stats[LITELLM].per_s
             is_met = ratio >= TARGET_VS_LITELLM and not replyd.failed
