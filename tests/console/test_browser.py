@@ -44,7 +44,7 @@ async def test_operator_sees_a_conversation_arrive_live_takes_over_answers_and_h
     row = page.get_by_role("link", name=re.compile(r"\+4915550001"))
     await expect(row).to_be_visible()  # pushed by the event stream: the page was not reloaded
     await expect(row).to_contain_text("We open at nine.")
-    await expect(row).not_to_contain_text("AI off")
+    await expect(row).not_to_contain_text("Taken over")
 
     await row.click()
     await page.wait_for_url(f"**/console/conversations/{conversation_id}")
@@ -83,10 +83,10 @@ async def test_the_list_marks_a_conversation_taken_over_elsewhere_live(
     page: Page = await new_page()
     await browser_sign_in(page, tenant.token)
     row = page.get_by_role("link", name=re.compile(r"\+4915550002"))
-    await expect(row).not_to_contain_text("AI off")
+    await expect(row).not_to_contain_text("Taken over")
     await wait_until_live(page)
     await tenant.client.post(f"/api/automate/conversations/{conversation_id}/disable-ai")
-    await expect(row).to_contain_text("AI off")
+    await expect(row).to_contain_text("Taken over")
     await page.context.close()
 
 
