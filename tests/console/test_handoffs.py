@@ -1,5 +1,5 @@
 """Handoffs in the console: listed apart from takeovers, filtered by "needs a human" until an
-agent answers, and explained on the conversation's page."""
+agent answers, explained on the conversation's page, and counted in every page's navigation."""
 
 import re
 from collections.abc import Callable
@@ -159,3 +159,30 @@ async def test_the_conversation_page_says_who_handed_off_and_why(
     fragment = await console.client.get(f"/console/conversations/{by_model}/live", headers={"X-Console-Fragment": "1"})
     assert "Waiting for a human" not in fragment.text
     assert "Handed off by the model: asks for a refund" in fragment.text
+
+
+async def test_every_page_counts_the_conversations_needing_a_human_in_its_navigation(
+    make_tenant: Callable[..., Any], open_console: Callable[..., Any], stub_model: StubModel
+) -> None:
+    tenant = await handoff_tenant(make_tenant)
+    console: Console = await open_console(tenant)
+    quiet = (await console.client.get("/console/usage")).text
+    assert 'data-needs-human="0" hidden' in quiet and "<title>Usage" in quiet
+
+    handed = await handed_off_by_rule(tenant, "+4941")
+    await handed_off_by_model(tenant, stub_model, "+4942", "asks for a refund")
+    await handed_off_by_rule(await handoff_tenant(make_tenant), "+4943")  # another account's: not counted
+    for path in (
+        "/console/conversations",
+        f"/console/conversations/{handed}",
+        "/console/assistants",
+        f"/console/assistants/{tenant.assistant_id}",
+        "/console/usage",
+        "/console/webhooks",
+    ):
+        page = (await console.client.get(path)).text
+        assert '<span class="nav-count" data-needs-human="2"><span data-count>2</span>' in page, path
+        assert re.search(r"<title>\(2\) ", page), path
+
+    await console.post(f"/console/conversations/{handed}/hand-back")
+    assert 'data-needs-human="1"' in (await console.client.get("/console/usage")).text

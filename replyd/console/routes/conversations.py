@@ -13,7 +13,7 @@ from replyd.app_state import State
 from replyd.console.csrf import CheckedForm, message_problem
 from replyd.console.live import fingerprint, read_activity
 from replyd.console.sessions import SignedIn
-from replyd.console.web import ConsoleRoute, render
+from replyd.console.web import ConsoleRoute, render, render_page
 from replyd.errors import AssistantNotFound, ValidationFailed
 from replyd.services import Services
 from replyd.services.operators import Operator
@@ -56,7 +56,7 @@ def customer_label(customer_identifier: str | None, type: str, conversation_id: 
 @router.get("/console/conversations")
 async def conversation_list(request: Request, state: State, operator: SignedIn, query: Listed) -> Response:
     context = await _list_context(state, operator, query)
-    return render(request, "conversations.html", context | {"active": "conversations"})
+    return await render_page(request, state, operator, "conversations.html", context | {"active": "conversations"})
 
 
 @router.get("/console/conversations/rows")
@@ -138,7 +138,7 @@ async def _conversation_response(
         "max_message_chars": state.settings.max_message_chars,
         "fingerprint": seen,
     }
-    return render(request, "conversation.html", context, status)
+    return await render_page(request, state, operator, "conversation.html", context, status)
 
 
 async def _view_context(state: Services, operator: Operator, conversation_id: str) -> dict[str, Any]:
