@@ -17,7 +17,7 @@ class FormField:
     name: str
     label: str
     kind: str
-    """``text``, ``textarea``, ``number``, ``checkbox`` or ``json``."""
+    """``text``, ``textarea``, ``lines`` (a list, one item per line), ``number``, ``checkbox`` or ``json``."""
     hint: str = ""
     step: str = "any"
     rows: int = 3
@@ -45,6 +45,20 @@ FIELDS = [
     ),
     FormField("handoff_enabled", "Offer handoff to a human", "checkbox", "The model may turn the AI off and say:"),
     FormField("handoff_message", "Handoff message", "textarea"),
+    FormField(
+        "handoff_triggers",
+        "Handoff triggers",
+        "lines",
+        "One regular expression per line, matched case-insensitively anywhere in a customer's message: a match "
+        "hands the conversation to a human (with the handoff message) before the model is called.",
+    ),
+    FormField(
+        "resume_ai_after_s",
+        "Resume the AI after, seconds",
+        "number",
+        "The AI comes back after this many seconds without a human message; empty: never.",
+        step="1",
+    ),
     FormField("max_function_rounds", "Most function rounds per reply", "number", step="1"),
     FormField(
         "summary_model",
@@ -55,8 +69,8 @@ FIELDS = [
 ]
 FIELD_NAMES = frozenset(f.name for f in FIELDS)
 NUMBERS = {f.name for f in FIELDS if f.kind == "number"}
-OPTIONAL_TEXT = {"first_message", "summary_model"}
-"""Left empty, these are null (none), not an empty string."""
+OPTIONAL = {"first_message", "summary_model", "resume_ai_after_s"}
+"""Left empty, these are null (none), not an empty string or the default."""
 
 
 def values_of(assistant: AssistantView | None) -> dict[str, str]:
@@ -67,6 +81,7 @@ def values_of(assistant: AssistantView | None) -> dict[str, str]:
     values = {f.name: "" if data[f.name] is None else str(data[f.name]) for f in FIELDS}
     values["functions"] = json.dumps(data["functions"], indent=2) if data["functions"] else ""
     values["handoff_enabled"] = "on" if data["handoff_enabled"] else ""
+    values["handoff_triggers"] = "\n".join(data["handoff_triggers"])
     return values
 
 
@@ -77,16 +92,20 @@ def values_from(form: Form) -> dict[str, str]:
 
 def settings_from(values: dict[str, str]) -> tuple[dict[str, Any], list[FieldProblem]]:
     """The settings to save from the form's text; a number left empty keeps its default (or
-    current) value. Problems found before the schema sees anything (broken JSON) come back
-    as a list."""
+    current) value, unless it is ``OPTIONAL``. Problems found before the schema sees anything
+    (broken JSON) come back as a list."""
     settings: dict[str, Any] = {}
     for name, text in values.items():
         if name in NUMBERS:
             if text.strip():
                 settings[name] = text.strip()
+            elif name in OPTIONAL:
+                settings[name] = None
         elif name == "handoff_enabled":
             settings[name] = bool(text)
-        elif name in OPTIONAL_TEXT:
+        elif name == "handoff_triggers":
+            settings[name] = [line.strip() for line in text.split("\n") if line.strip()]
+        elif name in OPTIONAL:
             settings[name] = text or None
         elif name != "functions":
             settings[name] = text

@@ -1,6 +1,7 @@
 """Live updates as Server-Sent Events. Each open page holds one stream; the stream polls the
 database every second for the account's activity and, when it changed, names the changed
-conversations so the page can refresh just those fragments.
+conversations so the page can refresh just those fragments. Every event also carries the
+account's count of conversations waiting for a human, which the page shows in its title.
 
 Polling the database (instead of hooks in the reply engine) sees writes of every server
 process alike. A stream ends when the browser goes away, when its session ends, and in any
@@ -48,13 +49,13 @@ class Change:
 
 def fingerprint(activity: Activity) -> str:
     items = sorted((conversation_id, at.isoformat()) for conversation_id, at in activity.recent.items())
-    return hashlib.sha256(json.dumps([activity.count, items]).encode()).hexdigest()[:24]
+    return hashlib.sha256(json.dumps([activity.count, items, activity.needs_human]).encode()).hexdigest()[:24]
 
 
 def change_between(before: Activity, after: Activity) -> Change | None:
     changed = [cid for cid, at in after.recent.items() if before.recent.get(cid) != at]
     is_gone = after.count < before.count or any(cid not in after.recent for cid in before.recent)
-    if not changed and not is_gone:
+    if not changed and not is_gone and after.needs_human == before.needs_human:
         return None
     return Change(changed, is_gone)
 
@@ -84,9 +85,9 @@ async def _events(request: Request, state: Services, operator: Operator, since: 
     previous = await read_activity(state, operator.account_id)
     current_id = fingerprint(previous)
     yield f"retry: {RECONNECT_MS}\n\n"
-    yield event("hello", {"fingerprint": current_id}, current_id)
+    yield event("hello", {"fingerprint": current_id, "needs_human": previous.needs_human}, current_id)
     if since and since != current_id:
-        yield event("change", {"conversations": [], "all": True}, current_id)
+        yield event("change", _change_data(Change([], True), previous), current_id)
     started = last_sent = last_check = time.monotonic()
     while time.monotonic() - started < STREAM_LIFETIME_S:
         await asyncio.sleep(POLL_INTERVAL_S)
@@ -102,9 +103,11 @@ async def _events(request: Request, state: Services, operator: Operator, since: 
         change = change_between(previous, current)
         if change is not None:
             previous, last_sent = current, now
-            yield event(
-                "change", {"conversations": change.conversations, "all": change.is_everything}, fingerprint(current)
-            )
+            yield event("change", _change_data(change, current), fingerprint(current))
         elif now - last_sent >= KEEPALIVE_S:
             last_sent = now
             yield ": keep-alive\n\n"
+
+
+def _change_data(change: Change, current: Activity) -> dict[str, Any]:
+    return {"conversations": change.conversations, "all": change.is_everything, "needs_human": current.needs_human}

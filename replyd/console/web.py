@@ -19,6 +19,8 @@ from markupsafe import Markup
 from replyd import __version__
 from replyd.errors import NotFound
 from replyd.money import format_micros
+from replyd.services import Services
+from replyd.services.operators import Operator
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/console/static"
@@ -93,6 +95,15 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     """A page (or a fragment: any template) rendered with ``context``."""
     html = templates.get_template(name).render({"request": request, **context})
     return HTMLResponse(html, status_code=status)
+
+
+async def render_page(
+    request: Request, state: Services, operator: Operator, name: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    """A signed-in page, whose navigation shows how many conversations wait for a human (also
+    with JavaScript off, so it is counted for every page)."""
+    waiting = await state.conversations.count_needing_a_human(operator.account_id)
+    return render(request, name, {"operator": operator, "needs_human_count": waiting, **context}, status)
 
 
 def wants_fragment(request: Request) -> bool:

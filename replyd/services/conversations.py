@@ -139,6 +139,11 @@ class ConversationService:
         async with self._sessions() as session:
             return await activity.account_activity(session, account_id, recent)
 
+    async def count_needing_a_human(self, account_id: int) -> int:
+        """Handoffs no human has answered yet, cheaply: the console shows it on every page."""
+        async with self._sessions() as session:
+            return await conversations.count_needing_a_human(session, account_id)
+
     async def set_ai_enabled(self, account_id: int | None, conversation_id: str, enabled: bool, who: str) -> bool:
         """Whether that changed anything. Idempotent: enabling an enabled conversation changes
         nothing, and says so. Waits for a reply in progress, so that reply is the last before

@@ -60,6 +60,12 @@ class ConversationView(RowView):
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def is_handed_off(self) -> bool:
+        """The AI is off because the model or a trigger rule asked for a human; off otherwise
+        (older conversations have no ``ai_disabled_by``), an operator took it over."""
+        return self.ai_disabled and self.ai_disabled_by in conversation_rows.HANDOFF_BY
+
 
 @dataclass(frozen=True)
 class ConversationHistory:

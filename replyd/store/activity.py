@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replyd.store.conversations import count_needing_a_human
 from replyd.store.tables import Conversation, Message
 
 
@@ -20,10 +21,13 @@ class Activity:
 
     count: int
     recent: dict[str, datetime]
+    needs_human: int
+    """Handoffs no human has answered yet: the console's notification."""
 
 
 async def account_activity(session: AsyncSession, account_id: int, limit: int) -> Activity:
-    """Both answered from the (account_id, updated_at, id) index."""
+    """Each answered from an (account_id, updated_at, id) index; the needs-human count from
+    the partial one."""
     count = await session.scalar(
         select(func.count()).select_from(Conversation).where(Conversation.account_id == account_id)
     )
@@ -33,7 +37,8 @@ async def account_activity(session: AsyncSession, account_id: int, limit: int) -
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    return Activity(count or 0, {conversation_id: updated_at for conversation_id, updated_at in rows.all()})
+    recent = {conversation_id: updated_at for conversation_id, updated_at in rows.all()}
+    return Activity(count or 0, recent, await count_needing_a_human(session, account_id))
 
 
 async def last_messages(session: AsyncSession, conversation_ids: Sequence[str]) -> dict[str, Message]:

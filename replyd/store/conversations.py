@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, insert, literal_column, or_, select, update
+from sqlalchemy import ColumnClause, Integer, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -25,6 +25,12 @@ class ConversationFilter:
     customer_identifier: str | None = None
     needs_human: bool = False
     """Only handoffs no human has answered yet."""
+
+
+NEEDS_HUMAN: ColumnClause[Any] = literal_column("conversations.needs_human")
+"""``needs_human`` bare, as the partial index ``ix_conversations_needs_human`` states it: SQLite
+uses a partial index only for a query that repeats its WHERE term, and ``needs_human = 1`` does
+not."""
 
 
 @dataclass(frozen=True)
@@ -525,6 +531,15 @@ async def count_for_assistant(session: AsyncSession, assistant_id: int) -> int:
     return count or 0
 
 
+async def count_needing_a_human(session: AsyncSession, account_id: int) -> int:
+    """Handoffs no human has answered yet, counted on the partial index alone: the console asks
+    on every page and, for each open page, every second."""
+    count = await session.scalar(
+        select(func.count()).select_from(Conversation).where(Conversation.account_id == account_id, NEEDS_HUMAN)
+    )
+    return count or 0
+
+
 async def list_conversations(
     session: AsyncSession,
     account_id: int | None,
@@ -568,7 +583,7 @@ def _filters(where: ConversationFilter) -> list[Any]:
     if where.customer_identifier is not None:
         clauses.append(Conversation.customer_identifier == where.customer_identifier)
     if where.needs_human:
-        clauses.append(Conversation.needs_human.is_(True))
+        clauses.append(NEEDS_HUMAN)
     return clauses
 
 

@@ -44,7 +44,7 @@ async def test_operator_sees_a_conversation_arrive_live_takes_over_answers_and_h
     row = page.get_by_role("link", name=re.compile(r"\+4915550001"))
     await expect(row).to_be_visible()  # pushed by the event stream: the page was not reloaded
     await expect(row).to_contain_text("We open at nine.")
-    await expect(row).not_to_contain_text("AI off")
+    await expect(row).not_to_contain_text("Taken over")
 
     await row.click()
     await page.wait_for_url(f"**/console/conversations/{conversation_id}")
@@ -83,10 +83,50 @@ async def test_the_list_marks_a_conversation_taken_over_elsewhere_live(
     page: Page = await new_page()
     await browser_sign_in(page, tenant.token)
     row = page.get_by_role("link", name=re.compile(r"\+4915550002"))
-    await expect(row).not_to_contain_text("AI off")
+    await expect(row).not_to_contain_text("Taken over")
     await wait_until_live(page)
     await tenant.client.post(f"/api/automate/conversations/{conversation_id}/disable-ai")
-    await expect(row).to_contain_text("AI off")
+    await expect(row).to_contain_text("Taken over")
+    await page.context.close()
+
+
+FAKE_AUDIO = """
+window.beeps = 0;
+window.AudioContext = function () {
+  var node = function () { return { connect: function () {}, frequency: {}, start: function () { window.beeps += 1; },
+    stop: function () {}, gain: { setValueAtTime: function () {}, exponentialRampToValueAtTime: function () {} } }; };
+  return { currentTime: 0, destination: {}, resume: function () {}, createOscillator: node, createGain: node };
+};
+"""
+"""Counts the console's beeps instead of playing them."""
+
+
+async def test_the_tab_title_counts_handoffs_live_and_beeps_only_when_the_operator_asked(
+    make_tenant: Callable[..., Any], new_page: Callable[..., Any]
+) -> None:
+    tenant: Tenant = await make_tenant(handoff_triggers=["agent"])
+    page: Page = await new_page()
+    await page.add_init_script(FAKE_AUDIO)
+    await browser_sign_in(page, tenant.token)
+    await wait_until_live(page)
+    await expect(page).to_have_title("Conversations · replyd console")
+    await expect(page.locator(".nav-count")).to_be_hidden()
+
+    await tenant.reply("An agent, please", customer="+4915550010")
+    await expect(page).to_have_title("(1) Conversations · replyd console")  # pushed: the page was not reloaded
+    await expect(page.locator(".nav-count")).to_have_text("1 waiting for a human")
+    row = page.get_by_role("link", name=re.compile(r"\+4915550010"))
+    await expect(row).to_contain_text("Handoff · needs a human")
+    assert await page.evaluate("window.beeps") == 0, "the sound is off until the operator turns it on"
+
+    await page.get_by_label("Sound when a conversation needs a human").check()
+    await page.wait_for_function("window.beeps === 1")  # a sample, as it was turned on
+    await tenant.reply("I need an agent", customer="+4915550011")
+    await expect(page).to_have_title("(2) Conversations · replyd console")
+    await page.wait_for_function("window.beeps === 2")
+    await page.reload()
+    await expect(page.get_by_label("Sound when a conversation needs a human")).to_be_checked()
+    await expect(page).to_have_title("(2) Conversations · replyd console")
     await page.context.close()
 
 

@@ -54,7 +54,7 @@ async def test_a_new_message_is_announced_with_its_conversation(
         assert hello[2] == hello[1]["fingerprint"]
         await tenant.reply("two", customer="+4901")
         _, change, event_id = await next_event(stream, "change")
-        assert change == {"conversations": [first], "all": False}
+        assert change == {"conversations": [first], "all": False, "needs_human": 0}
         assert event_id and event_id != hello[2]
         await tenant.client.post(f"/api/automate/conversations/{first}/disable-ai")
         _, takeover, _ = await next_event(stream, "change")
@@ -62,6 +62,24 @@ async def test_a_new_message_is_announced_with_its_conversation(
         await tenant.client.delete(f"/api/conversations/{first}")
         _, erased, _ = await next_event(stream, "change")
         assert erased["all"] is True
+
+
+async def test_every_event_counts_the_conversations_needing_a_human(
+    make_tenant: Callable[..., Any], open_console: Callable[..., Any]
+) -> None:
+    tenant: Tenant = await make_tenant(handoff_triggers=["agent"])
+    console: Console = await open_console(tenant)
+    async with console.client.stream("GET", "/console/events", timeout=15) as response:
+        stream = events_of(response)
+        _, hello, seen = await next_event(stream, "hello")
+        assert hello["needs_human"] == 0
+        handed = (await tenant.reply("An agent, please", customer="+4966")).json()["conversation_id"]
+        _, change, changed = await next_event(stream, "change")
+        assert change == {"conversations": [handed], "all": False, "needs_human": 1}
+        assert changed != seen, "the fingerprint moves with the count"
+        await console.post(f"/console/conversations/{handed}/messages", {"message": "Hi, Anna here."})
+        _, answered, _ = await next_event(stream, "change")
+        assert answered["needs_human"] == 0
 
 
 async def test_changes_made_while_no_stream_was_open_are_announced_at_once(
@@ -126,10 +144,17 @@ def at(seconds: int) -> datetime:
 
 
 def test_a_change_names_new_and_touched_conversations_and_flags_erasures() -> None:
-    before = Activity(2, {"a": at(1), "b": at(2)})
+    before = Activity(2, {"a": at(1), "b": at(2)}, 0)
     assert live.change_between(before, before) is None
-    touched = live.change_between(before, Activity(3, {"c": at(5), "a": at(4), "b": at(2)}))
+    touched = live.change_between(before, Activity(3, {"c": at(5), "a": at(4), "b": at(2)}, 0))
     assert touched == live.Change(["c", "a"], is_everything=False)
-    erased = live.change_between(before, Activity(1, {"b": at(2)}))
+    erased = live.change_between(before, Activity(1, {"b": at(2)}, 0))
     assert erased == live.Change([], is_everything=True)
-    assert live.fingerprint(before) != live.fingerprint(Activity(2, {"a": at(1), "b": at(3)}))
+    assert live.fingerprint(before) != live.fingerprint(Activity(2, {"a": at(1), "b": at(3)}, 0))
+
+
+def test_a_change_in_the_count_of_conversations_needing_a_human_is_a_change() -> None:
+    before = Activity(2, {"a": at(1), "b": at(2)}, 0)
+    waiting = Activity(2, {"a": at(1), "b": at(2)}, 1)
+    assert live.change_between(before, waiting) == live.Change([], is_everything=False)
+    assert live.fingerprint(before) != live.fingerprint(waiting)

@@ -110,6 +110,8 @@ async def test_an_agent_message_from_the_console_is_stored_as_the_api_stores_it(
         ("temperature", "7", "less than or equal to 2"),
         ("model", "mystery:model", "model"),
         ("name", "", "name"),
+        ("handoff_triggers", "agent\n(unclosed", "&#39;(unclosed&#39; is not a regular expression"),
+        ("resume_ai_after_s", "0", "greater than or equal to 1"),
     ],
 )
 async def test_the_assistant_form_shows_validation_problems_beside_their_field(
@@ -158,6 +160,24 @@ async def test_an_assistant_made_and_edited_in_the_console_is_what_the_api_retur
     assert edited.status_code == 303 and "hours" in page
     api = (await tenant.client.get(f"/api/assistants/{assistant_id}")).json()["assistant"]
     assert (api["name"], api["temperature"], api["functions"], api["handoff_enabled"]) == ("Renamed", 0.2, [], False)
+
+
+async def test_the_assistant_form_saves_handoff_triggers_one_per_line_and_the_resume_time(
+    tenant: Tenant, open_console: Callable[..., Any]
+) -> None:
+    console: Console = await open_console(tenant)
+    path = f"/console/assistants/{tenant.assistant_id}"
+    form = {"name": "Test assistant", "handoff_triggers": "agent\n\n  \\bhuman\\b  \n", "resume_ai_after_s": "600"}
+    assert (await console.post(path, form)).status_code == 303
+    api = (await tenant.client.get(f"/api/assistants/{tenant.assistant_id}")).json()["assistant"]
+    assert (api["handoff_triggers"], api["resume_ai_after_s"]) == (["agent", "\\bhuman\\b"], 600)
+    page = (await console.client.get(path)).text
+    assert ">agent\n\\bhuman\\b</textarea>" in page and 'value="600"' in page
+    assert "The AI comes back after this many seconds without a human message; empty: never." in page
+
+    assert (await console.post(path, {"name": "Test assistant", "resume_ai_after_s": ""})).status_code == 303
+    api = (await tenant.client.get(f"/api/assistants/{tenant.assistant_id}")).json()["assistant"]
+    assert (api["handoff_triggers"], api["resume_ai_after_s"]) == (["agent", "\\bhuman\\b"], None)
 
 
 async def test_try_it_talks_to_the_assistant_as_a_test_customer(

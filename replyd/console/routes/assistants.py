@@ -12,7 +12,7 @@ from replyd.console.assistant_form import FIELD_NAMES, FIELDS, settings_from, va
 from replyd.console.csrf import CheckedForm, message_problem, problems_by_field
 from replyd.console.routes.conversations import AUTHORS
 from replyd.console.sessions import SignedIn
-from replyd.console.web import ConsoleRoute, render
+from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import NotFound, ReplydError, ValidationFailed
 from replyd.services import Services
 from replyd.services.operators import Operator
@@ -26,12 +26,11 @@ AssistantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 @router.get("/console/assistants")
 async def assistant_list(request: Request, state: State, operator: SignedIn) -> Response:
     context = {
-        "operator": operator,
         "active": "assistants",
         "assistants": await state.assistants.list(operator.account_id),
         "currency": (await state.accounts.get(operator.account_id)).currency,
     }
-    return render(request, "assistants.html", context)
+    return await render_page(request, state, operator, "assistants.html", context)
 
 
 @router.get("/console/assistants/new")
@@ -157,7 +156,6 @@ async def _form_page(
 ) -> Response:
     chat_messages = await _chat_messages(state, operator, assistant.id, chat_id) if assistant else None
     context: dict[str, Any] = {
-        "operator": operator,
         "active": "assistants",
         "assistant": assistant,
         "title": assistant.name if assistant else "New assistant",
@@ -172,4 +170,4 @@ async def _form_page(
         "authors": AUTHORS,
         "max_message_chars": state.settings.max_message_chars,
     }
-    return render(request, "assistant.html", context, status)
+    return await render_page(request, state, operator, "assistant.html", context, status)

@@ -3,17 +3,17 @@ agent, hand back. Every read and write goes through the engine's ConversationSer
 the API's do, so the two cannot disagree; another account's conversation is a 404."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from replyd.app_state import State
 from replyd.console.csrf import CheckedForm, message_problem
 from replyd.console.live import fingerprint, read_activity
 from replyd.console.sessions import SignedIn
-from replyd.console.web import ConsoleRoute, render
+from replyd.console.web import ConsoleRoute, render, render_page
 from replyd.errors import AssistantNotFound, ValidationFailed
 from replyd.services import Services
 from replyd.services.operators import Operator
@@ -24,6 +24,20 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
 AUTHORS = {"customer": "Customer", "ai": "AI", "agent": "Agent (human)"}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's filters and page, as its address carries them (and the filter form sends them)."""
+
+    assistant: str = ""
+    customer: str = ""
+    needs_human: str = ""
+    """``1``: only handoffs no human has answered yet."""
+    cursor: str = ""
+
+
+Listed = Annotated[ListQuery, Depends()]
 
 
 @dataclass(frozen=True)
@@ -40,29 +54,31 @@ def customer_label(customer_identifier: str | None, type: str, conversation_id: 
 
 
 @router.get("/console/conversations")
-async def conversation_list(
-    request: Request, state: State, operator: SignedIn, assistant: str = "", customer: str = "", cursor: str = ""
-) -> Response:
-    context = await _list_context(state, operator, assistant, customer, cursor)
-    return render(request, "conversations.html", context | {"active": "conversations"})
+async def conversation_list(request: Request, state: State, operator: SignedIn, query: Listed) -> Response:
+    context = await _list_context(state, operator, query)
+    return await render_page(request, state, operator, "conversations.html", context | {"active": "conversations"})
 
 
 @router.get("/console/conversations/rows")
-async def conversation_rows(
-    request: Request, state: State, operator: SignedIn, assistant: str = "", customer: str = "", cursor: str = ""
-) -> Response:
+async def conversation_rows(request: Request, state: State, operator: SignedIn, query: Listed) -> Response:
     """The list alone, which the page's script fetches when the event stream says so."""
-    return render(request, "_conversation_rows.html", await _list_context(state, operator, assistant, customer, cursor))
+    return render(request, "_conversation_rows.html", await _list_context(state, operator, query))
 
 
-async def _list_context(
-    state: Services, operator: Operator, assistant: str, customer: str, cursor: str
-) -> dict[str, Any]:
+def _filter_of(query: ListQuery) -> tuple[ConversationFilter, dict[str, str]]:
+    """What the list shows, and the filters as the next page's address repeats them."""
+    assistant_id = int(query.assistant) if query.assistant.isdigit() and 1 <= int(query.assistant) <= MAX_ID else None
+    customer = query.customer.replace("\x00", "").strip()[:255]
+    needs_human = query.needs_human == "1"
+    given = {"assistant": str(assistant_id or ""), "customer": customer, "needs_human": "1" if needs_human else ""}
+    return ConversationFilter(assistant_id, None, customer or None, needs_human), {k: v for k, v in given.items() if v}
+
+
+async def _list_context(state: Services, operator: Operator, query: ListQuery) -> dict[str, Any]:
     account_id = operator.account_id
     seen = fingerprint(await read_activity(state, account_id))  # before reading: a change in between is re-sent
-    assistant_id = int(assistant) if assistant.isdigit() and 1 <= int(assistant) <= MAX_ID else None
-    customer = customer.replace("\x00", "").strip()[:255]
-    where = ConversationFilter(assistant_id, None, customer or None)
+    where, filters = _filter_of(query)
+    cursor = query.cursor
     try:
         page = await state.conversations.page(account_id, where, PAGE_SIZE, cursor[:1000] or None)
     except ValidationFailed:  # a cursor edited by hand, or from an older replyd: the first page
@@ -77,18 +93,17 @@ async def _list_context(
         )
         for s in page.rows
     ]
-    filters = {k: v for k, v in (("assistant", str(assistant_id or "")), ("customer", customer)) if v}
     next_cursor = page.next_cursor
-    query = filters | ({"cursor": cursor} if cursor else {})
+    address = filters | ({"cursor": cursor} if cursor else {})
     return {
         "operator": operator,
         "rows": rows,
         "assistants": await state.assistants.list(account_id),
-        "assistant_id": assistant_id,
-        "customer": customer,
+        "where": where,
+        "is_filtered": bool(filters),
         "next_cursor": next_cursor,
         "next_query": "?" + urlencode(filters | {"cursor": next_cursor or ""}),
-        "query": "?" + urlencode(query) if query else "",
+        "query": "?" + urlencode(address) if address else "",
         "fingerprint": seen,
         "authors": AUTHORS,
     }
@@ -123,7 +138,7 @@ async def _conversation_response(
         "max_message_chars": state.settings.max_message_chars,
         "fingerprint": seen,
     }
-    return render(request, "conversation.html", context, status)
+    return await render_page(request, state, operator, "conversation.html", context, status)
 
 
 async def _view_context(state: Services, operator: Operator, conversation_id: str) -> dict[str, Any]:

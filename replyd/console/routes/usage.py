@@ -8,7 +8,7 @@ from replyd.app_state import State
 from replyd.clock import utcnow
 from replyd.console.chart import Bar, bar_chart, column_chart
 from replyd.console.sessions import SignedIn
-from replyd.console.web import ConsoleRoute, render
+from replyd.console.web import ConsoleRoute, render_page
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -39,7 +39,6 @@ async def usage_page(request: Request, state: State, operator: SignedIn) -> Resp
     ]
     currency = account.currency
     context = {
-        "operator": operator,
         "active": "usage",
         "account": account,
         "entries": usage.entries,
@@ -53,4 +52,4 @@ async def usage_page(request: Request, state: State, operator: SignedIn) -> Resp
             "per-assistant", "Spend per assistant", "What each assistant's replies cost.", per_assistant, currency
         ),
     }
-    return render(request, "usage.html", context)
+    return await render_page(request, state, operator, "usage.html", context)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from replyd.app_state import State
 from replyd.console.csrf import CheckedForm, problems_by_field
 from replyd.console.sessions import SignedIn
-from replyd.console.web import ConsoleRoute, render
+from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import NotFound, ValidationFailed
 from replyd.events.types import EVENT_TYPES
 from replyd.services import Services
@@ -68,13 +68,12 @@ async def delivery_list(
 ) -> Response:
     endpoint = await _own_endpoint(state, operator, endpoint_id)
     context = {
-        "operator": operator,
         "active": "webhooks",
         "endpoint": endpoint,
         "deliveries": await state.webhooks.deliveries(operator.account_id, endpoint_id, DELIVERIES_SHOWN),
         "replayed": bool(replayed),
     }
-    return render(request, "webhook_deliveries.html", context)
+    return await render_page(request, state, operator, "webhook_deliveries.html", context)
 
 
 @router.post("/console/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay")
@@ -109,7 +108,6 @@ async def _list_page(
 ) -> Response:
     """The list and the add form; ``url``, ``checked`` and ``errors`` refill a refused form."""
     context: dict[str, Any] = {
-        "operator": operator,
         "active": "webhooks",
         "endpoints": await state.webhooks.endpoints(operator.account_id),
         "added": added,
@@ -121,4 +119,4 @@ async def _list_page(
         "checked": checked or [],
         "errors": errors or {},
     }
-    return render(request, "webhooks.html", context, status)
+    return await render_page(request, state, operator, "webhooks.html", context, status)

@@ -1,6 +1,8 @@
 // replyd console: live updates. Every page works without this script; with it, the part of
 // a page marked data-live-src is fetched again whenever the server's event stream says that
-// something it shows has changed, and times are shown in the reader's own time zone.
+// something it shows has changed, times are shown in the reader's own time zone, and the tab's
+// title and the navigation count the conversations waiting for a human (with a short beep
+// when there are more, if the operator turned the sound on).
 (function () {
   "use strict";
 
@@ -15,12 +17,94 @@
   }
   localTimes(document);
 
-  var live = document.querySelector("[data-live-src]");
-  var status = document.querySelector("[data-live-status]");
-  if (!live || !window.EventSource || !window.fetch) {
-    return;
+  var SOUND_KEY = "replyd-console-sound";
+  var counter = document.querySelector("[data-needs-human]");
+  var waiting = counter ? parseInt(counter.getAttribute("data-needs-human"), 10) || 0 : 0;
+  var title = document.title.replace(/^\(\d+\) /, "");
+  var audio = null;
+
+  function storage() {
+    try {
+      return window.localStorage; // reading it throws where the reader blocked site data
+    } catch (e) {
+      return null;
+    }
   }
-  var conversation = live.getAttribute("data-conversation");
+
+  function soundIsOn() {
+    var store = storage();
+    return Boolean(store) && store.getItem(SOUND_KEY) === "on";
+  }
+
+  function audioContext() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Context) {
+      audio = new Context();
+    }
+    return audio;
+  }
+
+  function beep() {
+    var context = audioContext();
+    if (!context) {
+      return;
+    }
+    context.resume();
+    var tone = context.createOscillator();
+    var volume = context.createGain();
+    var now = context.currentTime;
+    tone.frequency.value = 880;
+    volume.gain.setValueAtTime(0.15, now);
+    volume.gain.exponentialRampToValueAtTime(0.001, now + 0.25);
+    tone.connect(volume);
+    volume.connect(context.destination);
+    tone.start(now);
+    tone.stop(now + 0.25);
+  }
+
+  function showWaiting(count) {
+    if (typeof count !== "number") {
+      return;
+    }
+    if (count > waiting && soundIsOn()) {
+      beep();
+    }
+    waiting = count;
+    document.title = count > 0 ? "(" + count + ") " + title : title;
+    if (counter) {
+      counter.hidden = count === 0;
+      counter.querySelector("[data-count]").textContent = String(count);
+    }
+  }
+
+  var toggle = document.querySelector("[data-sound-toggle]");
+  if (toggle && storage()) {
+    var box = toggle.querySelector("input");
+    box.checked = soundIsOn();
+    toggle.hidden = false;
+    box.addEventListener("change", function () {
+      storage().setItem(SOUND_KEY, box.checked ? "on" : "off");
+      if (box.checked) {
+        beep(); // so the operator hears what it sounds like; a click also lets the page play sound
+      }
+    });
+  }
+  // Browsers let a page play sound only after the reader did something on it.
+  function unlockAudio() {
+    var context = soundIsOn() ? audioContext() : null;
+    if (context) {
+      context.resume();
+    }
+  }
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
+
+  var live = window.fetch ? document.querySelector("[data-live-src]") : null;
+  var status = document.querySelector("[data-live-status]");
+  if (!counter || !window.EventSource) {
+    return; // signed out: no navigation, no stream
+  }
+  var conversation = live && live.getAttribute("data-conversation");
   var since = document.body.getAttribute("data-activity") || "";
   var busy = false;
   var again = false;
@@ -90,13 +174,15 @@
   }
 
   var source = new EventSource("/console/events?since=" + encodeURIComponent(since));
-  source.addEventListener("hello", function () {
+  source.addEventListener("hello", function (event) {
+    showWaiting(JSON.parse(event.data).needs_human);
     say("Live");
     document.body.setAttribute("data-live", "on");
   });
   source.addEventListener("change", function (event) {
     var change = JSON.parse(event.data);
-    if (!conversation || change.all || change.conversations.indexOf(conversation) !== -1) {
+    showWaiting(change.needs_human);
+    if (live && (!conversation || change.all || change.conversations.indexOf(conversation) !== -1)) {
       refresh();
     }
   });
