@@ -1,11 +1,14 @@
 """The async database engine. Users write plain ``sqlite:///...`` or ``postgresql://...``
 URLs; replyd swaps in the async driver (aiosqlite, asyncpg) itself."""
 
+import asyncio
 from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 from replyd.errors import ServiceUnavailable
 from replyd.store.sqlite_inline import inline_connector
@@ -42,18 +45,61 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(server.sync_engine, "handle_error", _lost_is_unavailable)
         return server
     # SQLite takes one writer at a time and makes others poll for the lock, so under load a
-    # write could wait past any timeout. One connection per process queues every statement
-    # fairly instead; several processes on one SQLite file still meet the busy timeout
-    # (use PostgreSQL for those). Its calls run on the event loop (sqlite_inline.py).
+    # write could wait past any timeout. One connection per process queues every transaction
+    # in turn instead (OneConnectionInTurn); several processes on one SQLite file still meet
+    # the busy timeout (use PostgreSQL for those). Its calls run on the event loop
+    # (sqlite_inline.py).
     engine = create_async_engine(
         full_url,
         async_creator=inline_connector(make_url(full_url).database or ":memory:"),
+        poolclass=OneConnectionInTurn,
         pool_size=1,
         max_overflow=0,
         pool_timeout=120,
     )
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
+
+
+class OneConnectionInTurn(AsyncAdaptedQueuePool):
+    """SQLite's one connection per process, lent to one task at a time in the order they asked.
+
+    SQLAlchemy's async pool makes tasks wait on an ``asyncio.Queue``, which is not first come,
+    first served: a task that asks just as the connection comes back takes it ahead of the task
+    woken for it, and that one goes to the back of the line. At 64 customers the slowest replies
+    lost their place five or six times each and waited over a second (docs/performance.md,
+    issue 12, part 3). Here every task first waits for its turn on an ``asyncio.Lock``, which is
+    fair: a task that asks while others wait waits behind them. The turn is held for as long as
+    the connection is out, so the pool itself always has the connection ready.
+
+    SQLAlchemy has no public hook before a checkout waits, so this overrides the two methods
+    every pool implements, ``_do_get`` and ``_do_return_conn``, and waits the way the pool's own
+    queue does (``await_``: the pool runs in SQLAlchemy's greenlet, called from async code)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = asyncio.Lock()
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        await_(self._wait_for_turn())
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._turn.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            self._turn.release()
+
+    async def _wait_for_turn(self) -> None:
+        try:
+            async with asyncio.timeout(self.timeout()):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise exc.TimeoutError(f"No turn at the SQLite connection within {self.timeout():g} s") from None
 
 
 def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:

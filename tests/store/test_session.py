@@ -1,0 +1,86 @@
+"""SQLite's one connection per process goes to the tasks that ask for it in the order they asked."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from replyd.store.session import OneConnectionInTurn, create_engine
+from replyd.store.sqlite_inline import inline_connector
+
+
+async def until_all_wait() -> None:
+    """Let every task that can run go on until it waits (no clock involved)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_the_connection_goes_to_tasks_in_the_order_they_asked(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    order: list[str] = []
+
+    async def use(name: str) -> None:
+        async with engine.connect() as db:
+            await db.execute(text("SELECT 1"))
+            order.append(name)
+
+    try:
+        holder = await engine.connect().start()
+        waiting = []
+        for name in ("first", "second", "third"):
+            waiting.append(asyncio.create_task(use(name)))
+            await until_all_wait()
+        await holder.close()  # "first" is woken for the connection, but before it runs ...
+        await use("the one that just gave it back")  # ... the one that gave it back asks again
+        await asyncio.gather(*waiting)
+    finally:
+        await engine.dispose()
+    # SQLAlchemy's own pool would give it to the one that asked last, and send "first" to the
+    # back of the line: ["the one that just gave it back", "second", "third", "first"].
+    assert order == ["first", "second", "third", "the one that just gave it back"]
+
+
+async def test_a_task_that_waits_too_long_is_told_so(tmp_path: Path) -> None:
+    engine = create_async_engine(
+        "sqlite+aiosqlite://",
+        async_creator=inline_connector(str(tmp_path / "turns.db")),
+        poolclass=OneConnectionInTurn,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.01,
+    )
+    try:
+        holder = await engine.connect().start()
+        with pytest.raises(exc.TimeoutError):  # the holder does not give it back in time
+            await engine.connect().start()
+        await holder.close()
+        async with engine.connect() as db:  # and the turn it gave up is not lost
+            assert (await db.scalar(text("SELECT 1"))) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_task_cancelled_while_waiting_leaves_its_turn_to_the_next(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    try:
+        holder = await engine.connect().start()
+        cancelled = asyncio.create_task(engine.connect().start())
+        next_one = asyncio.create_task(engine.connect().start())
+        await until_all_wait()
+        await holder.close()  # "cancelled" is woken for the connection, and cancelled before it runs
+        cancelled.cancel()
+        connection = await next_one
+        assert (await connection.scalar(text("SELECT 1"))) == 1
+        await connection.close()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+    finally:
+        await engine.dispose()
+
+
+def test_only_sqlite_takes_turns(tmp_path: Path) -> None:
+    assert isinstance(create_engine(f"sqlite:///{tmp_path / 'turns.db'}").pool, OneConnectionInTurn)
+    assert type(create_engine("postgresql://replyd@127.0.0.1/replyd").pool) is AsyncAdaptedQueuePool
