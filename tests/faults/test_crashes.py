@@ -207,12 +207,13 @@ async def test_sigterm_lets_the_reply_in_flight_finish_then_the_process_exits(
 
 
 async def _wait_until_refusing_connections(url: str) -> None:
-    """Until a new connection is refused: the process has closed its listening socket."""
+    """Until a new connection is refused (the process has closed its listening socket), or
+    closed unanswered (it was accepted just before)."""
     for _ in range(400):
         async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
             try:
                 await client.get(url + "/healthz")
-            except httpx.ConnectError:
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
                 return
         await asyncio.sleep(0.025)
     raise AssertionError("the server still accepts connections after SIGTERM")
