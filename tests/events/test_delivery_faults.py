@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.store.events import DeliveryAttempt
+from replyd.store.events import Delivery, DeliveryAttempt
 from replyd.store.migrate import upgrade_database
 from tests.conftest import RUN_PREFIX, Tenant, empty_database, sessions_on
 from tests.events.test_events import say, start_chat, subscribe
@@ -115,13 +115,28 @@ def settled(client: httpx.AsyncClient, endpoint_id: int, count: int, status: str
     return check
 
 
+def only_one_claimed(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[bool]]:
+    """A condition for eventually(): one delivery is being sent, no other is claimed."""
+
+    async def check() -> bool:
+        async with sessions() as session:
+            claimed = await session.scalar(select(func.count()).where(Delivery.locked_until.is_not(None)))
+        return claimed == 1
+
+    return check
+
+
 def arrivals(receiver: EventReceiver) -> Counter[str]:
     """How often each ``webhook-id`` arrived, answered or not."""
     return Counter(headers["webhook-id"] for headers, _ in receiver.received)
 
 
 async def test_a_process_killed_mid_delivery_loses_nothing_and_the_next_sends_that_one_again_with_its_webhook_id(
-    launch: Launch, tenant_of: TenantOf, client_for: ClientFor, receiver: tuple[EventReceiver, str]
+    launch: Launch,
+    tenant_of: TenantOf,
+    own_sessions: async_sessionmaker[AsyncSession],
+    client_for: ClientFor,
+    receiver: tuple[EventReceiver, str],
 ) -> None:
     inbox, url = receiver
     short_lease = {"webhook_timeout_s": 3, "webhook_lease_s": 4}  # the next process waits for the lease to end
@@ -131,6 +146,7 @@ async def test_a_process_killed_mid_delivery_loses_nothing_and_the_next_sends_th
     inbox.hold = 1  # the first delivery to arrive is never answered
     told = await produce([tenant], chats=3, messages=3)
     await eventually(lambda: len(inbox.held()) == 1)
+    await eventually(only_one_claimed(own_sessions))  # the others sent with it are answered and settled
 
     await asyncio.to_thread(first.kill)
     second = await launch("second", **short_lease)
