@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 """Events fanned out, and deliveries sent, per round."""
+IDLE_S = 0.25
+"""The wait after a round that found nothing to do: how late a new event may start out."""
 EXCERPT_CHARS = 500
 """Of each answer's body, kept in the attempt's log."""
 USER_AGENT = "replyd-events/1"
@@ -56,7 +58,7 @@ class EventDelivery:
         """Longer than a send can take (``timeout_s`` bounds the whole of it), so that no other
         process sends the delivery while this one still does."""
 
-    async def run_forever(self, interval_s: float = 1.0) -> None:
+    async def run_forever(self, interval_s: float = IDLE_S) -> None:
         """Deliver until cancelled; a round that fails (the database away) is tried again."""
         while True:
             try:
