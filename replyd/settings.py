@@ -4,7 +4,9 @@ Nothing else in replyd reads ``os.environ``: the settings object is built at the
 (CLI, tests) and passed in, so one process can run several differently configured apps.
 """
 
-from pydantic import AliasChoices, Field, field_validator
+from typing import Self
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +33,10 @@ class Settings(BaseSettings):
     webhook_disable_after_s: float = Field(default=3 * 24 * 3600, gt=0)
     """An event endpoint whose deliveries keep failing this long is disabled."""
     webhook_timeout_s: float = Field(default=10.0, gt=0)
-    """How long an event endpoint has to answer a delivery."""
+    """How long an event endpoint has to answer a delivery (the whole answer, read)."""
+    webhook_lease_s: float = Field(default=20.0, gt=0)
+    """How long a process holds a delivery it sends: no other process sends it meanwhile, and
+    one that died mid-send leaves it to another once this ends. Longer than the timeout."""
 
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""
@@ -89,6 +94,15 @@ class Settings(BaseSettings):
     def _schedule_is_seconds(cls, schedule: str) -> str:
         retry_schedule(schedule)
         return schedule
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Self:
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError(
+                f"webhook_lease_s ({self.webhook_lease_s:g}) must be longer than webhook_timeout_s "
+                f"({self.webhook_timeout_s:g}): another process would send a delivery still being sent"
+            )
+        return self
 
     @property
     def webhook_retry_schedule_s(self) -> list[float]:

@@ -5,7 +5,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,10 @@ def receiver() -> Iterator[tuple[EventReceiver, str]]:
     """An integrator's event endpoint, and its URL."""
     receiver = EventReceiver()
     with serve_in_thread(receiver.app()) as url:
-        yield receiver, f"{url}/events"
+        try:
+            yield receiver, f"{url}/events"
+        finally:
+            receiver.release()  # a delivery still held open ends before its server stops
 
 
 @pytest.fixture(scope="session")
@@ -156,11 +159,19 @@ def server(start_server: Callable[..., AbstractContextManager[str]]) -> Iterator
         yield url
 
 
+@asynccontextmanager
+async def sessions_on(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    yield session_factory(engine)
-    await engine.dispose()
+    async with sessions_on(database_url) as sessions:
+        yield sessions
 
 
 @dataclass
@@ -179,14 +190,19 @@ class Tenant:
 
 @pytest.fixture
 async def make_tenant(db: async_sessionmaker[AsyncSession], server: str) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_tenant(balance="10.00", rate_limit=None, base_url=server, **assistant_fields)``."""
+    """``await make_tenant(balance="10.00", rate_limit=None, base_url=server, sessions=db, **assistant_fields)``:
+    ``sessions`` is the database to make it in, for servers on a database of a test's own."""
     clients: list[httpx.AsyncClient] = []
 
     async def make(
-        balance: str = "10.00", rate_limit: str | None = None, base_url: str | None = None, **assistant_fields: Any
+        balance: str = "10.00",
+        rate_limit: str | None = None,
+        base_url: str | None = None,
+        sessions: async_sessionmaker[AsyncSession] = db,
+        **assistant_fields: Any,
     ) -> Tenant:
         config = AssistantConfig.model_validate({"name": "Test assistant", "model": STUB_MODEL} | assistant_fields)
-        async with db() as session, session.begin():
+        async with sessions() as session, session.begin():
             account = await accounts.create_account(session, "test", parse_amount(balance), new_webhook_secret())
             token = await accounts.create_token(session, account.id, rate_limit)
             assistant = await create_assistant(session, account.id, config.to_columns())

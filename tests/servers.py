@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import inspect
 import json
+import random
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,15 +22,15 @@ from standardwebhooks import Webhook as StandardWebhook
 from standardwebhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+def serve_in_thread(app: ASGIApp, port: int = 0) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a loopback port (by default a free one); yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -298,13 +299,25 @@ def _close(sock: socket.socket) -> None:
 class EventReceiver:
     """An integrator's event endpoint: checks every delivery with the ``standardwebhooks``
     library (never with replyd's code), keeps the ones that verify, counts the ones that do
-    not, and answers the scripted statuses in turn, then 200."""
+    not, and answers the scripted statuses in turn, then 200: after up to ``delay_s`` (a random
+    wait, so that a sender's deliveries end at different times). The next ``hold`` deliveries
+    get no answer until ``release()`` (then 503: their sender has gone); the next ``trickle``
+    get 200 at once and then their body, a byte every 0.3 s for 3 s. It notes each
+    ``webhook-id`` that arrived again while a request with it was still open."""
 
     secret: str = ""
     statuses: deque[int] = field(default_factory=deque)
     received: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
-    """Verified deliveries, with their headers, in arrival order (failed answers included)."""
+    """Verified deliveries, with their headers, in the order they were answered (held ones: as
+    they arrived); failed and held ones included, ``answered`` saying which."""
     unverified: int = 0
+    delay_s: float = 0.0
+    hold: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+    trickle: int = 0
+    open_requests: Counter[str] = field(default_factory=Counter)
+    """Per ``webhook-id``, the requests with it being answered now (trickled ones: until their body starts)."""
+    overlaps: list[str] = field(default_factory=list)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/events", self._receive, methods=["POST"])])
@@ -314,6 +327,13 @@ class EventReceiver:
         delivered = [payload for headers, payload in self.received if headers["answered"].startswith("2")]
         return [payload for payload in delivered if type is None or payload["type"] == type]
 
+    def held(self) -> list[str]:
+        """The ``webhook-id`` of each delivery held open."""
+        return [headers["webhook-id"] for headers, _ in self.received if headers["answered"] == "held"]
+
+    def release(self) -> None:
+        self.released.set()
+
     async def _receive(self, request: Request) -> Response:
         body = await request.body()
         headers = dict(request.headers)
@@ -322,6 +342,33 @@ class EventReceiver:
         except WebhookVerificationError:
             self.unverified += 1
             return Response(status_code=400)
+        webhook_id = headers["webhook-id"]
+        if self.open_requests[webhook_id]:
+            self.overlaps.append(webhook_id)
+        self.open_requests[webhook_id] += 1
+        try:
+            return await self._answer(headers, payload)
+        finally:
+            self.open_requests[webhook_id] -= 1
+
+    async def _answer(self, headers: dict[str, str], payload: dict[str, Any]) -> Response:
+        if self.hold:
+            self.hold -= 1
+            self.received.append((headers | {"answered": "held"}, payload))
+            while not self.released.is_set():
+                await asyncio.sleep(0.05)
+            return Response(status_code=503)
+        if self.trickle:
+            self.trickle -= 1
+            self.received.append((headers | {"answered": "trickled"}, payload))
+            return StreamingResponse(_slowly(b"0123456789", 0.3))
         status = self.statuses.popleft() if self.statuses else 200
+        await asyncio.sleep(random.uniform(0, self.delay_s))
         self.received.append((headers | {"answered": str(status)}, payload))
         return Response(status_code=status)
+
+
+async def _slowly(body: bytes, pause_s: float) -> AsyncIterator[bytes]:
+    for byte in body:
+        await asyncio.sleep(pause_s)
+        yield bytes([byte])

@@ -79,16 +79,17 @@ def events_delivered(database_url: str) -> Callable[[], Awaitable[None]]:
     return settle
 
 
-def replyd_env(database_url: str, stub_url: str, redis_url: str | None = None) -> dict[str, str]:
+def replyd_env(database_url: str, stub_url: str | None = None, redis_url: str | None = None) -> dict[str, str]:
+    """``stub_url``: the model's, for a benchmark that asks for replies."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPLYD_", "OPENAI_"))}
     if redis_url:
         env |= {"REPLYD_REDIS_URL": redis_url, "REPLYD_REDIS_KEY_PREFIX": f"replyd-bench-{os.getpid()}"}
+    if stub_url:
+        env |= {"REPLYD_OPENAI_BASE_URL": stub_url, "REPLYD_OPENAI_API_KEY": "x"}
     return env | {
         "REPLYD_DATABASE_URL": database_url,
-        "REPLYD_OPENAI_BASE_URL": stub_url,
-        "REPLYD_OPENAI_API_KEY": "x",
         "REPLYD_RATE_LIMIT": "1000000/minute",
-        "REPLYD_WEBHOOK_ALLOW": "127.0.0.1",  # the --endpoint leg's event receiver
+        "REPLYD_WEBHOOK_ALLOW": "127.0.0.1",  # the event receivers of --endpoint and bench.events
     }
 
 

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 """Events fanned out, and deliveries sent, per round."""
+IDLE_S = 0.25
+"""The wait after a round that found nothing to do: how late a new event may start out."""
 EXCERPT_CHARS = 500
 """Of each answer's body, kept in the attempt's log."""
 USER_AGENT = "replyd-events/1"
@@ -45,15 +47,18 @@ class EventDelivery:
         retry_schedule_s: list[float],
         disable_after_s: float,
         timeout_s: float,
+        lease_s: float,
     ) -> None:
         self._sessions = sessions
         self._outbound = outbound
         self._schedule = retry_schedule_s
         self._disable_after = timedelta(seconds=disable_after_s)
         self._timeout_s = timeout_s
-        self._lease = timedelta(seconds=timeout_s + 10)
+        self._lease = timedelta(seconds=lease_s)
+        """Longer than a send can take (``timeout_s`` bounds the whole of it), so that no other
+        process sends the delivery while this one still does."""
 
-    async def run_forever(self, interval_s: float = 1.0) -> None:
+    async def run_forever(self, interval_s: float = IDLE_S) -> None:
         """Deliver until cancelled; a round that fails (the database away) is tried again."""
         while True:
             try:
@@ -89,13 +94,16 @@ class EventDelivery:
         try:
             signed = signature_headers(body.encode(), due.event_public_id, utcnow(), [due.secret])
             headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
-            async with self._outbound.send("POST", due.url, body.encode(), headers, self._timeout_s) as response:
+            async with (
+                asyncio.timeout(self._timeout_s),  # httpx's timeout bounds each read, not the whole answer
+                self._outbound.send("POST", due.url, body.encode(), headers, self._timeout_s) as response,
+            ):
                 status = response.status_code
                 excerpt = await _excerpt(response)
         except BlockedAddress as exc:
             error = f"refused: {exc}"
-        except httpx.TimeoutException:
-            error = f"no answer within {self._timeout_s:g} s"
+        except (httpx.TimeoutException, TimeoutError):
+            status, error = None, f"no answer within {self._timeout_s:g} s"  # cut off: no answer, whatever its status
         except httpx.HTTPError as exc:
             error = f"could not connect: {type(exc).__name__}"
         except Exception as exc:  # logged and retried like any failed attempt, never left claimed

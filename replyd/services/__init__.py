@@ -113,6 +113,7 @@ class Services:
                 settings.webhook_retry_schedule_s,
                 settings.webhook_disable_after_s,
                 settings.webhook_timeout_s,
+                settings.webhook_lease_s,
             ),
             telemetry=telemetry,
         )

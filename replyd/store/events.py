@@ -19,12 +19,13 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from replyd.clock import utcnow
 from replyd.store.accounts import settings_changed
@@ -190,8 +191,14 @@ async def fan_out(session: AsyncSession, limit: int) -> int:
 
 async def due_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """Pending deliveries whose time has come and that no process holds, of enabled endpoints,
-    each the earliest pending one of its conversation at its endpoint (order per conversation)."""
-    earlier = aliased(Delivery)
+    each the earliest pending one of its conversation at its endpoint (order per conversation).
+    The earliest are found by grouping the pending ones, so that a round reads those alone,
+    never a long conversation's delivered ones."""
+    earliest = (
+        select(func.min(Delivery.id))
+        .where(Delivery.status == "pending")
+        .group_by(Delivery.endpoint_id, Delivery.conversation_id)
+    )
     rows = await session.scalars(
         select(Delivery.id)
         .join(EventEndpoint, EventEndpoint.id == Delivery.endpoint_id)
@@ -200,14 +207,7 @@ async def due_deliveries(session: AsyncSession, now: datetime, limit: int) -> li
             Delivery.next_attempt_at <= now,
             (Delivery.locked_until.is_(None)) | (Delivery.locked_until < now),
             EventEndpoint.enabled.is_(True),
-            ~select(earlier.id)
-            .where(
-                earlier.endpoint_id == Delivery.endpoint_id,
-                earlier.conversation_id == Delivery.conversation_id,
-                earlier.status == "pending",
-                earlier.id < Delivery.id,
-            )
-            .exists(),
+            Delivery.conversation_id.is_(None) | Delivery.id.in_(earliest),  # no conversation: no order
         )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)

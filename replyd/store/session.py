@@ -116,8 +116,10 @@ def _lost_is_unavailable(context: ExceptionContext) -> None:
     """A connection lost mid-transaction is ``ServiceUnavailable`` too (SQLAlchemy has already
     dropped it from the pool). If it was lost during a COMMIT, the transaction may have been
     stored all the same; a retry with the same Idempotency-Key then gets its answer. A pooled
-    connection found dead by the ping before use is left alone: the pool connects anew."""
-    if context.is_disconnect and not context.is_pre_ping:
+    connection found dead by the ping before use is left alone: the pool connects anew. So is
+    a task cancelled mid-statement (SQLAlchemy drops the connection then too): it must end
+    cancelled, or a background loop would take it for an outage and never stop."""
+    if context.is_disconnect and not context.is_pre_ping and isinstance(context.original_exception, Exception):
         raise ServiceUnavailable() from context.original_exception
 
 

@@ -1,15 +1,18 @@
-"""SQLite's one connection per process goes to the tasks that ask for it in the order they asked."""
+"""SQLite's one connection per process goes to the tasks that ask for it in the order they asked;
+a task cancelled mid-statement ends cancelled, whatever the database."""
 
 import asyncio
 from pathlib import Path
 
 import pytest
 from sqlalchemy import exc, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from replyd.store.session import OneConnectionInTurn, create_engine
 from replyd.store.sqlite_inline import inline_connector
+from tests.servers import eventually
 
 
 async def until_all_wait() -> None:
@@ -84,3 +87,31 @@ async def test_a_task_cancelled_while_waiting_leaves_its_turn_to_the_next(tmp_pa
 def test_only_sqlite_takes_turns(tmp_path: Path) -> None:
     assert isinstance(create_engine(f"sqlite:///{tmp_path / 'turns.db'}").pool, OneConnectionInTurn)
     assert type(create_engine("postgresql://replyd@127.0.0.1/replyd").pool) is AsyncAdaptedQueuePool
+
+
+async def test_a_task_cancelled_mid_statement_ends_cancelled_not_told_the_database_is_away(database_url: str) -> None:
+    """SQLAlchemy drops the connection of a cancelled statement as it drops a lost one; only a
+    lost one is an outage. Told ServiceUnavailable instead, a background loop took its
+    cancelling at shutdown for an outage, went on, and kept its process from exiting."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("needs PostgreSQL: a SQLite statement runs to its end")
+    engine = create_engine(database_url)
+    sleep = "SELECT pg_sleep(10)"
+
+    async def sleep_in_the_database() -> None:
+        async with engine.connect() as db:
+            await db.execute(text(sleep))
+
+    async def sleeping() -> bool:
+        async with engine.connect() as db:
+            running = "SELECT count(*) FROM pg_stat_activity WHERE query = :sleep AND state = 'active'"
+            return bool(await db.scalar(text(running), {"sleep": sleep}))
+
+    try:
+        task = asyncio.create_task(sleep_in_the_database())
+        await eventually(sleeping)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await engine.dispose()
