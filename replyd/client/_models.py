@@ -48,6 +48,11 @@ class Conversation(_Answer):
     external_identifier: str | None
     """The customer_identifier of generate-reply conversations."""
     ai_enabled: bool
+    ai_disabled_by: Literal["operator", "model", "rule"] | None = None
+    """While the AI is off: a takeover (``operator``) or a handoff (``model``, ``rule``)."""
+    ai_disabled_reason: str | None = None
+    needs_human: bool = False
+    """A handoff that no human has answered yet."""
     variables: dict[str, Any]
     history: list[HistoryMessage]
 
@@ -64,6 +69,8 @@ class ConversationSummary(_Answer):
     message_count: int
     total_cost: Decimal
     ai_enabled: bool
+    ai_disabled_by: Literal["operator", "model", "rule"] | None = None
+    needs_human: bool = False
     created_at: datetime
     updated_at: datetime
 
@@ -121,6 +128,8 @@ class Assistant(_Answer):
     functions: list[dict[str, Any]]
     handoff_enabled: bool
     handoff_message: str
+    handoff_triggers: list[str] = []
+    resume_ai_after_s: int | None = None
     max_function_rounds: int
     created_at: datetime
     updated_at: datetime
@@ -149,6 +158,8 @@ class Account(_Answer):
     currency: str
     balance: Decimal
     balance_micros: int
+    balance_low_threshold: Decimal | None = None
+    """Below this, a charge sends ``account.balance_low`` to the account's event endpoints."""
     token: TokenInfo
     """The token the client authenticates with."""
 

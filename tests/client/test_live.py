@@ -69,6 +69,8 @@ async def test_a_human_takes_a_conversation_over_and_hands_it_back(
     assert (taken.conversation_id, taken.ai_enabled) == (first.conversation_id, False)
     unanswered = await client.generate_reply(tenant.assistant_id, "c-1", "anyone there?")
     assert (unanswered.reply, unanswered.ai_disabled) == (None, True)
+    taken_over = await client.get_conversation(first.conversation_id)
+    assert (taken_over.ai_disabled_by, taken_over.needs_human) == ("operator", False)
     agent = await client.add_agent_message(first.conversation_id, "Hi, this is Anna.")
     assert (agent.conversation_id, agent.message.author, agent.message.content) == (
         first.conversation_id,
@@ -133,6 +135,7 @@ async def test_the_account_shows_its_balance_and_the_usage_lists_each_charge(
 ) -> None:
     account = await client.get_account()
     assert (account.account_id, account.balance, account.balance_micros) == (tenant.account_id, Decimal("10.00"), 10**7)
+    assert account.balance_low_threshold is None
     assert (account.token.id, account.token.scope) == (tenant.token_id, "admin")
     reply = await client.generate_reply(tenant.assistant_id, "c-1", "hi")
     newest = await client.get_usage(per_page=1)
