@@ -164,12 +164,17 @@ class ConversationService:
     async def resume_idle(self, conversation_id: str, idle_since_before: datetime) -> bool:
         """Turn the AI back on in a conversation whose humans have been quiet since before
         ``idle_since_before`` (an assistant's ``resume_ai_after_s``), if they still are once
-        its lock is held; whether it did."""
-        conversation = await self._reload(None, conversation_id)
-        async with self._hold(conversation), self._sessions() as session, session.begin():
-            conversation = await self._find(session, None, conversation_id)
-            quiet_since = conversation.human_active_at
-            if not conversation.ai_disabled or quiet_since is None or quiet_since >= idle_since_before:
+        its lock is held; whether it did. One erased since the sweep found it is left alone."""
+        async with self._sessions() as session:
+            found = await conversations.get_any_conversation(session, conversation_id)
+        if found is None:
+            return False
+        async with self._hold(found), self._sessions() as session, session.begin():
+            conversation = await conversations.get_any_conversation(session, conversation_id)
+            quiet_since = conversation.human_active_at if conversation else None
+            if conversation is None or not conversation.ai_disabled or quiet_since is None:
+                return False
+            if quiet_since >= idle_since_before:  # a human wrote since the sweep looked
                 return False
             await conversations.turn_ai_on(session, conversation.id)
             reason = f"No human wrote since {quiet_since.isoformat(timespec='seconds')}."

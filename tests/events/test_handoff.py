@@ -89,6 +89,9 @@ async def test_an_agent_writing_keeps_the_ai_off(
     assert await service.resume_idle(conversation_id, utcnow() + timedelta(seconds=1)) is False, "resumed twice"
     await eventually(lambda: len(inbox.payloads()) == 1)
 
+    assert (await tenant.client.delete(f"/api/conversations/{conversation_id}")).status_code == 200
+    assert await service.resume_idle(conversation_id, utcnow()) is False, "an erased conversation is left alone"
+
 
 async def test_a_takeover_and_a_hand_back_say_who(tenant: Tenant, receiver: tuple[EventReceiver, str]) -> None:
     inbox, url = receiver
