@@ -28,7 +28,7 @@ from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
-from tests.servers import EventReceiver, StubModel, TcpProxy, serve_in_thread
+from tests.servers import EventReceiver, StubModel, TcpProxy, receiving, serve_in_thread
 
 pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests/scale and tests/faults
 
@@ -60,12 +60,8 @@ def service_missing(what: str) -> None:
 @pytest.fixture
 def receiver() -> Iterator[tuple[EventReceiver, str]]:
     """An integrator's event endpoint, and its URL."""
-    receiver = EventReceiver()
-    with serve_in_thread(receiver.app()) as url:
-        try:
-            yield receiver, f"{url}/events"
-        finally:
-            receiver.release()  # a delivery still held open ends before its server stops
+    with receiving() as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -372,3 +372,14 @@ async def _slowly(body: bytes, pause_s: float) -> AsyncIterator[bytes]:
     for byte in body:
         await asyncio.sleep(pause_s)
         yield bytes([byte])
+
+
+@contextmanager
+def receiving() -> Iterator[tuple[EventReceiver, str]]:
+    """An ``EventReceiver`` served on a loopback port, and its URL."""
+    receiver = EventReceiver()
+    with serve_in_thread(receiver.app()) as url:
+        try:
+            yield receiver, f"{url}/events"
+        finally:
+            receiver.release()  # a delivery still held open ends before its server stops

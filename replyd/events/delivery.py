@@ -1,42 +1,87 @@
-"""Delivering the outbox: a loop in every ``replyd serve`` process. Each round it fans new
-events out into deliveries, then sends the deliveries that are due, each claimed with a
-lease so that no two processes send the same attempt at once (a process that dies mid-send
-leaves it to another once the lease ends: at least once, with the same ``webhook-id``).
+"""Delivering the outbox: a loop in every ``replyd serve`` process. Each round, in one
+transaction, it settles the attempts that ended since the round before, fans new events out
+into deliveries and claims the deliveries that can be sent, each with a lease so that no two
+processes send the same attempt at once (a process that dies mid-send leaves it to another
+once the lease ends: at least once, with the same ``webhook-id``). Then it sends them, and
+the next round starts while they are on their way: a slow endpoint holds up nobody else's.
+
+One conversation's events reach an endpoint in order. The deliveries of a round are sent as
+chains, one per conversation at an endpoint, each one after another (the chains at once); a
+chain stops at its first failure, and the rest of it waits until that one is delivered or
+has failed for good.
 
 A 2xx answer delivers; 410 Gone disables the endpoint; anything else (another status, a
 timeout, no connection, an address the guard refuses) is retried on the schedule of
 ``REPLYD_WEBHOOK_RETRY_SCHEDULE``, with jitter, and fails for good when it runs out. An
-endpoint failing for longer than ``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled. One
-conversation's events reach an endpoint in order: the next waits until the one before is
-delivered or has failed for good."""
+endpoint failing for longer than ``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
+
+Rounds come at most every ``ROUND_S`` while there is work, so that the events of that time
+share a round's queries; a round that found nothing is followed by one ``IDLE_S`` later."""
 
 import asyncio
-import json
 import logging
 import random
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
 from replyd.events.types import envelope
 from replyd.functions.signing import signature_headers
 from replyd.functions.ssrf import BlockedAddress
-from replyd.outbound import Outbound
+from replyd.outbound import Outbound, SendFailed
 from replyd.store import events
 from replyd.store.events import Due
 
 log = logging.getLogger(__name__)
 
-BATCH = 50
-"""Events fanned out, and deliveries sent, per round."""
+BATCH = 100
+"""Events fanned out per round, and deliveries on their way at once."""
+ROUND_S = 0.1
+"""The shortest time between two rounds while events come in or go out."""
 IDLE_S = 0.25
 """The wait after a round that found nothing to do: how late a new event may start out."""
 EXCERPT_CHARS = 500
 """Of each answer's body, kept in the attempt's log."""
 USER_AGENT = "replyd-events/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt at a delivery came to: the answer's status (None: no answer), or why not."""
+
+    due: Due
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    excerpt: str | None
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Chain:
+    """Claimed deliveries of one conversation at one endpoint (or one without a conversation),
+    sent one after another; what came of those attempted, and those left unattempted."""
+
+    dues: list[Due]
+    outcomes: list[Outcome] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
+
+
+def chains(claimed: list[Due]) -> list[Chain]:
+    """The claimed deliveries (oldest first) as chains, each in order."""
+    by_key: dict[tuple[int, str] | int, Chain] = {}
+    for due in claimed:
+        key = (due.endpoint_id, due.conversation_id) if due.conversation_id else due.delivery_id
+        by_key.setdefault(key, Chain([])).dues.append(due)
+    return list(by_key.values())
 
 
 class EventDelivery:
@@ -54,109 +99,129 @@ class EventDelivery:
         self._schedule = retry_schedule_s
         self._disable_after = timedelta(seconds=disable_after_s)
         self._timeout_s = timeout_s
-        self._lease = timedelta(seconds=lease_s)
+        self._lease_s = lease_s
         """Longer than a send can take (``timeout_s`` bounds the whole of it), so that no other
         process sends the delivery while this one still does."""
+        self._sending: dict[asyncio.Task[Chain], int] = {}
+        """The chains on their way, and how many deliveries each holds."""
 
-    async def run_forever(self, interval_s: float = IDLE_S) -> None:
-        """Deliver until cancelled; a round that fails (the database away) is tried again."""
-        while True:
-            try:
-                busy = await self.deliver_due()
-            except Exception:
-                log.warning("delivering events failed; trying again", exc_info=True)
-                busy = False
-            if not busy:
-                await asyncio.sleep(interval_s)
+    async def run_forever(self) -> None:
+        """Deliver until cancelled; a round that fails (the database away) is tried again, its
+        ended attempts with it. Cancelled, it cancels the sends in flight: their deliveries go
+        out again once their leases end (at least once)."""
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    worked, full = await self.deliver_round()
+                except Exception:
+                    log.warning("delivering events failed; trying again", exc_info=True)
+                    worked, full = False, False
+                if not full:
+                    pause = ROUND_S if worked or self._sending else IDLE_S
+                    await asyncio.sleep(max(0.0, pause - (time.monotonic() - started)))
+        finally:
+            for task in self._sending:
+                task.cancel()
 
-    async def deliver_due(self) -> bool:
-        """One round; whether there was anything to do (then the next round comes at once)."""
-        async with self._sessions() as session, session.begin():
-            fanned = await events.fan_out(session, BATCH)
+    async def deliver_round(self) -> tuple[bool, bool]:
+        """One round: whether it had anything to do, and whether it left work it had no room
+        for (then the next round comes at once)."""
+        ended = [task for task in self._sending if task.done()]
+        room = BATCH - sum(self._sending.values()) + sum(self._sending[task] for task in ended)
         now = utcnow()
-        async with self._sessions() as session:
-            due = await events.due_deliveries(session, now, BATCH)
-        claimed = [d for d in [await self._claim(delivery_id, now) for delivery_id in due] if d is not None]
-        await asyncio.gather(*(self._send(delivery) for delivery in claimed))
-        return bool(fanned or claimed)
-
-    async def _claim(self, delivery_id: int, now: datetime) -> Due | None:
         async with self._sessions() as session, session.begin():
-            return await events.claim(session, delivery_id, now, self._lease)
+            if ended:
+                await self._settle(session, [task.result() for task in ended], now)
+            fanned = await events.fan_out(session, now, BATCH)
+            claimed = await events.claim_due(session, now, timedelta(seconds=self._lease_s), room) if room else []
+        for task in ended:
+            del self._sending[task]
+        deadline = time.monotonic() + self._lease_s - self._timeout_s - 2 * ROUND_S
+        for chain in chains(claimed):
+            self._sending[asyncio.create_task(self._send_chain(chain, deadline))] = len(chain.dues)
+        return bool(ended or fanned or claimed), fanned == BATCH or (bool(claimed) and len(claimed) == room)
 
-    async def _send(self, due: Due) -> None:
-        body = json.dumps(
-            envelope(due.event_public_id, due.event_type, due.event_created_at, due.data), separators=(",", ":")
-        )
+    async def _send_chain(self, chain: Chain, deadline: float) -> Chain:
+        """Send one after another until one fails or the time runs out to send another within
+        the lease (and settle it in a round after); the rest are let go unattempted."""
+        for n, due in enumerate(chain.dues):
+            if chain.outcomes and (not chain.outcomes[-1].delivered or time.monotonic() > deadline):
+                chain.unsent = [d.delivery_id for d in chain.dues[n:]]
+                break
+            chain.outcomes.append(await self._send(due))
+        return chain
+
+    async def _send(self, due: Due) -> Outcome:
+        """Never raises: whatever goes wrong is the attempt's outcome, retried like any other."""
+        body = orjson.dumps(envelope(due.event_public_id, due.event_type, due.event_created_at, due.data))
+        attempted_at = utcnow()
         started = time.perf_counter()
         status: int | None = None
         excerpt = error = None
         try:
-            signed = signature_headers(body.encode(), due.event_public_id, utcnow(), [due.secret])
+            signed = signature_headers(body, due.event_public_id, attempted_at, [due.secret])
             headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
-            async with (
-                asyncio.timeout(self._timeout_s),  # httpx's timeout bounds each read, not the whole answer
-                self._outbound.send("POST", due.url, body.encode(), headers, self._timeout_s) as response,
-            ):
-                status = response.status_code
-                excerpt = await _excerpt(response)
+            answer = await self._outbound.send("POST", due.url, body, headers, self._timeout_s, EXCERPT_CHARS)
+            status = answer.status
+            excerpt = answer.body.decode(errors="replace").replace("\x00", "")  # a database keeps no NUL
         except BlockedAddress as exc:
             error = f"refused: {exc}"
-        except (httpx.TimeoutException, TimeoutError):
-            status, error = None, f"no answer within {self._timeout_s:g} s"  # cut off: no answer, whatever its status
-        except httpx.HTTPError as exc:
-            error = f"could not connect: {type(exc).__name__}"
-        except Exception as exc:  # logged and retried like any failed attempt, never left claimed
+        except TimeoutError:
+            error = f"no answer within {self._timeout_s:g} s"
+        except SendFailed as exc:
+            error = f"could not connect: {exc}"
+        except Exception as exc:
             log.warning("sending delivery %s failed", due.delivery_id, exc_info=True)
             error = f"could not send: {type(exc).__name__}"
         latency_ms = round((time.perf_counter() - started) * 1000)
-        await self._settle(due, status, latency_ms, excerpt, error)
+        return Outcome(due, attempted_at, status, latency_ms, excerpt, error)
 
-    async def _settle(
-        self, due: Due, status: int | None, latency_ms: int, excerpt: str | None, error: str | None
-    ) -> None:
-        attempts = due.attempts + 1
-        now = utcnow()
-        async with self._sessions() as session, session.begin():
-            await events.log_attempt(
-                session,
-                due.delivery_id,
-                status_code=status,
-                latency_ms=latency_ms,
-                response_excerpt=excerpt,
-                error=error,
-            )
-            if status is not None and 200 <= status < 300:
-                await events.settle(
-                    session, due.delivery_id, status="delivered", attempts=attempts, next_attempt_at=now
+    async def _settle(self, session: AsyncSession, ended: list[Chain], now: datetime) -> None:
+        """Log every attempt and leave each delivery delivered, pending a retry, or failed for
+        good; endpoints that answered 410, or failed for too long, are disabled."""
+        outcomes = [outcome for chain in ended for outcome in chain.outcomes]
+        unsent = [delivery_id for chain in ended for delivery_id in chain.unsent]
+        if unsent:
+            await events.release(session, unsent)
+        await events.settle(session, [self._attempt(outcome, now) for outcome in outcomes])
+        succeeded = {o.due.endpoint_id for o in outcomes if o.delivered}
+        gone = {o.due.endpoint_id for o in outcomes if o.status_code == 410}
+        failed = {o.due.endpoint_id: o for o in outcomes if not o.delivered}
+        if succeeded:
+            await events.endpoints_succeeded(session, succeeded)
+        for endpoint_id in gone:
+            await events.disable_endpoint(session, endpoint_id, "The endpoint answered 410 Gone.")
+        still_failing = failed.keys() - succeeded - gone
+        if not still_failing:
+            return
+        for endpoint_id, since in (await events.endpoints_failed(session, still_failing, now)).items():
+            if now - since > self._disable_after:
+                last = failed[endpoint_id]
+                reason = (
+                    f"Its deliveries failed for more than {self._disable_after} "
+                    f"(the last: {last.error or last.status_code})."
                 )
-                await events.endpoint_succeeded(session, due.endpoint_id)
-                return
-            if status == 410:
-                await events.disable_endpoint(session, due.endpoint_id, "The endpoint answered 410 Gone.")
-                await events.settle(session, due.delivery_id, status="failed", attempts=attempts, next_attempt_at=now)
-                return
-            failing_since = await events.endpoint_failed(session, due.endpoint_id, now)
-            if now - failing_since > self._disable_after:
-                reason = f"Its deliveries failed for more than {self._disable_after} (the last: {error or status})."
-                await events.disable_endpoint(session, due.endpoint_id, reason)
-            if attempts > len(self._schedule):
-                await events.settle(session, due.delivery_id, status="failed", attempts=attempts, next_attempt_at=now)
-                return
+                await events.disable_endpoint(session, endpoint_id, reason)
+
+    def _attempt(self, outcome: Outcome, now: datetime) -> events.Attempt:
+        """The attempt as logged, and what it leaves its delivery."""
+        attempts = outcome.due.attempts + 1
+        if outcome.delivered:
+            status, next_attempt_at = "delivered", now
+        elif outcome.status_code == 410 or attempts > len(self._schedule):
+            status, next_attempt_at = "failed", now
+        else:
             wait_s = self._schedule[attempts - 1] * random.uniform(0.8, 1.2)  # jitter: endpoints back up apart
-            await events.settle(
-                session,
-                due.delivery_id,
-                status="pending",
-                attempts=attempts,
-                next_attempt_at=now + timedelta(seconds=wait_s),
-            )
-
-
-async def _excerpt(response: httpx.Response) -> str:
-    data = b""
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= EXCERPT_CHARS:
-            break
-    return data[:EXCERPT_CHARS].decode(errors="replace").replace("\x00", "")  # a database keeps no NUL
+            status, next_attempt_at = "pending", now + timedelta(seconds=wait_s)
+        return events.Attempt(
+            delivery_id=outcome.due.delivery_id,
+            attempted_at=outcome.attempted_at,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            response_excerpt=outcome.excerpt,
+            error=outcome.error,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+        )

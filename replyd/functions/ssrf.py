@@ -86,7 +86,7 @@ class AddressGuard:
 
     async def resolve(self, host: str, port: int) -> str:
         """The address to connect to for ``host``; raises BlockedAddress if none may be used."""
-        addresses = await self.lookup(host, port)
+        addresses = [host] if is_address(host) else await self.lookup(host, port)
         if not addresses:
             raise BlockedAddress(f"{host} has no address")
         if host.lower() not in self.allowed_hosts:
@@ -94,3 +94,11 @@ class AddressGuard:
                 if not self.is_allowed(ipaddress.ip_address(text)):
                     raise BlockedAddress(f"{host} resolves to {text}, which webhooks may not reach")
         return addresses[0]
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

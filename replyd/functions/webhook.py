@@ -2,12 +2,9 @@
 timeout, no redirects, and a capped answer. Whatever goes wrong becomes ``{"error": ...}``
 for the model; the customer still gets a reply."""
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from replyd import json_rules
 from replyd.clock import utcnow
@@ -15,7 +12,7 @@ from replyd.errors import ReplydError
 from replyd.functions.signing import new_message_id, signature_headers
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.ssrf import BlockedAddress
-from replyd.outbound import Outbound
+from replyd.outbound import Answer, Outbound, SendFailed
 
 MAX_ANSWER_BYTES = 64 * 1024
 USER_AGENT = "replyd-webhook/1"
@@ -50,14 +47,13 @@ class WebhookCaller:
             separators=(",", ":"),
         ).encode()
         try:
-            async with asyncio.timeout(function.timeout_s):
-                return await self._send(function, body, context.signing_secrets)
+            return await self._send(function, body, context.signing_secrets)
         except BlockedAddress as exc:
             return {"error": f"refused: {exc}"}
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             return {"error": f"the function did not answer within {function.timeout_s:g} s"}
-        except httpx.HTTPError as exc:
-            return {"error": f"could not call the function: {type(exc).__name__}"}
+        except SendFailed as exc:
+            return {"error": f"could not call the function: {exc}"}
 
     async def _send(self, function: FunctionSpec, body: bytes, signing_secrets: list[str]) -> Any:
         headers = {
@@ -66,22 +62,19 @@ class WebhookCaller:
             "User-Agent": USER_AGENT,
             **signature_headers(body, new_message_id(), utcnow(), signing_secrets),
         }
-        async with self._outbound.send(
-            function.method, str(function.url), body, headers, function.timeout_s
-        ) as response:
-            if not response.is_success:
-                return {"error": f"the function answered HTTP {response.status_code}"}
-            return await _read_answer(response)
+        answer = await self._outbound.send(
+            function.method, str(function.url), body, headers, function.timeout_s, read_limit=MAX_ANSWER_BYTES + 1
+        )
+        if not answer.is_success:
+            return {"error": f"the function answered HTTP {answer.status}"}
+        return _read_answer(answer)
 
 
-async def _read_answer(response: httpx.Response) -> Any:
-    data = b""
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) > MAX_ANSWER_BYTES:
-            return {"error": f"the function's answer is larger than {MAX_ANSWER_BYTES} bytes"}
+def _read_answer(answer: Answer) -> Any:
+    if len(answer.body) > MAX_ANSWER_BYTES:
+        return {"error": f"the function's answer is larger than {MAX_ANSWER_BYTES} bytes"}
     try:
-        text = data.decode()
+        text = answer.body.decode()
     except UnicodeDecodeError:
         return {"error": "the function's answer is neither JSON nor text"}
     try:

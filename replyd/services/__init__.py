@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -45,7 +44,7 @@ class Services:
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     providers: ProviderRegistry
-    webhook_client: httpx.AsyncClient
+    outbound: Outbound
     redis: Redis | None
     limiter: RateLimiter
     reply_limits: ReplyLimits
@@ -76,9 +75,7 @@ class Services:
             if redis
             else ConversationLocks()
         )
-        # trust_env=False: a proxy from the environment would connect on our behalf, around the address guard.
-        webhook_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
-        outbound = Outbound(webhook_client, AddressGuard.from_setting(settings.webhook_allow))
+        outbound = Outbound(AddressGuard.from_setting(settings.webhook_allow))
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
         return cls(
@@ -86,7 +83,7 @@ class Services:
             db=db,
             sessions=sessions,
             providers=providers,
-            webhook_client=webhook_client,
+            outbound=outbound,
             redis=redis,
             limiter=limiter,
             reply_limits=ReplyLimits(limiter, settings.rate_limit, telemetry),
@@ -157,6 +154,6 @@ class Services:
         await self.replies.drain(self.settings.shutdown_grace_s)
         if self.redis is not None:
             await self.redis.aclose()
-        await self.webhook_client.aclose()
+        await self.outbound.aclose()
         await self.providers.aclose()
         await self.db.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     ScalarSelect,
+    Select,
     String,
     Table,
     Text,
@@ -106,6 +107,7 @@ class Due:
 
     delivery_id: int
     attempts: int
+    conversation_id: str | None
     url: str
     secret: str
     endpoint_id: int
@@ -154,151 +156,229 @@ async def enabled_endpoint_types(db: Executor, account_id: int) -> list[list[str
     return list((await db.execute(ENABLED_TYPES, {"account_id": account_id})).scalars().all())
 
 
-async def fan_out(session: AsyncSession, limit: int) -> int:
+EVENTS = cast(Table, Event.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+
+
+async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
     """Make the deliveries of events not yet fanned out, one per enabled endpoint of the
     account that takes the event's type; how many events. Each event is fanned out once, by
-    whichever process marks it first."""
-    events = (
-        await session.scalars(select(Event).where(Event.fanned_out.is_(False)).order_by(Event.id).limit(limit))
-    ).all()
-    now = utcnow()
-    for event in events:
-        marked = await session.execute(
-            update(Event).where(Event.id == event.id, Event.fanned_out.is_(False)).values(fanned_out=True)
-        )
-        if not marked.rowcount:  # type: ignore[attr-defined]
-            continue
-        endpoints = await session.scalars(
-            select(EventEndpoint).where(EventEndpoint.account_id == event.account_id, EventEndpoint.enabled.is_(True))
-        )
-        for endpoint in endpoints:
-            if endpoint.event_types and event.type not in endpoint.event_types:
-                continue
-            session.add(
-                Delivery(
-                    event_id=event.id,
-                    endpoint_id=endpoint.id,
-                    conversation_id=event.conversation_id,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    await session.flush()
-    return len(events)
-
-
-async def due_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[int]:
-    """Pending deliveries whose time has come and that no process holds, of enabled endpoints,
-    each the earliest pending one of its conversation at its endpoint (order per conversation).
-    The earliest are found by grouping the pending ones, so that a round reads those alone,
-    never a long conversation's delivered ones."""
-    earliest = (
-        select(func.min(Delivery.id))
-        .where(Delivery.status == "pending")
-        .group_by(Delivery.endpoint_id, Delivery.conversation_id)
+    whichever process marks it first. A process waits for the events another marks rather
+    than skip them: a conversation's later event must not get its delivery before an earlier
+    one (each process locks in the events' order, so two never wait on each other)."""
+    unmarked = (
+        select(EVENTS.c.id).where(EVENTS.c.fanned_out.is_(False)).order_by(EVENTS.c.id).limit(limit).with_for_update()
     )
-    rows = await session.scalars(
-        select(Delivery.id)
-        .join(EventEndpoint, EventEndpoint.id == Delivery.endpoint_id)
-        .where(
-            Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
-            (Delivery.locked_until.is_(None)) | (Delivery.locked_until < now),
-            EventEndpoint.enabled.is_(True),
-            Delivery.conversation_id.is_(None) | Delivery.id.in_(earliest),  # no conversation: no order
+    marked = (
+        await session.execute(
+            update(EVENTS)
+            .where(EVENTS.c.id.in_(unmarked), EVENTS.c.fanned_out.is_(False))
+            .values(fanned_out=True)
+            .returning(EVENTS.c.id, EVENTS.c.account_id, EVENTS.c.type, EVENTS.c.conversation_id)
         )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
+    ).all()
+    if not marked:
+        return 0
+    endpoints = (
+        await session.execute(
+            select(ENDPOINTS.c.id, ENDPOINTS.c.account_id, ENDPOINTS.c.event_types).where(
+                ENDPOINTS.c.account_id.in_({event.account_id for event in marked}), ENDPOINTS.c.enabled.is_(True)
+            )
+        )
+    ).all()
+    deliveries = [
+        {
+            "event_id": event.id,
+            "endpoint_id": endpoint.id,
+            "conversation_id": event.conversation_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for event in sorted(marked, key=lambda event: event.id)  # in order: a conversation's first is found first
+        for endpoint in endpoints
+        if endpoint.account_id == event.account_id and (not endpoint.event_types or event.type in endpoint.event_types)
+    ]
+    if deliveries:
+        await session.execute(insert(DELIVERIES), deliveries)
+    return len(marked)
+
+
+CLAIMING = 0x7265706C  # "repl": the PostgreSQL advisory lock that lets one process claim at a time
+
+
+def _sendable(now: datetime, limit: int) -> Select[tuple[int]]:
+    """Pending deliveries whose time has come and that no process holds, of enabled endpoints,
+    oldest first; of a conversation's at an endpoint, only those before the first that waits
+    (for its retry, or held by a process): a conversation's deliveries go out in order. The
+    waiting are found by grouping the pending ones, so that a round reads those alone, never a
+    long conversation's delivered ones."""
+    waiting = (
+        select(
+            DELIVERIES.c.endpoint_id,
+            DELIVERIES.c.conversation_id,
+            func.min(DELIVERIES.c.id).label("first_id"),
+        )
+        .where(
+            DELIVERIES.c.status == "pending",
+            DELIVERIES.c.conversation_id.is_not(None),
+            (DELIVERIES.c.next_attempt_at > now) | (DELIVERIES.c.locked_until >= now),
+        )
+        .group_by(DELIVERIES.c.endpoint_id, DELIVERIES.c.conversation_id)
+        .subquery()
+    )
+    return (
+        select(DELIVERIES.c.id)
+        .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
+        .outerjoin(
+            waiting,
+            (waiting.c.endpoint_id == DELIVERIES.c.endpoint_id)
+            & (waiting.c.conversation_id == DELIVERIES.c.conversation_id),
+        )
+        .where(
+            DELIVERIES.c.status == "pending",
+            DELIVERIES.c.next_attempt_at <= now,
+            DELIVERIES.c.locked_until.is_(None) | (DELIVERIES.c.locked_until < now),
+            ENDPOINTS.c.enabled.is_(True),
+            waiting.c.first_id.is_(None) | (DELIVERIES.c.id < waiting.c.first_id),
+        )
+        .order_by(DELIVERIES.c.id)
         .limit(limit)
     )
-    return list(rows.all())
 
 
-async def claim(session: AsyncSession, delivery_id: int, now: datetime, lease: timedelta) -> Due | None:
-    """Hold the delivery for ``lease`` if no other process holds it; what sending needs."""
-    claimed = await session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.status == "pending",
-            (Delivery.locked_until.is_(None)) | (Delivery.locked_until < now),
+async def claim_due(session: AsyncSession, now: datetime, lease: timedelta, limit: int) -> list[Due]:
+    """Hold up to ``limit`` sendable deliveries for ``lease``; what sending each needs, oldest
+    first. Processes claim one at a time (on SQLite the one writer, on PostgreSQL an advisory
+    lock until the caller commits): each sees what the others hold, so no two send
+    deliveries of one conversation at once, let alone the same."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(CLAIMING)))
+    claimed = (
+        await session.scalars(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_(_sendable(now, limit)))
+            .values(locked_until=now + lease)
+            .returning(DELIVERIES.c.id)
         )
-        .values(locked_until=now + lease)
+    ).all()
+    if not claimed:
+        return []
+    rows = await session.execute(
+        select(
+            DELIVERIES.c.id.label("delivery_id"),
+            DELIVERIES.c.attempts,
+            DELIVERIES.c.conversation_id,
+            ENDPOINTS.c.url,
+            ENDPOINTS.c.secret,
+            ENDPOINTS.c.id.label("endpoint_id"),
+            EVENTS.c.public_id.label("event_public_id"),
+            EVENTS.c.type.label("event_type"),
+            EVENTS.c.created_at.label("event_created_at"),
+            EVENTS.c.data,
+        )
+        .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
+        .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)
+        .where(DELIVERIES.c.id.in_(claimed))
+        .order_by(DELIVERIES.c.id)
     )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
-        return None
-    row = (
-        await session.execute(
-            select(
-                Delivery.id,
-                Delivery.attempts,
-                EventEndpoint.url,
-                EventEndpoint.secret,
-                EventEndpoint.id,
-                Event.public_id,
-                Event.type,
-                Event.created_at,
-                Event.data,
-            )
-            .join(Event, Event.id == Delivery.event_id)
-            .join(EventEndpoint, EventEndpoint.id == Delivery.endpoint_id)
-            .where(Delivery.id == delivery_id)
-        )
-    ).one()
-    return Due(*row)
+    return [Due(**row._asdict()) for row in rows]
 
 
-async def log_attempt(
-    session: AsyncSession,
-    delivery_id: int,
-    *,
-    status_code: int | None,
-    latency_ms: int,
-    response_excerpt: str | None,
-    error: str | None,
-) -> None:
-    session.add(
-        DeliveryAttempt(
-            delivery_id=delivery_id,
-            attempted_at=utcnow(),
-            status_code=status_code,
-            latency_ms=latency_ms,
-            response_excerpt=response_excerpt,
-            error=error,
-        )
+async def release(session: AsyncSession, delivery_ids: list[int]) -> None:
+    """Let go of claimed deliveries that were not attempted: due again at once."""
+    await session.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(delivery_ids)).values(locked_until=None))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at a delivery, and what it left the delivery: ``delivered``, ``failed``
+    for good, or ``pending`` again until ``next_attempt_at``."""
+
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str | None
+    error: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+
+
+SETTLE = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("delivery_id"))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        delivered_at=bindparam("delivered_at"),
+        locked_until=None,
     )
-    await session.flush()
+)
 
 
-async def settle(
-    session: AsyncSession, delivery_id: int, *, status: str, attempts: int, next_attempt_at: datetime
-) -> None:
-    """After an attempt: delivered, failed for good, or pending again until ``next_attempt_at``."""
-    values: dict[str, Any] = {"status": status, "attempts": attempts, "next_attempt_at": next_attempt_at}
-    values["locked_until"] = None
-    if status == "delivered":
-        values["delivered_at"] = utcnow()
-    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
-
-
-async def endpoint_succeeded(session: AsyncSession, endpoint_id: int) -> None:
+async def settle(session: AsyncSession, attempts: list[Attempt]) -> None:
+    """Log each attempt and leave its delivery as it says, all in the caller's transaction.
+    Deliveries gone meanwhile (their endpoint removed, their conversation erased) are passed
+    over; those left are locked against removal until the caller commits."""
+    remaining = select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_([a.delivery_id for a in attempts]))
+    kept = set((await session.scalars(remaining.with_for_update(key_share=True))).all())
+    attempts = [a for a in attempts if a.delivery_id in kept]
+    if not attempts:
+        return
     await session.execute(
-        update(EventEndpoint)
-        .where(EventEndpoint.id == endpoint_id, EventEndpoint.failing_since.is_not(None))
+        insert(ATTEMPTS),
+        [
+            {
+                "delivery_id": a.delivery_id,
+                "attempted_at": a.attempted_at,
+                "status_code": a.status_code,
+                "latency_ms": a.latency_ms,
+                "response_excerpt": a.response_excerpt,
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+    )
+    await session.execute(
+        SETTLE,
+        [
+            {
+                "delivery_id": a.delivery_id,
+                "status": a.status,
+                "attempts": a.attempts,
+                "next_attempt_at": a.next_attempt_at,
+                "delivered_at": a.attempted_at if a.status == "delivered" else None,
+            }
+            for a in attempts
+        ],
+    )
+
+
+async def endpoints_succeeded(session: AsyncSession, endpoint_ids: set[int]) -> None:
+    """They are failing no longer."""
+    await session.execute(
+        update(ENDPOINTS)
+        .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_not(None))
         .values(failing_since=None)
     )
 
 
-async def endpoint_failed(session: AsyncSession, endpoint_id: int, now: datetime) -> datetime:
-    """Note the failure; since when the endpoint has been failing."""
+async def endpoints_failed(session: AsyncSession, endpoint_ids: set[int], now: datetime) -> dict[int, datetime]:
+    """Note the failures; since when each endpoint has been failing."""
     await session.execute(
-        update(EventEndpoint)
-        .where(EventEndpoint.id == endpoint_id, EventEndpoint.failing_since.is_(None))
+        update(ENDPOINTS)
+        .where(ENDPOINTS.c.id.in_(endpoint_ids), ENDPOINTS.c.failing_since.is_(None))
         .values(failing_since=now)
     )
-    since = await session.scalar(select(EventEndpoint.failing_since).where(EventEndpoint.id == endpoint_id))
-    return since or now
+    rows = await session.execute(
+        select(ENDPOINTS.c.id, ENDPOINTS.c.failing_since).where(ENDPOINTS.c.id.in_(endpoint_ids))
+    )
+    return {endpoint_id: since or now for endpoint_id, since in rows}
 
 
 async def disable_endpoint(session: AsyncSession, endpoint_id: int, reason: str) -> None:

@@ -4,6 +4,7 @@ process's delivery loop, and the deliveries can be listed and replayed."""
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -39,11 +40,15 @@ def test_an_agents_message_said_on_the_command_line_reaches_the_endpoint(
     assert agent["data"]["message"]["content"] == "It left today. Anna, from the shop"
     assert agent["data"]["conversation"]["customer_identifier"] == "anna"
 
-    listed = cli.json("webhooks", "deliveries", str(added["endpoint_id"]))["data"]
-    delivery = next(d for d in listed if d["event_id"] == agent["id"])
-    assert (delivery["status"], delivery["last_status_code"]) == ("delivered", 200)
-    replayed = cli.json("webhooks", "replay", str(delivery["delivery_id"]))
-    assert replayed["replay_of"] == delivery["delivery_id"]
+    def delivery() -> dict[str, Any]:
+        listed = cli.json("webhooks", "deliveries", str(added["endpoint_id"]))["data"]
+        return next(d for d in listed if d["event_id"] == agent["id"])
+
+    until(lambda: delivery()["status"] != "pending")  # settled by the delivery loop's next round
+    assert (delivery()["status"], delivery()["last_status_code"]) == ("delivered", 200)
+    delivery_id = delivery()["delivery_id"]
+    replayed = cli.json("webhooks", "replay", str(delivery_id))
+    assert replayed["replay_of"] == delivery_id
     until(lambda: [p["id"] for p in inbox.payloads()].count(agent["id"]) == 2)
 
 

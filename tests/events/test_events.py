@@ -4,14 +4,14 @@ while gets everything once it is back, in order; 410 disables the endpoint; an a
 guard refuses is never called; every attempt is logged and can be replayed."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
-from tests.servers import EventReceiver, eventually
+from tests.servers import EventReceiver, eventually, receiving
 
 
 async def subscribe(tenant: Tenant, receiver: EventReceiver, url: str, events: list[str] | None = None) -> int:
@@ -181,3 +181,47 @@ async def test_removing_an_endpoint_is_idempotent_and_other_accounts_cannot(
     for _ in range(2):
         assert (await tenant.client.delete(f"/api/webhooks/{endpoint_id}")).status_code == 200
     assert (await tenant.client.get("/api/webhooks")).json()["data"] == []
+
+
+@pytest.fixture
+def second_receiver() -> Iterator[tuple[EventReceiver, str]]:
+    with receiving() as served:
+        yield served
+
+
+async def test_an_endpoint_that_does_not_answer_holds_up_no_other_endpoints_events(
+    tenant: Tenant, receiver: tuple[EventReceiver, str], second_receiver: tuple[EventReceiver, str]
+) -> None:
+    (silent, silent_url), (inbox, url) = receiver, second_receiver
+    silent.hold = 1  # answers nothing for as long as the test runs: the send waits for its timeout (10 s)
+    await subscribe(tenant, silent, silent_url, ["message.created"])
+    await subscribe(tenant, inbox, url, ["message.created"])
+    conversation_id = await start_chat(tenant)
+    await say(tenant, conversation_id, "first")
+    await eventually(lambda: len(silent.held()) == 1 and len(inbox.payloads()) == 1)
+
+    await say(tenant, conversation_id, "second")
+    await eventually(lambda: len(inbox.payloads()) == 2, timeout_s=5)  # well within the silent one's timeout
+    assert [p["data"]["message"]["content"] for p in inbox.payloads()] == ["first", "second"]
+    assert [p["data"]["message"]["content"] for p in silent.payloads()] == []  # its second waits behind its first
+
+
+async def test_an_endpoint_removed_while_its_delivery_is_on_its_way_stops_no_other_delivery(
+    tenant: Tenant, receiver: tuple[EventReceiver, str], second_receiver: tuple[EventReceiver, str]
+) -> None:
+    (removed, removed_url), (inbox, url) = receiver, second_receiver
+    removed.hold = 1
+    endpoint_id = await subscribe(tenant, removed, removed_url, ["message.created"])
+    await subscribe(tenant, inbox, url, ["message.created"])
+    conversation_id = await start_chat(tenant)
+    await say(tenant, conversation_id, "first")
+    await eventually(lambda: len(removed.held()) == 1)
+    assert (await tenant.client.delete(f"/api/webhooks/{endpoint_id}")).status_code == 200
+    removed.release()  # its attempt ends now, for a delivery that is gone
+    await eventually(lambda: not +removed.open_requests)
+
+    for n, text in enumerate(["second", "third"], start=2):  # the third comes after the attempt's end is settled
+        await say(tenant, conversation_id, text)
+        await eventually(lambda: len(inbox.payloads()) == n)  # noqa: B023 (awaited at once)
+    assert [p["data"]["message"]["content"] for p in inbox.payloads()] == ["first", "second", "third"]
+    assert len(removed.received) == 1
