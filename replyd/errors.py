@@ -13,6 +13,7 @@
     ├── RequestInProgress            409 REQUEST_IN_PROGRESS
     ├── AssistantInUse               409 ASSISTANT_IN_USE
     ├── EndpointDisabled             409 ENDPOINT_DISABLED
+    ├── ChannelKeyMissing            409 CHANNEL_KEY_MISSING
     ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
     ├── ValidationFailed             422 VALIDATION_ERROR
     ├── NestingTooDeep               422 NESTING_TOO_DEEP
@@ -94,6 +95,16 @@ class AssistantInUse(ReplydError):
 
 class EndpointDisabled(ReplydError):
     status, error_code = 409, "ENDPOINT_DISABLED"
+
+
+class ChannelKeyMissing(ReplydError):
+    status, error_code = 409, "CHANNEL_KEY_MISSING"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Channels keep their credentials encrypted, and this server has no key: make one with "
+            "`replyd channels keygen`, set it as REPLYD_CHANNEL_KEY and restart."
+        )
 
 
 class PayloadTooLarge(ReplydError):

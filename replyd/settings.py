@@ -6,6 +6,7 @@ Nothing else in replyd reads ``os.environ``: the settings object is built at the
 
 from typing import Self
 
+from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
     """Hosts and networks that function webhooks may reach although they are not public,
     comma-separated: ``localhost,127.0.0.0/8,10.1.2.0/24``. For development and tests."""
 
+    channel_key: str | None = None
+    """Seals the credentials of channels (WhatsApp, Twilio, Telegram) in the database: a Fernet
+    key, made by ``replyd channels keygen``. Without it no channel can be added."""
+
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     idempotency_lease_s: float = Field(default=6.0, gt=0)
     """A request with an Idempotency-Key renews its claim every third of this while it runs; a
@@ -94,6 +99,16 @@ class Settings(BaseSettings):
     def _schedule_is_seconds(cls, schedule: str) -> str:
         retry_schedule(schedule)
         return schedule
+
+    @field_validator("channel_key")
+    @classmethod
+    def _channel_key_is_a_key(cls, key: str | None) -> str | None:
+        if key:
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ValueError("is not a key; make one with `replyd channels keygen`") from None
+        return key
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> Self:

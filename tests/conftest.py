@@ -34,6 +34,8 @@ pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests
 
 STUB_MODEL = "openai:stub-model"
 RUN_PREFIX = f"replyd-test-{uuid.uuid4().hex[:8]}"
+CHANNEL_KEY = "zL0mnMSpOOSX8Ia2tLf1sVQxIw-5pq1WmTbmOY7H4nQ="
+"""Seals the test servers' channel credentials (a Fernet key, as `replyd channels keygen` makes)."""
 """Redis keys of this run, apart from every earlier run's (ids repeat across fresh databases)."""
 
 
@@ -131,6 +133,7 @@ def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Set
             "redis_key_prefix": RUN_PREFIX,
             # Every test server delivers events from the one test database, so all retry alike, and soon.
             "webhook_retry_schedule": "0.2,0.2,0.2",
+            "channel_key": CHANNEL_KEY,
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

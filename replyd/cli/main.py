@@ -6,6 +6,7 @@ from replyd import __version__
 from replyd.cli import chat, serve, setup
 from replyd.cli.accounts import accounts_app, tokens_app
 from replyd.cli.assistants import assistants_app
+from replyd.cli.channels import channels_app
 from replyd.cli.conversations import conversations_app
 from replyd.cli.webhooks import webhooks_app
 
@@ -39,3 +40,4 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(assistants_app, name="assistants")
 app.add_typer(conversations_app, name="conversations")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(channels_app, name="channels")

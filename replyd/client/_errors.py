@@ -16,6 +16,7 @@
         ├── RequestInProgressError         409 REQUEST_IN_PROGRESS
         ├── AssistantInUseError            409 ASSISTANT_IN_USE
         ├── EndpointDisabledError          409 ENDPOINT_DISABLED
+        ├── ChannelKeyMissingError         409 CHANNEL_KEY_MISSING
         ├── PayloadTooLargeError           413 PAYLOAD_TOO_LARGE
         ├── ValidationFailedError          422 VALIDATION_ERROR
         ├── NestingTooDeepError            422 NESTING_TOO_DEEP
@@ -127,6 +128,10 @@ class EndpointDisabledError(ReplydAPIError):
     """The event endpoint is disabled; enable it before replaying its deliveries."""
 
 
+class ChannelKeyMissingError(ReplydAPIError):
+    """The server has no key to seal channels' credentials with; its operator must set one."""
+
+
 class PayloadTooLargeError(ReplydAPIError):
     """The body is over the server's size limit."""
 
@@ -181,6 +186,7 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "REQUEST_IN_PROGRESS": RequestInProgressError,
     "ASSISTANT_IN_USE": AssistantInUseError,
     "ENDPOINT_DISABLED": EndpointDisabledError,
+    "CHANNEL_KEY_MISSING": ChannelKeyMissingError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "VALIDATION_ERROR": ValidationFailedError,
     "NESTING_TOO_DEEP": NestingTooDeepError,

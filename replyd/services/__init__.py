@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from replyd.channels.sealing import Sealer
 from replyd.engine.abandoned import AbandonedReplies
 from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
@@ -27,6 +28,7 @@ from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
 from replyd.services.accounts import AccountService
 from replyd.services.assistants import AssistantService
+from replyd.services.channels import ChannelService
 from replyd.services.conversations import ConversationService
 from replyd.services.idle_resume import IdleResume
 from replyd.services.operators import OperatorSessions
@@ -57,6 +59,7 @@ class Services:
     abandoned: AbandonedReplies
     idle_resume: IdleResume
     webhooks: WebhookService
+    channels: ChannelService
     event_delivery: EventDelivery
     telemetry: Telemetry
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -104,6 +107,7 @@ class Services:
             abandoned=AbandonedReplies(sessions, locks, settings.abandoned_reply_s),
             idle_resume=IdleResume(sessions, conversation_service),
             webhooks=WebhookService(sessions),
+            channels=ChannelService(sessions, Sealer(settings.channel_key)),
             event_delivery=EventDelivery(
                 sessions,
                 outbound,

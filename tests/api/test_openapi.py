@@ -50,6 +50,9 @@ ROUTES = {
     ("GET", "/api/webhooks/{endpoint_id}/deliveries"),
     ("POST", "/api/webhooks/{endpoint_id}/enable"),
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"),
+    ("POST", "/api/channels"),
+    ("GET", "/api/channels"),
+    ("DELETE", "/api/channels/{channel_id}"),
 }
 
 

@@ -111,7 +111,9 @@ def test_help_lists_every_command(cli: Cli) -> None:
     assert result.exit_code == 0
     commands_section = plain(result.stdout).partition("Commands")[2]
     listed = re.findall(r"^\W*([a-z-]+) {2,}\S", commands_section, flags=re.MULTILINE)
-    assert listed == ["init", "serve", "chat", "accounts", "tokens", "assistants", "conversations", "webhooks"]
+    assert listed == [
+        "init", "serve", "chat", "accounts", "tokens", "assistants", "conversations", "webhooks", "channels"
+    ]  # fmt: skip
 
 
 # --- init ------------------------------------------------------------------------------------
