@@ -78,6 +78,13 @@ def parse_args() -> argparse.Namespace:
         "CPU per reply counts delivering its events",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="with --endpoint: pairs of replyd legs without and with the endpoint, back to back (default 5); "
+        "the target is judged on the median of their differences",
+    )
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -134,7 +141,7 @@ def run(args: argparse.Namespace, work: Path, deployment: Deployment, tools: Pat
             servers.enter_context(profiling(replyd.pid, args.profile, tools / "py-spy"))
         where = ", ".join(f"{leg.name} on {leg.url}" for leg in legs)
         print(f"{where}; replyd's database {display_url(database_url)}", file=sys.stderr)
-        return asyncio.run(measure(legs, loads(args.only, args.rate), args.think_ms / 1000))
+        return asyncio.run(measure(legs, loads(args.only, args.rate), args.think_ms / 1000, args.rounds))
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """The legs of a run: the same load sent to the stub model alone, through LiteLLM's proxy and
 through replyd, one after another, each measured on its own."""
 
+import statistics
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -32,7 +33,13 @@ class Leg:
 class Row:
     load: Load
     stats: dict[str, Stats]
-    """Leg name -> what it measured under ``load``."""
+    """Leg name -> what it measured under ``load`` (the first round)."""
+    endpoint_extra_ms: list[float] = field(default_factory=list)
+    """Each round's CPU per reply with one endpoint minus without, the two legs run back to back."""
+
+    @property
+    def endpoint_extra_median_ms(self) -> float | None:
+        return statistics.median(self.endpoint_extra_ms) if self.endpoint_extra_ms else None
 
     def overhead_ms(self, leg: str) -> tuple[float, float]:
         """(p50, p99) through ``leg`` minus the same percentile of the stub alone."""
@@ -82,12 +89,29 @@ def reply_sender(token: str, assistant_id: int) -> Send:
     return send
 
 
-async def measure(legs: list[Leg], loads: list[Load], think_s: float) -> list[Row]:
+async def measure(legs: list[Leg], loads: list[Load], think_s: float, rounds: int = 1) -> list[Row]:
+    """Every leg under every load; with an endpoint leg, replyd without and with it again, back
+    to back, until ``rounds`` pairs are measured: the machine's noise shows in their spread."""
     rows = []
     for load in loads:
-        stats = {}
-        for leg in legs:
-            print(f"  {load.name}: {load.requests} requests to {leg.name} ...", file=sys.stderr)
-            stats[leg.name] = await drive(leg.url, leg.send, load, leg.pid, think_s, leg.settle)
-        rows.append(Row(load, stats))
+        stats = {leg.name: await _drive(leg, load, think_s) for leg in legs}
+        row = Row(load, stats)
+        pair = [leg for leg in legs if leg.name in (REPLYD, WITH_ENDPOINT)]
+        if len(pair) == 2:
+            row.endpoint_extra_ms.append(_extra(stats[REPLYD], stats[WITH_ENDPOINT]))
+            for _ in range(rounds - 1):
+                without, with_endpoint = [await _drive(leg, load, think_s) for leg in pair]
+                row.endpoint_extra_ms.append(_extra(without, with_endpoint))
+        rows.append(row)
     return rows
+
+
+async def _drive(leg: Leg, load: Load, think_s: float) -> Stats:
+    print(f"  {load.name}: {load.requests} requests to {leg.name} ...", file=sys.stderr)
+    return await drive(leg.url, leg.send, load, leg.pid, think_s, leg.settle)
+
+
+def _extra(without: Stats, with_endpoint: Stats) -> float:
+    if without.cpu_ms is None or with_endpoint.cpu_ms is None:
+        return float("nan")
+    return with_endpoint.cpu_ms - without.cpu_ms
