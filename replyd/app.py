@@ -16,7 +16,16 @@ from replyd.api.docs import install_docs
 from replyd.api.envelope import install_error_handlers
 from replyd.api.middleware import RateLimitHeaders
 from replyd.api.request_log import RequestLog
-from replyd.api.routes import account, assistants, channels, conversations, health, replies, webhooks
+from replyd.api.routes import (
+    account,
+    assistants,
+    channel_inbound,
+    channels,
+    conversations,
+    health,
+    replies,
+    webhooks,
+)
 from replyd.services import Services
 from replyd.settings import Settings
 from replyd.telemetry import Telemetry, configure_json_logs
@@ -52,7 +61,7 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestLog, telemetry=telemetry)
-    for module in (replies, conversations, assistants, account, webhooks, channels, health):
+    for module in (replies, conversations, assistants, account, webhooks, channels, channel_inbound, health):
         app.include_router(module.router)
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, console.static_files(), name="console-static")

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     """Seals the credentials of channels (WhatsApp, Twilio, Telegram) in the database: a Fernet
     key, made by ``replyd channels keygen``. Without it no channel can be added."""
 
+    telegram_api_url: str = "https://api.telegram.org"
+    """The Bot API's base; tests and on-premise gateways point it elsewhere."""
+
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     idempotency_lease_s: float = Field(default=6.0, gt=0)
     """A request with an Idempotency-Key renews its claim every third of this while it runs; a

@@ -28,15 +28,15 @@ from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
-from tests.servers import EventReceiver, StubModel, TcpProxy, receiving, serve_in_thread
+from tests.servers import EventReceiver, StubModel, TcpProxy, TelegramApi, receiving, serve_in_thread
 
 pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests/scale and tests/faults
 
 STUB_MODEL = "openai:stub-model"
 RUN_PREFIX = f"replyd-test-{uuid.uuid4().hex[:8]}"
+"""Redis keys of this run, apart from every earlier run's (ids repeat across fresh databases)."""
 CHANNEL_KEY = "zL0mnMSpOOSX8Ia2tLf1sVQxIw-5pq1WmTbmOY7H4nQ="
 """Seals the test servers' channel credentials (a Fernet key, as `replyd channels keygen` makes)."""
-"""Redis keys of this run, apart from every earlier run's (ids repeat across fresh databases)."""
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +45,15 @@ def stub_model() -> Iterator[StubModel]:
     with serve_in_thread(stub.app()) as url:
         stub.base_url = url + "/v1"  # type: ignore[attr-defined]
         yield stub
+
+
+@pytest.fixture(scope="session")
+def telegram_api() -> Iterator[TelegramApi]:
+    """The Bot API every test server sends Telegram messages to (they all deliver from one database)."""
+    api = TelegramApi()
+    with serve_in_thread(api.app()) as url:
+        api.base_url = url
+        yield api
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +128,7 @@ async def _postgres(server: str, statement: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Settings]:
+def make_settings(database_url: str, stub_model: StubModel, telegram_api: TelegramApi) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": database_url,
@@ -134,6 +143,7 @@ def make_settings(database_url: str, stub_model: StubModel) -> Callable[..., Set
             # Every test server delivers events from the one test database, so all retry alike, and soon.
             "webhook_retry_schedule": "0.2,0.2,0.2",
             "channel_key": CHANNEL_KEY,
+            "telegram_api_url": telegram_api.base_url,
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

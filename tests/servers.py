@@ -383,3 +383,52 @@ def receiving() -> Iterator[tuple[EventReceiver, str]]:
             yield receiver, f"{url}/events"
         finally:
             receiver.release()  # a delivery still held open ends before its server stops
+
+
+@dataclass
+class TelegramApi:
+    """Telegram's Bot API as far as replyd uses it: ``POST /bot<token>/sendMessage`` with a JSON
+    body of ``chat_id`` and ``text`` (https://core.telegram.org/bots/api#sendmessage). A call
+    of another shape is answered 400 and counted in ``malformed``; the next ``statuses`` are
+    answered with Telegram's error bodies, then 200 with the sent message."""
+
+    base_url: str = ""
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """(bot token, body) of each message answered 200, in order."""
+    attempts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    malformed: int = 0
+    statuses: deque[int] = field(default_factory=deque)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/bot{token}/sendMessage", self._send_message, methods=["POST"])])
+
+    def to(self, bot_token: str) -> list[dict[str, Any]]:
+        """The messages sent by one bot."""
+        return [body for token, body in self.sent if token == bot_token]
+
+    async def _send_message(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        well_formed = (
+            request.headers.get("content-type", "").startswith("application/json")
+            and isinstance(body, dict)
+            and isinstance(body.get("chat_id"), (int, str))
+            and isinstance(body.get("text"), str)
+            and 0 < len(body["text"]) <= 4096
+        )
+        if not well_formed:
+            self.malformed += 1
+            return JSONResponse({"ok": False, "error_code": 400, "description": "Bad Request"}, status_code=400)
+        self.attempts.append((token, body))
+        status = self.statuses.popleft() if self.statuses else 200
+        if status != 200:
+            error = {"ok": False, "error_code": status, "description": f"Error {status}"}
+            if status == 429:
+                error |= {"description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}}
+            return JSONResponse(error, status_code=status)
+        self.sent.append((token, body))
+        message = {"message_id": len(self.sent), "chat": {"id": int(body["chat_id"])}, "text": body["text"]}
+        return JSONResponse({"ok": True, "result": message})

@@ -33,15 +33,16 @@ class ReplyRequest:
 
 
 async def open_conversation(
-    db: AsyncConnection, account_id: int, assistant_id: int, request: ReplyRequest
+    db: AsyncConnection, account_id: int, assistant_id: int, request: ReplyRequest, channel_id: int | None = None
 ) -> tuple[OpenConversation, dict[str, Scalar], bool]:
     """The conversation with its variables merged and new activity marked, created on the
-    customer's first message; and whether it is new."""
-    conversation = await _open(db, account_id, assistant_id, request)
+    customer's first message; and whether it is new. ``channel_id``: the channel the message
+    came on, which the conversation's answers then go out on."""
+    conversation = await _open(db, account_id, assistant_id, request, channel_id)
     if conversation is None:
         variables = merge_variables({}, request.variables)
         conversation = await conversations.insert_conversation(
-            db, account_id, assistant_id, request.customer_identifier, variables
+            db, account_id, assistant_id, request.customer_identifier, variables, channel_id
         )
         return conversation, variables, True
     variables = merge_variables(conversation.variables, request.variables)
@@ -51,7 +52,7 @@ async def open_conversation(
 
 
 async def _open(
-    db: AsyncConnection, account_id: int, assistant_id: int, request: ReplyRequest
+    db: AsyncConnection, account_id: int, assistant_id: int, request: ReplyRequest, channel_id: int | None
 ) -> OpenConversation | None:
     if request.conversation_id is not None:
         conversation = await conversations.open_by_id(db, account_id, request.conversation_id)
@@ -59,7 +60,7 @@ async def _open(
             raise ConversationNotFound(f"Conversation {request.conversation_id} was not found in your account.")
         return conversation
     assert request.customer_identifier is not None
-    return await conversations.open_by_customer(db, assistant_id, request.customer_identifier)
+    return await conversations.open_by_customer(db, assistant_id, request.customer_identifier, channel_id)
 
 
 async def keep_message(

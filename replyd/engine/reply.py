@@ -34,8 +34,8 @@ from replyd.engine.settings_cache import CachedAssistant, CachedToken, Caller, S
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
-from replyd.events.outbox import Subscriptions, conversation_data, emit, message_event, subscriptions
-from replyd.events.types import CONVERSATION_CREATED, FUNCTION_FAILED, HANDOFF_REQUESTED, MESSAGE_CREATED
+from replyd.events.outbox import Subscriptions, conversation_data, emit, emit_message, subscriptions
+from replyd.events.types import CONVERSATION_CREATED, FUNCTION_FAILED, HANDOFF_REQUESTED
 from replyd.functions.signing import valid_secrets
 from replyd.functions.spec import FunctionSpec
 from replyd.functions.toolbox import Toolbox
@@ -153,11 +153,13 @@ class ReplyEngine:
         self._cache.keep_caller(digest, caller)
         return caller
 
-    async def reply(self, caller: Caller, request: ReplyRequest, idempotency_key: str | None = None) -> ReplyResult:
-        """Answer a customer's message (generate-reply). With an Idempotency-Key, a retry of
-        the same request gets the first answer again."""
+    async def reply(
+        self, caller: Caller, request: ReplyRequest, idempotency_key: str | None = None, channel_id: int | None = None
+    ) -> ReplyResult:
+        """Answer a customer's message (generate-reply, or one that came on ``channel_id``). With
+        an Idempotency-Key, a retry of the same request gets the first answer again."""
         key = IdempotencyKey.of(idempotency_key, GENERATE_REPLY_ROUTE, asdict(request)) if idempotency_key else None
-        return await self._reply_once(caller, request, key)
+        return await self._reply_once(caller, request, key, channel_id)
 
     async def reply_in_conversation(
         self, account_id: int, conversation_id: str, message: str, idempotency_key: str | None = None
@@ -183,7 +185,9 @@ class ReplyEngine:
         if self._summaries is not None:
             await self._summaries.drain(timeout_s)
 
-    async def _reply_once(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
+    async def _reply_once(
+        self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None, channel_id: int | None = None
+    ) -> ReplyResult:
         """Claim the Idempotency-Key, then take the conversation's lock: messages of one
         conversation run one at a time, in arrival order, across processes."""
         async with self._claims.claim(caller.account_id, key) as claim:
@@ -192,10 +196,12 @@ class ReplyEngine:
                 return ReplyResult(**claim.answer)
             lock = lock_key(request.assistant_id, request.customer_identifier, request.conversation_id)
             async with self._locks.hold(lock):
-                return await self._reply_in_order(caller, request, claim.key)
+                return await self._reply_in_order(caller, request, claim.key, channel_id)
 
-    async def _reply_in_order(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> ReplyResult:
-        turn = await self._receive(caller, request, key)
+    async def _reply_in_order(
+        self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None, channel_id: int | None
+    ) -> ReplyResult:
+        turn = await self._receive(caller, request, key, channel_id)
         if isinstance(turn, ReplyResult):  # the AI is off: a human answers
             return turn
         try:
@@ -210,7 +216,9 @@ class ReplyEngine:
             self._summaries.start(_summary_job(turn, thought, self._providers))
         return result
 
-    async def _receive(self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None) -> Turn | ReplyResult:
+    async def _receive(
+        self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None, channel_id: int | None
+    ) -> Turn | ReplyResult:
         """Step 1, one short transaction: read what the turn needs and keep the customer's
         message. With the AI off, or a handoff trigger in the message, that is all (no model,
         no charge), and its answer is final."""
@@ -222,7 +230,9 @@ class ReplyEngine:
             cached = await self._assistant(db, account_id, request.assistant_id, funds.settings_version)
             subscribed = await self._subscriptions(db, account_id, funds.settings_version)
             assistant = cached.assistant
-            conversation, variables, is_new = await receive.open_conversation(db, account_id, assistant.id, request)
+            conversation, variables, is_new = await receive.open_conversation(
+                db, account_id, assistant.id, request, channel_id
+            )
             if is_new:
                 data = {"conversation": conversation_data(conversation)}
                 await emit(db, account_id, CONVERSATION_CREATED, data, conversation.id, subscribed)
@@ -247,9 +257,7 @@ class ReplyEngine:
             )
             if history.unanswered is None or message_id != history.unanswered.id:  # else told when first kept
                 said = Said(message_id, "user", "customer", request.message, now)
-                await emit(
-                    db, account_id, MESSAGE_CREATED, message_event(conversation, said), conversation.id, subscribed
-                )
+                await emit_message(db, account_id, conversation, said, subscribed)
             await receive.hold_funds(db, account_id, funds, reserved)
             memory = Memory(
                 conversation.summary,
@@ -289,7 +297,7 @@ class ReplyEngine:
             db, conversation.id, role=role, author=author, content=text, created_at=now, **usage
         )
         said = Said(message_id, role, author, text, now)
-        await emit(db, account_id, MESSAGE_CREATED, message_event(conversation, said), conversation.id, subscribed)
+        await emit_message(db, account_id, conversation, said, subscribed)
         return message_id
 
     async def _hand_off(

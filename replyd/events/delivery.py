@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.channels.sending import ChannelSender
 from replyd.clock import utcnow
 from replyd.events.types import envelope
 from replyd.functions.signing import signature_headers
@@ -62,7 +63,7 @@ class Outcome:
 
     @property
     def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
 @dataclass
@@ -89,6 +90,7 @@ class EventDelivery:
         self,
         sessions: async_sessionmaker[AsyncSession],
         outbound: Outbound,
+        channels: ChannelSender,
         retry_schedule_s: list[float],
         disable_after_s: float,
         timeout_s: float,
@@ -96,6 +98,7 @@ class EventDelivery:
     ) -> None:
         self._sessions = sessions
         self._outbound = outbound
+        self._channels = channels
         self._schedule = retry_schedule_s
         self._disable_after = timedelta(seconds=disable_after_s)
         self._timeout_s = timeout_s
@@ -154,17 +157,15 @@ class EventDelivery:
 
     async def _send(self, due: Due) -> Outcome:
         """Never raises: whatever goes wrong is the attempt's outcome, retried like any other."""
-        body = orjson.dumps(envelope(due.event_public_id, due.event_type, due.event_created_at, due.data))
         attempted_at = utcnow()
         started = time.perf_counter()
         status: int | None = None
         excerpt = error = None
         try:
-            signed = signature_headers(body, due.event_public_id, attempted_at, [due.secret])
-            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
-            answer = await self._outbound.send("POST", due.url, body, headers, self._timeout_s, EXCERPT_CHARS)
-            status = answer.status
-            excerpt = answer.body.decode(errors="replace").replace("\x00", "")  # a database keeps no NUL
+            if due.channel_id is not None:
+                status, excerpt, error = await self._channels.send(due, self._timeout_s)
+            else:
+                status, excerpt = await self._post(due, attempted_at)
         except BlockedAddress as exc:
             error = f"refused: {exc}"
         except TimeoutError:
@@ -176,6 +177,15 @@ class EventDelivery:
             error = f"could not send: {type(exc).__name__}"
         latency_ms = round((time.perf_counter() - started) * 1000)
         return Outcome(due, attempted_at, status, latency_ms, excerpt, error)
+
+    async def _post(self, due: Due, now: datetime) -> tuple[int, str]:
+        """The event to an integrator's endpoint, signed as Standard Webhooks: its answer's
+        status and the start of its body."""
+        body = orjson.dumps(envelope(due.event_public_id, due.event_type, due.event_created_at, due.data))
+        signed = signature_headers(body, due.event_public_id, now, [due.secret])
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
+        answer = await self._outbound.send("POST", due.url, body, headers, self._timeout_s, EXCERPT_CHARS)
+        return answer.status, answer.body.decode(errors="replace").replace("\x00", "")  # a database keeps no NUL
 
     async def _settle(self, session: AsyncSession, ended: list[Chain], now: datetime) -> None:
         """Log every attempt and leave each delivery delivered, pending a retry, or failed for

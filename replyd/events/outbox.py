@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from replyd.events.types import new_event_id
+from replyd.events.types import CHANNEL_OUTGOING, MESSAGE_CREATED, new_event_id
 from replyd.store import events
 from replyd.store.session import Executor
 
@@ -40,13 +40,31 @@ async def emit(
     data: dict[str, Any],
     conversation_id: str | None = None,
     subscribed: Subscriptions | None = None,
+    channel_id: int | None = None,
 ) -> None:
     """Write the event if an endpoint takes it; ``subscribed``: the account's subscriptions,
-    when the caller knows them already (else they are read)."""
+    when the caller knows them already (else they are read); ``channel_id``: the one channel
+    it is for (``channel.outgoing``)."""
     if subscribed is None:
         subscribed = await subscriptions(db, account_id)
     if subscribed.want(type):
-        await events.record_event(db, account_id, type, data, public_id=new_event_id(), conversation_id=conversation_id)
+        public_id = new_event_id()
+        await events.record_event(db, account_id, type, data, public_id, conversation_id, channel_id)
+
+
+async def emit_message(
+    db: Executor,
+    account_id: int,
+    conversation: "ConversationFacts",
+    message: "MessageFacts",
+    subscribed: Subscriptions | None = None,
+) -> None:
+    """``message.created``; and, for the AI's or an agent's message in a conversation on a
+    channel, ``channel.outgoing`` for that channel: how the message reaches the customer there."""
+    await emit(db, account_id, MESSAGE_CREATED, message_event(conversation, message), conversation.id, subscribed)
+    if conversation.channel_id is not None and message.author != "customer":
+        data = {"to": conversation.customer_identifier, "message": message_data(message)}
+        await emit(db, account_id, CHANNEL_OUTGOING, data, conversation.id, subscribed, conversation.channel_id)
 
 
 class ConversationFacts(Protocol):
@@ -64,6 +82,8 @@ class ConversationFacts(Protocol):
     def ai_disabled(self) -> bool: ...
     @property
     def variables(self) -> dict[str, Any]: ...
+    @property
+    def channel_id(self) -> int | None: ...
 
 
 class MessageFacts(Protocol):

@@ -29,6 +29,11 @@ EVENT_TYPES = (
 )
 
 
+CHANNEL_OUTGOING = "channel.outgoing"
+"""Not for integrators' endpoints: an AI or agent's message for the customer, aimed at the
+channel its conversation is on, whose own endpoint sends it to the platform."""
+
+
 def new_event_id() -> str:
     return "evt_" + uuid.uuid4().hex
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from replyd.channels.sealing import Sealer
+from replyd.channels.sending import ChannelSender
 from replyd.engine.abandoned import AbandonedReplies
 from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
@@ -47,6 +48,7 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     providers: ProviderRegistry
     outbound: Outbound
+    channel_sender: ChannelSender
     redis: Redis | None
     limiter: RateLimiter
     reply_limits: ReplyLimits
@@ -79,26 +81,30 @@ class Services:
             else ConversationLocks()
         )
         outbound = Outbound(AddressGuard.from_setting(settings.webhook_allow))
+        sealer = Sealer(settings.channel_key)
+        channel_sender = ChannelSender(sessions, sealer, settings.telegram_api_url)
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
+        replies = ReplyEngine(
+            db,
+            providers,
+            locks,
+            IdempotencyClaims(sessions, settings),
+            WebhookCaller(outbound),
+            telemetry,
+            SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
+        )
         return cls(
             settings=settings,
             db=db,
             sessions=sessions,
             providers=providers,
             outbound=outbound,
+            channel_sender=channel_sender,
             redis=redis,
             limiter=limiter,
             reply_limits=ReplyLimits(limiter, settings.rate_limit, telemetry),
-            replies=ReplyEngine(
-                db,
-                providers,
-                locks,
-                IdempotencyClaims(sessions, settings),
-                WebhookCaller(outbound),
-                telemetry,
-                SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
-            ),
+            replies=replies,
             conversations=conversation_service,
             assistants=AssistantService(sessions),
             accounts=AccountService(sessions),
@@ -107,10 +113,11 @@ class Services:
             abandoned=AbandonedReplies(sessions, locks, settings.abandoned_reply_s),
             idle_resume=IdleResume(sessions, conversation_service),
             webhooks=WebhookService(sessions),
-            channels=ChannelService(sessions, Sealer(settings.channel_key)),
+            channels=ChannelService(sessions, sealer, replies, settings.max_message_chars),
             event_delivery=EventDelivery(
                 sessions,
                 outbound,
+                channel_sender,
                 settings.webhook_retry_schedule_s,
                 settings.webhook_disable_after_s,
                 settings.webhook_timeout_s,
@@ -159,5 +166,6 @@ class Services:
         if self.redis is not None:
             await self.redis.aclose()
         await self.outbound.aclose()
+        await self.channel_sender.aclose()
         await self.providers.aclose()
         await self.db.dispose()

@@ -1,22 +1,38 @@
 """Each account's channels: an assistant connected to WhatsApp, Twilio SMS or Telegram, with
 the platform's credentials (sealed before they are stored, never shown again) and the secret
 replyd makes for the platform's calls (shown once). The API and the command line manage them
-through here."""
+through here, and the platforms' calls to a channel's inbound URL come in through here.
 
+A Telegram channel sends through an event endpoint of its own, made with it: the AI's and
+agents' messages in its conversations reach it as ``channel.outgoing`` events (see
+``events/outbox.py``), delivered with the outbox's retries and order."""
+
+import hmac
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.channels import telegram
 from replyd.channels.kinds import checked_credentials, kind_named, new_inbound_secret
 from replyd.channels.sealing import Sealer
-from replyd.errors import AssistantNotFound, FieldProblem, ValidationFailed
+from replyd.engine.receive import ReplyRequest
+from replyd.engine.reply import ReplyEngine
+from replyd.engine.settings_cache import Caller
+from replyd.errors import AssistantNotFound, FieldProblem, NotFound, ReplydError, Unauthenticated, ValidationFailed
+from replyd.events.types import CHANNEL_OUTGOING
 from replyd.services.views import RowView
-from replyd.store import assistants, channels
+from replyd.store import assistants, channels, events
+
+log = logging.getLogger(__name__)
 
 MAX_CHANNELS = 50
 """Per account."""
+SENDING_KINDS = frozenset({"telegram"})
+"""The kinds whose outgoing messages replyd sends so far; the others' are kept, not sent."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +56,27 @@ class NewChannel:
     """For the platform's side (WhatsApp's verify token, Telegram's secret token): shown once."""
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """A customer's message kept from a channel, to be answered."""
+
+    id: int
+    channel_id: int
+    account_id: int
+    assistant_id: int
+    platform_message_id: str
+    customer_identifier: str
+    text: str
+
+
 class ChannelService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer, replies: ReplyEngine, max_message_chars: int
+    ) -> None:
         self._sessions = sessions
         self._sealer = sealer
+        self._replies = replies
+        self._max_chars = max_message_chars
 
     async def add(
         self, account_id: int | None, assistant_id: int, kind_name: str, credentials: Mapping[str, object]
@@ -56,9 +89,12 @@ class ChannelService:
             assistant = await assistants.get_assistant(session, account_id, assistant_id)
             if assistant is None:
                 raise AssistantNotFound(f"There is no assistant {assistant_id}.")
-            if len(await channels.list_channels(session, assistant.account_id)) >= MAX_CHANNELS:
+            owner = assistant.account_id
+            if len(await channels.list_channels(session, owner)) >= MAX_CHANNELS:
                 raise ValidationFailed([FieldProblem("kind", f"an account has at most {MAX_CHANNELS} channels")])
-            row = await channels.create_channel(session, assistant.account_id, assistant_id, kind.name, sealed, secret)
+            row = await channels.create_channel(session, owner, assistant_id, kind.name, sealed, secret)
+            if kind.name in SENDING_KINDS:
+                await events.create_endpoint(session, owner, f"channel:{row.id}", [CHANNEL_OUTGOING], "", row.id)
             return NewChannel(ChannelView.of(row), secret)
 
     async def channels(self, account_id: int | None) -> list[ChannelView]:
@@ -73,3 +109,46 @@ class ChannelService:
                 return False
             await channels.delete_channel(session, channel_id)
             return True
+
+    async def receive_telegram(self, channel_id: int, secret: str | None, update: dict[str, Any]) -> Inbound | None:
+        """Check Telegram's secret token and keep the update's message; the message to answer,
+        or None (an update without one, or one kept already: Telegram retried)."""
+        async with self._sessions() as session, session.begin():
+            channel = await channels.get_channel(session, None, channel_id)
+            if channel is None or channel.kind != "telegram":
+                raise NotFound(f"There is no Telegram channel {channel_id}.")
+            if not secret or not hmac.compare_digest(secret.encode(), (channel.inbound_secret or "").encode()):
+                raise Unauthenticated(f"The {telegram.SECRET_HEADER} header is missing or wrong.")
+            incoming = telegram.incoming(update)
+            if incoming is None:
+                return None
+            text = incoming.text[: self._max_chars]
+            kept = await channels.keep_inbound(
+                session, channel_id, incoming.platform_message_id, incoming.chat_id, text
+            )
+            if kept is None:
+                return None
+            return Inbound(
+                kept,
+                channel_id,
+                channel.account_id,
+                channel.assistant_id,
+                incoming.platform_message_id,
+                incoming.chat_id,
+                text,
+            )
+
+    async def answer(self, inbound: Inbound) -> None:
+        """Ask the assistant, as generate-reply would, under an Idempotency-Key of the platform's
+        message id: asked again, it answers once and charges once. The answer goes out as the
+        conversation's ``channel.outgoing``."""
+        request = ReplyRequest(inbound.assistant_id, inbound.customer_identifier, inbound.text)
+        key = f"channel:{inbound.channel_id}:{inbound.platform_message_id}"
+        error = None
+        try:
+            await self._replies.reply(Caller(inbound.account_id), request, key, inbound.channel_id)
+        except ReplydError as exc:
+            log.warning("channel %s: no answer to message %s: %s", inbound.channel_id, inbound.id, exc.message)
+            error = exc.message
+        async with self._sessions() as session, session.begin():
+            await channels.mark_answered(session, inbound.id, error)

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.engine.reply import lock_key
 from replyd.engine.variables import Scalar, merge_variables
 from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem, ValidationFailed
-from replyd.events.outbox import conversation_data, emit, message_event
-from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED, MESSAGE_CREATED
+from replyd.events.outbox import conversation_data, emit, emit_message
+from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
 from replyd.services.cursors import activity_cursor, read_activity_cursor
 from replyd.services.views import ConversationHistory, ConversationListing, MessageView
@@ -242,7 +242,7 @@ class ConversationService:
 
 
 async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:
-    await emit(session, conversation.account_id, MESSAGE_CREATED, message_event(conversation, message), conversation.id)
+    await emit_message(session, conversation.account_id, conversation, message)
 
 
 def _key(row: ConversationListing) -> ActivityKey:

@@ -3,7 +3,9 @@ and the secret replyd made for the platform's calls to the channel's inbound URL
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, delete, select
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,3 +63,47 @@ async def get_channel(session: AsyncSession, account_id: int | None, channel_id:
 
 async def delete_channel(session: AsyncSession, channel_id: int) -> None:
     await session.execute(delete(Channel).where(Channel.id == channel_id))
+
+
+class ChannelInbound(Base):
+    """A customer's message as the platform delivered it, kept before it is acknowledged."""
+
+    __tablename__ = "channel_inbound"
+    __table_args__ = (UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_inbound_message"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))
+    platform_message_id: Mapped[str] = mapped_column(String(100))
+    """The platform's id of it: a retry of the delivery carries the same one."""
+    customer_identifier: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why no answer came (the balance, the model), when none did."""
+
+
+async def keep_inbound(
+    session: AsyncSession, channel_id: int, platform_message_id: str, customer_identifier: str, text: str
+) -> int | None:
+    """Keep the message; its id, or None if the platform delivered it before (kept already)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    kept = await session.scalar(
+        insert(ChannelInbound)
+        .values(
+            channel_id=channel_id,
+            platform_message_id=platform_message_id,
+            customer_identifier=customer_identifier,
+            text=text,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["channel_id", "platform_message_id"])
+        .returning(ChannelInbound.id)
+    )
+    return kept
+
+
+async def mark_answered(session: AsyncSession, inbound_id: int, error: str | None) -> None:
+    await session.execute(
+        update(ChannelInbound).where(ChannelInbound.id == inbound_id).values(answered_at=utcnow(), error=error)
+    )

@@ -61,6 +61,7 @@ class OpenConversation:
     messages_after_mark: int
     """How many messages follow the summary's mark (``engine/history.py`` checks what it
     kept of them against this count)."""
+    channel_id: int | None
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,18 @@ OPEN_COLUMNS = (
     CONVERSATIONS.c.next_summary_prompt_tokens,
     CONVERSATIONS.c.next_summary_completion_tokens,
     MESSAGES_AFTER_MARK,
+    CONVERSATIONS.c.channel_id,
 )
 """``OpenConversation``'s fields, in their order."""
+ON_CHANNEL = func.coalesce(bindparam("channel", type_=Integer), CONVERSATIONS.c.channel_id)
+"""The channel a message came on, or, for one that came through the API, the one it had."""
 OPEN_BY_CUSTOMER = (
     update(CONVERSATIONS)
     .where(
         CONVERSATIONS.c.assistant_id == bindparam("of_assistant"),
         CONVERSATIONS.c.customer_identifier == bindparam("of_customer"),
     )
-    .values(updated_at=bindparam("now"))
+    .values(updated_at=bindparam("now"), channel_id=ON_CHANNEL)
     .returning(*OPEN_COLUMNS)
 )
 OPEN_BY_ID = (
@@ -146,9 +150,12 @@ SET_REPLY_STATUS = (
 )
 
 
-async def open_by_customer(db: Executor, assistant_id: int, customer_identifier: str) -> OpenConversation | None:
-    """The customer's conversation with the assistant, its new activity marked (one statement)."""
-    bound = {"of_assistant": assistant_id, "of_customer": customer_identifier, "now": utcnow()}
+async def open_by_customer(
+    db: Executor, assistant_id: int, customer_identifier: str, channel_id: int | None = None
+) -> OpenConversation | None:
+    """The customer's conversation with the assistant, its new activity marked and, for a
+    message that came on a channel, that channel remembered (one statement)."""
+    bound = {"of_assistant": assistant_id, "of_customer": customer_identifier, "now": utcnow(), "channel": channel_id}
     row = (await db.execute(OPEN_BY_CUSTOMER, bound)).first()
     return OpenConversation(*row) if row else None
 
@@ -163,9 +170,14 @@ async def open_by_id(db: Executor, account_id: int, conversation_id: str) -> Ope
 
 
 async def insert_conversation(
-    db: Executor, account_id: int, assistant_id: int, customer_identifier: str | None, variables: dict[str, Any]
+    db: Executor,
+    account_id: int,
+    assistant_id: int,
+    customer_identifier: str | None,
+    variables: dict[str, Any],
+    channel_id: int | None = None,
 ) -> OpenConversation:
-    """A generate-reply conversation, on the customer's first message."""
+    """A generate-reply or channel conversation, on the customer's first message."""
     conversation_id, now = str(uuid.uuid4()), utcnow()
     await db.execute(
         INSERT_CONVERSATION,
@@ -177,12 +189,26 @@ async def insert_conversation(
             "type": "api",
             "variables": variables,
             "ai_disabled": False,
+            "channel_id": channel_id,
             "created_at": now,
             "updated_at": now,
         },
     )
     return OpenConversation(
-        conversation_id, "api", assistant_id, customer_identifier, variables, False, None, None, None, None, 0, 0, 0
+        conversation_id,
+        "api",
+        assistant_id,
+        customer_identifier,
+        variables,
+        False,
+        None,
+        None,
+        None,
+        None,
+        0,
+        0,
+        0,
+        channel_id,
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
     ScalarSelect,
     Select,
     String,
@@ -44,6 +45,9 @@ class EventEndpoint(Base):
     """The types it receives; empty: every type."""
     secret: Mapped[str] = mapped_column(String(100))
     """Signs its deliveries (Standard Webhooks); shown once, when the endpoint is added."""
+    channel_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))
+    """Set: the endpoint is how that channel sends (it takes ``channel.outgoing`` aimed at it, and
+    no API lists it); None: an integrator's URL."""
     enabled: Mapped[bool] = mapped_column(Boolean)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     failing_since: Mapped[datetime | None]
@@ -63,6 +67,8 @@ class Event(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(36), index=True)
     """Deliveries of one conversation's events go out in order; erasing it erases them."""
     data: Mapped[dict[str, Any]]
+    channel_id: Mapped[int | None] = mapped_column(BigId)
+    """The one channel a ``channel.outgoing`` is for."""
     fanned_out: Mapped[bool] = mapped_column(Boolean)
     """Whether its deliveries were made (for the endpoints subscribed then)."""
     created_at: Mapped[datetime]
@@ -111,6 +117,8 @@ class Due:
     url: str
     secret: str
     endpoint_id: int
+    channel_id: int | None
+    """Set: the delivery goes out on this channel, to the platform, not to a URL."""
     event_public_id: str
     event_type: str
     event_created_at: datetime
@@ -127,9 +135,9 @@ async def record_event(
     account_id: int,
     type: str,
     data: dict[str, Any],
-    *,
     public_id: str,
     conversation_id: str | None,
+    channel_id: int | None = None,
 ) -> None:
     """Write an event into the outbox, in the caller's transaction with the change it reports."""
     await db.execute(
@@ -140,6 +148,7 @@ async def record_event(
             "type": type,
             "conversation_id": conversation_id,
             "data": data,
+            "channel_id": channel_id,
             "fanned_out": False,
             "created_at": utcnow(),
         },
@@ -175,14 +184,14 @@ async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
             update(EVENTS)
             .where(EVENTS.c.id.in_(unmarked), EVENTS.c.fanned_out.is_(False))
             .values(fanned_out=True)
-            .returning(EVENTS.c.id, EVENTS.c.account_id, EVENTS.c.type, EVENTS.c.conversation_id)
+            .returning(EVENTS.c.id, EVENTS.c.account_id, EVENTS.c.type, EVENTS.c.conversation_id, EVENTS.c.channel_id)
         )
     ).all()
     if not marked:
         return 0
     endpoints = (
         await session.execute(
-            select(ENDPOINTS.c.id, ENDPOINTS.c.account_id, ENDPOINTS.c.event_types).where(
+            select(ENDPOINTS.c.id, ENDPOINTS.c.account_id, ENDPOINTS.c.event_types, ENDPOINTS.c.channel_id).where(
                 ENDPOINTS.c.account_id.in_({event.account_id for event in marked}), ENDPOINTS.c.enabled.is_(True)
             )
         )
@@ -199,7 +208,7 @@ async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
         }
         for event in sorted(marked, key=lambda event: event.id)  # in order: a conversation's first is found first
         for endpoint in endpoints
-        if endpoint.account_id == event.account_id and (not endpoint.event_types or event.type in endpoint.event_types)
+        if endpoint.account_id == event.account_id and _takes(endpoint, event)
     ]
     if deliveries:
         await session.execute(insert(DELIVERIES), deliveries)
@@ -207,6 +216,14 @@ async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
 
 
 CLAIMING = 0x7265706C  # "repl": the PostgreSQL advisory lock that lets one process claim at a time
+
+
+def _takes(endpoint: Row[Any, Any, Any, Any], event: Row[Any, Any, Any, Any, Any]) -> bool:
+    """An event aimed at a channel goes to that channel's endpoint alone; any other, to the
+    integrators' endpoints that take its type (empty: every type)."""
+    if event.channel_id is not None or endpoint.channel_id is not None:
+        return bool(endpoint.channel_id == event.channel_id)
+    return not endpoint.event_types or event.type in endpoint.event_types
 
 
 def _sendable(now: datetime, limit: int) -> Select[tuple[int]]:
@@ -274,6 +291,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease: timedelta, limi
             ENDPOINTS.c.url,
             ENDPOINTS.c.secret,
             ENDPOINTS.c.id.label("endpoint_id"),
+            ENDPOINTS.c.channel_id,
             EVENTS.c.public_id.label("event_public_id"),
             EVENTS.c.type.label("event_type"),
             EVENTS.c.created_at.label("event_created_at"),
@@ -398,13 +416,14 @@ async def enable_endpoint(session: AsyncSession, endpoint_id: int) -> None:
 
 
 async def create_endpoint(
-    session: AsyncSession, account_id: int, url: str, event_types: list[str], secret: str
+    session: AsyncSession, account_id: int, url: str, event_types: list[str], secret: str, channel_id: int | None = None
 ) -> EventEndpoint:
     endpoint = EventEndpoint(
         account_id=account_id,
         url=url,
         event_types=event_types,
         secret=secret,
+        channel_id=channel_id,
         enabled=True,
         created_at=utcnow(),
     )
@@ -416,16 +435,19 @@ async def create_endpoint(
 
 async def list_endpoints(session: AsyncSession, account_id: int) -> list[EventEndpoint]:
     rows = await session.scalars(
-        select(EventEndpoint).where(EventEndpoint.account_id == account_id).order_by(EventEndpoint.id)
+        select(EventEndpoint)
+        .where(EventEndpoint.account_id == account_id, EventEndpoint.channel_id.is_(None))
+        .order_by(EventEndpoint.id)
     )
     return list(rows.all())
 
 
 async def get_endpoint(session: AsyncSession, account_id: int | None, endpoint_id: int) -> EventEndpoint | None:
-    """``account_id`` None looks in every account: for the operator's command line only."""
+    """``account_id`` None looks in every account, channels' endpoints too: for the operator's
+    command line only."""
     query = select(EventEndpoint).where(EventEndpoint.id == endpoint_id)
     if account_id is not None:
-        query = query.where(EventEndpoint.account_id == account_id)
+        query = query.where(EventEndpoint.account_id == account_id, EventEndpoint.channel_id.is_(None))
     endpoint: EventEndpoint | None = await session.scalar(query)
     return endpoint
 

@@ -148,6 +148,8 @@ class Conversation(Base):
     (a keyword trigger); the last two are handoffs. None for conversations older than that."""
     ai_disabled_reason: Mapped[str | None] = mapped_column(Text)
     needs_human: Mapped[bool] = mapped_column(default=False)
+    channel_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("channels.id", ondelete="SET NULL"))
+    """The channel it last spoke on (WhatsApp, SMS, Telegram): its AI and agents' messages go out there."""
     """A handoff that no human has answered yet (an agent's message or the AI back clears it)."""
     human_active_at: Mapped[datetime | None]
     """While the AI is off: when it went off or an agent last wrote. The assistant's

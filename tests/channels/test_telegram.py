@@ -1,0 +1,143 @@
+"""A Telegram channel end to end, against a local stand-in for the Bot API that checks each
+call's shape: an update with the right secret token is kept, answered 200 at once, and the
+assistant's answer goes out with ``sendMessage`` to the same chat; a wrong or missing token is
+refused with nothing kept; Telegram's retry of an update is answered once and charged once; a
+human agent's message in the conversation goes out too; Telegram failing for a while delays
+the message, and it goes out once."""
+
+import itertools
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.store.channels import ChannelInbound
+from replyd.store.tables import Conversation, LedgerEntry, Message
+from tests.api.test_errors import assert_error
+from tests.conftest import Tenant
+from tests.servers import StubModel, TelegramApi, eventually
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+updates = itertools.count(1000)
+bots = itertools.count(100000)
+
+
+async def connect(tenant: Tenant) -> tuple[int, str, str]:
+    """A Telegram channel of a bot of this test's own: its id, its bot token and its secret token."""
+    bot_token = f"{next(bots)}:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    body = {"assistant_id": tenant.assistant_id, "kind": "telegram", "credentials": {"bot_token": bot_token}}
+    added = await tenant.client.post("/api/channels", json=body)
+    assert added.status_code == 200, added.text
+    return added.json()["channel"]["id"], bot_token, added.json()["inbound_secret"]
+
+
+def update(chat_id: int, text: str | None = "Hi, are you open today?", **message: Any) -> dict[str, Any]:
+    """An update as Telegram posts it (https://core.telegram.org/bots/api#update)."""
+    body = {"message_id": 7, "date": 1764770000, "chat": {"id": chat_id, "type": "private"}, **message}
+    if text is not None:
+        body["text"] = text
+    return {"update_id": next(updates), "message": body}
+
+
+async def post(tenant: Tenant, channel_id: int, body: dict[str, Any], secret: str | None) -> Any:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    return await tenant.client.post(f"/channels/{channel_id}/telegram", json=body, headers=headers)
+
+
+async def count(db: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_a_message_from_telegram_is_answered_in_the_same_chat(
+    tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi, db: async_sessionmaker[AsyncSession]
+) -> None:
+    channel_id, bot_token, secret = await connect(tenant)
+    stub_model.enqueue("Yes, until 6 pm.")
+    acknowledged = await post(tenant, channel_id, update(4242), secret)
+    assert (acknowledged.status_code, acknowledged.json()) == (200, {"ok": True})
+
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 1)
+    assert telegram_api.to(bot_token) == [{"chat_id": "4242", "text": "Yes, until 6 pm."}]
+    async with db() as session:
+        conversation = await session.scalar(select(Conversation).where(Conversation.channel_id == channel_id))
+        assert conversation is not None and conversation.customer_identifier == "4242"
+        said = (await session.scalars(select(Message.content).where(Message.conversation_id == conversation.id))).all()
+    assert said == ["Hi, are you open today?", "Yes, until 6 pm."]
+    assert telegram_api.malformed == 0
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong"])
+async def test_a_wrong_or_missing_secret_token_is_refused_and_nothing_is_kept(
+    tenant: Tenant, stub_model: StubModel, db: async_sessionmaker[AsyncSession], secret: str | None
+) -> None:
+    channel_id, _, _ = await connect(tenant)
+    refused = await post(tenant, channel_id, update(4243), secret)
+    assert "X-Telegram-Bot-Api-Secret-Token" in assert_error(refused, 401, "UNAUTHENTICATED")["error"]
+    assert await count(db, ChannelInbound, ChannelInbound.channel_id == channel_id) == 0
+    assert await count(db, Conversation, Conversation.account_id == tenant.account_id) == 0
+    assert stub_model.requests == []
+
+
+async def test_an_unknown_channel_is_not_found(tenant: Tenant) -> None:
+    assert_error(await post(tenant, 999999, update(1), "x"), 404, "NOT_FOUND")
+
+
+async def test_telegrams_retry_of_an_update_is_answered_once_and_charged_once(
+    tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi, db: async_sessionmaker[AsyncSession]
+) -> None:
+    channel_id, bot_token, secret = await connect(tenant)
+    stub_model.enqueue("Once.", "Twice?")
+    body = update(4244)
+    for _ in range(3):
+        assert (await post(tenant, channel_id, body, secret)).status_code == 200
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 1)
+
+    async def answered() -> bool:
+        where = (ChannelInbound.channel_id == channel_id, ChannelInbound.answered_at.is_not(None))
+        return await count(db, ChannelInbound, *where) == 1
+
+    await eventually(answered)
+    assert await count(db, ChannelInbound, ChannelInbound.channel_id == channel_id) == 1
+    assert len(stub_model.requests) == 1
+    assert await count(db, LedgerEntry, LedgerEntry.account_id == tenant.account_id, LedgerEntry.kind == "reply") == 1
+    assert [m["text"] for m in telegram_api.to(bot_token)] == ["Once."]
+
+
+async def test_a_photo_is_kept_as_a_placeholder_with_its_caption(
+    tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi
+) -> None:
+    channel_id, bot_token, secret = await connect(tenant)
+    stub_model.enqueue("Nice picture.")
+    photo = update(4245, None, photo=[{"file_id": "x", "width": 90, "height": 90}], caption="my broken lamp")
+    assert (await post(tenant, channel_id, photo, secret)).status_code == 200
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 1)
+    assert stub_model.requests[0]["messages"][-1]["content"] == "[photo] my broken lamp"
+
+
+async def test_a_human_agents_message_goes_out_on_the_channel(
+    tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi
+) -> None:
+    channel_id, bot_token, secret = await connect(tenant)
+    stub_model.enqueue("Let me check.")
+    assert (await post(tenant, channel_id, update(4246), secret)).status_code == 200
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 1)
+    [listed] = (await tenant.client.get("/api/user/conversations")).json()["data"]
+    path = f"/api/conversations/{listed['id']}/agent-messages"
+    assert (await tenant.client.post(path, json={"message": "Anna here: it is in stock."})).status_code == 200
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 2)
+    assert [m["text"] for m in telegram_api.to(bot_token)] == ["Let me check.", "Anna here: it is in stock."]
+
+
+async def test_telegram_failing_for_a_while_delays_the_message_and_it_goes_out_once(
+    tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi
+) -> None:
+    channel_id, bot_token, secret = await connect(tenant)
+    stub_model.enqueue("Here it comes.")
+    telegram_api.statuses.extend([502, 429])
+    assert (await post(tenant, channel_id, update(4247), secret)).status_code == 200
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 1)
+    tried = [body["text"] for token, body in telegram_api.attempts if token == bot_token]
+    assert tried == ["Here it comes."] * 3
+    assert telegram_api.to(bot_token) == [{"chat_id": "4247", "text": "Here it comes."}]
