@@ -29,6 +29,22 @@ def answered_in(metrics: str) -> int:
     return int(sum(found))
 
 
+async def scrape(url: str) -> int:
+    """Generate-reply calls answered 200, as one scrape of /metrics counts them, on a new
+    connection: whichever worker accepts it answers."""
+    async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+        return answered_in((await client.get("/metrics")).text)
+
+
+async def scrapes_once_settled(url: str, expected: int, scrapes: int = 6) -> list[int]:
+    """What ``scrapes`` scrapes count, once one has counted ``expected``: a request is counted
+    just after its answer has gone out, so the last ones may still be on their way."""
+    deadline = time.monotonic() + SETTLE_S
+    while await scrape(url) < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return [await scrape(url) for _ in range(scrapes)]
+
+
 def answered_by_worker(tmp: Path, pids: list[int]) -> dict[int, int]:
     """What each worker wrote to the group's metric files: its own generate-reply calls answered 200."""
     counts = {}
@@ -84,13 +100,5 @@ async def test_a_scrape_of_any_worker_counts_the_replies_of_all_workers(
             break
     assert len(by_worker) == 2 and all(by_worker.values()), by_worker
 
-    async def scrape() -> int:
-        """On a new connection, answered by either worker."""
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
-            return answered_in((await client.get("/metrics")).text)
-
-    deadline = time.monotonic() + SETTLE_S  # a request is counted once its answer has gone out
-    while await scrape() < sent and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert [await scrape() for _ in range(6)] == [sent] * 6
+    assert await scrapes_once_settled(server.url, sent) == [sent] * 6
     assert sum(answered_by_worker(tmp, server.worker_pids()).values()) == sent
