@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     """``preload_model`` loads the embedded model at start-up instead of on the first reply."""
 
-    telemetry = Telemetry()
+    telemetry = Telemetry(settings.prometheus_multiproc_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
             yield
         finally:
             await state.aclose()
+            telemetry.close()
 
     app = FastAPI(
         title="replyd",

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     local_cache_bytes: int = Field(default=1024**3, ge=0)
     """Memory for the embedded model's saved states (KV cache) of recent conversations; 0 turns it off."""
 
+    prometheus_multiproc_dir: str | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+    """Where the workers of ``replyd serve --workers N`` write their metrics, so that a scrape of
+    any one sees the whole group's; ``serve`` sets it to a fresh directory of its own."""
+
     shutdown_grace_s: int = Field(default=30, ge=0)
     """On SIGTERM: stop accepting, let replies in flight finish for this long, then exit
     (and as long again for rolling summaries being written ahead)."""

@@ -1,17 +1,26 @@
 """What replyd tells its operators: Prometheus metrics (one registry per app, so tests can
-build many apps) and one JSON log line per request. Never message text, tokens or secrets."""
+build many apps) and one JSON log line per request. Never message text, tokens or secrets.
+
+The workers of ``replyd serve --workers N`` share their metrics through prometheus-client's
+multiprocess mode: ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start (the
+library reads it when first imported), every worker writes its values to files there, and a
+scrape of any worker adds up the files of all of them."""
 
 import json
 import logging
+import os
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class Telemetry:
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        """``multiprocess_dir``: the workers' shared metrics directory, or None for one process."""
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "replyd_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=self.registry
@@ -53,11 +62,24 @@ class Telemetry:
             registry=self.registry,
         )
         self.summaries_in_flight = Gauge(
-            "replyd_summaries_ahead_in_flight", "Summaries being written ahead now", registry=self.registry
+            "replyd_summaries_ahead_in_flight",
+            "Summaries being written ahead now",
+            multiprocess_mode="livesum",  # the sum over the workers alive
+            registry=self.registry,
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The metrics in Prometheus text format: this process's, or the whole worker group's."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        group = CollectorRegistry()
+        MultiProcessCollector(group, self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(group)
+
+    def close(self) -> None:
+        """At a worker's exit: its gauges stop counting (its counters stay in the group's sums)."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,8 +1,10 @@
 """``replyd serve``: migrate, then serve the HTTP API with uvicorn, in one or several worker
 processes; each loads the embedded model at start-up and logs one JSON line per request."""
 
+import os
 import signal
 import sys
+import tempfile
 import textwrap
 
 import typer
@@ -21,9 +23,13 @@ command line before the worker can answer), and workers were killed and restarte
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 for every interface."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, min=1, help="Worker processes; more than one wants REPLYD_REDIS_URL."),
+    host: str = typer.Option(
+        "127.0.0.1", envvar="REPLYD_HOST", help="Address to listen on; 0.0.0.0 for every interface."
+    ),
+    port: int = typer.Option(8000, envvar="PORT", help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, envvar="REPLYD_WORKERS", help="Worker processes; more than one wants REPLYD_REDIS_URL."
+    ),
 ) -> None:
     """Start the HTTP server (the database is migrated first)."""
     settings = load_settings()
@@ -46,13 +52,24 @@ def serve(
     )
     # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 then, as a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if workers == 1:
+        run_workers(host, port, workers, settings.shutdown_grace_s)
+        return
+    # The workers add up their metrics in files here (see replyd/telemetry.py); a fresh directory
+    # per run, as prometheus-client wants, removed when the server stops.
+    with tempfile.TemporaryDirectory(prefix="replyd-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        run_workers(host, port, workers, settings.shutdown_grace_s)
+
+
+def run_workers(host: str, port: int, workers: int, shutdown_grace_s: int) -> None:
     uvicorn.run(
         "replyd.app:app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
+        timeout_graceful_shutdown=shutdown_grace_s,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         access_log=False,  # replyd logs each request itself, as JSON
         log_config=None,

@@ -1,4 +1,5 @@
-"""``replyd init``: create or migrate the database, and on first run a ready-to-use account."""
+"""``replyd init``: create or migrate the database, and on first run a ready-to-use account;
+``replyd migrate``: only migrate it, as a deployment's migration step."""
 
 import json
 import shlex
@@ -8,7 +9,7 @@ import typer
 from replyd.cli.common import JsonOption, emit, errors, load_settings, with_services
 from replyd.money import parse_amount
 from replyd.services import Services
-from replyd.store.migrate import head_revision
+from replyd.store.migrate import head_revision, upgrade_database
 from replyd.store.session import display_url
 
 STARTING_BALANCE = "10.00"
@@ -82,5 +83,20 @@ def init(as_json: bool = JsonOption) -> None:
         typer.echo(curl_example(secret, assistant_id))
 
 
+def migrate(as_json: bool = JsonOption) -> None:
+    """Migrate the database to this version's schema and change nothing else: a deployment's
+    migration step (a Job, a one-shot service), run once before the new version's replicas start."""
+    settings = load_settings()
+    errors.print(f"Migrating database {display_url(settings.database_url)} ...")
+    upgrade_database(settings.database_url)
+    revision = head_revision(settings.database_url)
+    emit(
+        as_json,
+        {"database": display_url(settings.database_url), "revision": revision},
+        f"Database ready at revision {revision}.",
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
+    app.command("migrate")(migrate)

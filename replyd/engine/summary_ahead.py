@@ -51,7 +51,6 @@ class SummariesAhead:
         self._sessions = sessions
         self._telemetry = telemetry
         self._writing: dict[str, asyncio.Task[None]] = {}
-        telemetry.summaries_in_flight.set_function(lambda: len(self._writing))
 
     def start(self, job: SummaryJob) -> None:
         """Write ``job``'s summary in the background, unless one for its conversation is under way."""
@@ -59,7 +58,12 @@ class SummariesAhead:
             return
         task = asyncio.create_task(self._write(job), name=f"summary-ahead:{job.conversation_id}")
         self._writing[job.conversation_id] = task
-        task.add_done_callback(lambda _: self._writing.pop(job.conversation_id, None))
+        self._telemetry.summaries_in_flight.inc()
+        task.add_done_callback(lambda _: self._written(job.conversation_id))
+
+    def _written(self, conversation_id: str) -> None:
+        self._writing.pop(conversation_id, None)
+        self._telemetry.summaries_in_flight.dec()
 
     async def drain(self, timeout_s: float) -> None:
         """Wait for the summaries in flight, at most ``timeout_s``; those still running are cancelled."""

@@ -112,7 +112,7 @@ def test_help_lists_every_command(cli: Cli) -> None:
     commands_section = plain(result.stdout).partition("Commands")[2]
     listed = re.findall(r"^\W*([a-z-]+) {2,}\S", commands_section, flags=re.MULTILINE)
     assert listed == [
-        "init", "serve", "chat", "accounts", "tokens", "assistants", "conversations", "webhooks", "channels"
+        "init", "migrate", "serve", "chat", "accounts", "tokens", "assistants", "conversations", "webhooks", "channels"
     ]  # fmt: skip
 
 
@@ -142,6 +142,13 @@ def test_second_init_reports_nothing_created_and_adds_no_account(cli: Cli) -> No
     assert cli.query("SELECT count(*) FROM accounts") == [(1,)]
     assert cli.query("SELECT count(*) FROM api_tokens") == [(1,)]
     assert cli.query("SELECT count(*) FROM assistants") == [(1,)]
+
+
+def test_migrate_brings_the_schema_up_and_creates_no_account(cli: Cli) -> None:
+    body = cli.json("migrate")
+    assert body["revision"] and body["database"] == f"sqlite:///{cli.db_path}"
+    assert cli.query("SELECT count(*) FROM accounts") == [(0,)]
+    assert cli.json("init")["created"] is True  # init after migrate still makes the first account
 
 
 def test_init_for_people_prints_the_token_and_a_curl_command(cli: Cli) -> None:
