@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     """Seals the credentials of channels (WhatsApp, Twilio, Telegram) in the database: a Fernet
     key, made by ``replyd channels keygen``. Without it no channel can be added."""
 
+    channel_answer_after_s: float = Field(default=30.0, gt=0)
+    """A channel's message still unanswered this long after it was kept (its process died
+    before answering) is answered by the sweep of any serving process."""
     telegram_api_url: str = "https://api.telegram.org"
     """The Bot API's base; tests and on-premise gateways point it elsewhere."""
 

@@ -144,6 +144,7 @@ def make_settings(database_url: str, stub_model: StubModel, telegram_api: Telegr
             "webhook_retry_schedule": "0.2,0.2,0.2",
             "channel_key": CHANNEL_KEY,
             "telegram_api_url": telegram_api.base_url,
+            "channel_answer_after_s": 1.0,
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

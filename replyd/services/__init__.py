@@ -113,7 +113,9 @@ class Services:
             abandoned=AbandonedReplies(sessions, locks, settings.abandoned_reply_s),
             idle_resume=IdleResume(sessions, conversation_service),
             webhooks=WebhookService(sessions),
-            channels=ChannelService(sessions, sealer, replies, settings.max_message_chars),
+            channels=ChannelService(
+                sessions, sealer, replies, settings.max_message_chars, settings.channel_answer_after_s
+            ),
             event_delivery=EventDelivery(
                 sessions,
                 outbound,
@@ -128,10 +130,12 @@ class Services:
 
     def start_background_work(self) -> None:
         """What a serving process does besides answering: sweeping abandoned replies, giving
-        idle conversations their AI back, and delivering events."""
+        idle conversations their AI back, delivering events, and answering channel messages
+        a stopped process left."""
         self.background.append(asyncio.create_task(self.abandoned.sweep_forever(), name="replyd-sweep"))
         self.background.append(asyncio.create_task(self.idle_resume.sweep_forever(), name="replyd-resume"))
         self.background.append(asyncio.create_task(self.event_delivery.run_forever(), name="replyd-events"))
+        self.background.append(asyncio.create_task(self.channels.answer_forgotten_forever(), name="replyd-channels"))
 
     @classmethod
     @asynccontextmanager

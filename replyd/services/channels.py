@@ -11,18 +11,28 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.background import repeat
 from replyd.channels import telegram
 from replyd.channels.kinds import checked_credentials, kind_named, new_inbound_secret
 from replyd.channels.sealing import Sealer
+from replyd.clock import utcnow
 from replyd.engine.receive import ReplyRequest
 from replyd.engine.reply import ReplyEngine
 from replyd.engine.settings_cache import Caller
-from replyd.errors import AssistantNotFound, FieldProblem, NotFound, ReplydError, Unauthenticated, ValidationFailed
+from replyd.errors import (
+    AssistantNotFound,
+    FieldProblem,
+    NotFound,
+    ReplydError,
+    RequestInProgress,
+    Unauthenticated,
+    ValidationFailed,
+)
 from replyd.events.types import CHANNEL_OUTGOING
 from replyd.services.views import RowView
 from replyd.store import assistants, channels, events
@@ -31,6 +41,9 @@ log = logging.getLogger(__name__)
 
 MAX_CHANNELS = 50
 """Per account."""
+SWEEP_EVERY_S = 5.0
+"""How often a serving process looks for channel messages a dead process left unanswered."""
+SWEEP_BATCH = 50
 SENDING_KINDS = frozenset({"telegram"})
 """The kinds whose outgoing messages replyd sends so far; the others' are kept, not sent."""
 
@@ -68,15 +81,33 @@ class Inbound:
     customer_identifier: str
     text: str
 
+    @classmethod
+    def of(cls, inbound: channels.ChannelInbound, channel: channels.Channel) -> "Inbound":
+        return cls(
+            inbound.id,
+            channel.id,
+            channel.account_id,
+            channel.assistant_id,
+            inbound.platform_message_id,
+            inbound.customer_identifier,
+            inbound.text,
+        )
+
 
 class ChannelService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer, replies: ReplyEngine, max_message_chars: int
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        sealer: Sealer,
+        replies: ReplyEngine,
+        max_message_chars: int,
+        answer_after_s: float,
     ) -> None:
         self._sessions = sessions
         self._sealer = sealer
         self._replies = replies
         self._max_chars = max_message_chars
+        self._answer_after = timedelta(seconds=answer_after_s)
 
     async def add(
         self, account_id: int | None, assistant_id: int, kind_name: str, credentials: Mapping[str, object]
@@ -147,8 +178,24 @@ class ChannelService:
         error = None
         try:
             await self._replies.reply(Caller(inbound.account_id), request, key, inbound.channel_id)
+        except RequestInProgress:
+            return  # another process answers it now (the sweep found it slow, not dead)
         except ReplydError as exc:
             log.warning("channel %s: no answer to message %s: %s", inbound.channel_id, inbound.id, exc.message)
             error = exc.message
         async with self._sessions() as session, session.begin():
             await channels.mark_answered(session, inbound.id, error)
+
+    async def answer_forgotten(self) -> int:
+        """Answer the messages kept by a process that died before answering them; how many.
+        Their Idempotency-Key makes this safe even for one that is only slow."""
+        async with self._sessions() as session:
+            forgotten = await channels.unanswered(session, utcnow() - self._answer_after, SWEEP_BATCH)
+        for inbound, channel in forgotten:
+            await self.answer(Inbound.of(inbound, channel))
+        if forgotten:
+            log.info("answered %d channel messages that a stopped process had left", len(forgotten))
+        return len(forgotten)
+
+    async def answer_forgotten_forever(self) -> None:
+        await repeat(SWEEP_EVERY_S, self.answer_forgotten, "answering channel messages left unanswered")

@@ -107,3 +107,15 @@ async def mark_answered(session: AsyncSession, inbound_id: int, error: str | Non
     await session.execute(
         update(ChannelInbound).where(ChannelInbound.id == inbound_id).values(answered_at=utcnow(), error=error)
     )
+
+
+async def unanswered(session: AsyncSession, kept_before: datetime, limit: int) -> list[tuple[ChannelInbound, Channel]]:
+    """Messages kept before ``kept_before`` and still unanswered (their process died), oldest first."""
+    rows = await session.execute(
+        select(ChannelInbound, Channel)
+        .join(Channel, Channel.id == ChannelInbound.channel_id)
+        .where(ChannelInbound.answered_at.is_(None), ChannelInbound.received_at < kept_before)
+        .order_by(ChannelInbound.id)
+        .limit(limit)
+    )
+    return [(inbound, channel) for inbound, channel in rows]

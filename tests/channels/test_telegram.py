@@ -6,13 +6,16 @@ human agent's message in the conversation goes out too; Telegram failing for a w
 the message, and it goes out once."""
 
 import itertools
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import update as update_table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.store.channels import ChannelInbound
+from replyd.clock import utcnow
+from replyd.store.channels import ChannelInbound, keep_inbound
 from replyd.store.tables import Conversation, LedgerEntry, Message
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
@@ -141,3 +144,24 @@ async def test_telegram_failing_for_a_while_delays_the_message_and_it_goes_out_o
     tried = [body["text"] for token, body in telegram_api.attempts if token == bot_token]
     assert tried == ["Here it comes."] * 3
     assert telegram_api.to(bot_token) == [{"chat_id": "4247", "text": "Here it comes."}]
+
+
+async def test_a_message_kept_by_a_process_that_stopped_before_answering_is_answered_by_the_sweep(
+    tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """What a process killed right after acknowledging an update leaves: the message kept, no answer."""
+    channel_id, bot_token, _ = await connect(tenant)
+    stub_model.enqueue("Sorry for the wait.")
+    async with db() as session, session.begin():
+        kept = await keep_inbound(session, channel_id, str(next(updates)), "4248", "Anyone there?")
+        await session.execute(
+            update_table(ChannelInbound)
+            .where(ChannelInbound.id == kept)
+            .values(received_at=utcnow() - timedelta(minutes=1))
+        )
+
+    await eventually(lambda: len(telegram_api.to(bot_token)) == 1)  # a sweep every 5 s
+    assert telegram_api.to(bot_token) == [{"chat_id": "4248", "text": "Sorry for the wait."}]
+    async with db() as session:
+        row = await session.get(ChannelInbound, kept)
+    assert row is not None and row.answered_at is not None and row.error is None
