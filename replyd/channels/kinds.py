@@ -44,6 +44,8 @@ class TelegramCredentials(BaseModel):
 @dataclass(frozen=True)
 class Kind:
     name: str
+    title: str
+    """As people write it."""
     credentials: type[BaseModel]
     inbound_secret: str | None
     """What the secret replyd makes is called on the platform's side (None: the platform signs
@@ -53,9 +55,9 @@ class Kind:
 KINDS = {
     kind.name: kind
     for kind in (
-        Kind("whatsapp", WhatsAppCredentials, "verify_token"),
-        Kind("twilio", TwilioCredentials, None),
-        Kind("telegram", TelegramCredentials, "secret_token"),
+        Kind("whatsapp", "WhatsApp", WhatsAppCredentials, "verify_token"),
+        Kind("twilio", "Twilio SMS", TwilioCredentials, None),
+        Kind("telegram", "Telegram", TelegramCredentials, "secret_token"),
     )
 }
 
