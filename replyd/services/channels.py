@@ -7,6 +7,7 @@ A Telegram channel sends through an event endpoint of its own, made with it: the
 agents' messages in its conversations reach it as ``channel.outgoing`` events (see
 ``events/outbox.py``), delivered with the outbox's retries and order."""
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Mapping
@@ -108,6 +109,8 @@ class ChannelService:
         self._replies = replies
         self._max_chars = max_message_chars
         self._answer_after = timedelta(seconds=answer_after_s)
+        self._answering: set[asyncio.Task[None]] = set()
+        """Answers on their way, kept so that none is collected before it ends."""
 
     async def add(
         self, account_id: int | None, assistant_id: int, kind_name: str, credentials: Mapping[str, object]
@@ -168,6 +171,13 @@ class ChannelService:
                 incoming.chat_id,
                 text,
             )
+
+    def answer_soon(self, inbound: Inbound) -> None:
+        """Answer in a task of its own: the platform's connection is free for its next update at
+        once (a process stopped meanwhile leaves the message to the sweep)."""
+        task = asyncio.create_task(self.answer(inbound), name=f"replyd-channel-answer-{inbound.id}")
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
 
     async def answer(self, inbound: Inbound) -> None:
         """Ask the assistant, as generate-reply would, under an Idempotency-Key of the platform's

@@ -4,7 +4,7 @@ through the channel. Not part of the API's document: the platforms, not clients,
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from replyd.api.validation import read_json_object
@@ -18,9 +18,9 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("/channels/{channel_id}/telegram")
-async def telegram_update(channel_id: Id, request: Request, state: State, background: BackgroundTasks) -> JSONResponse:
+async def telegram_update(channel_id: Id, request: Request, state: State) -> JSONResponse:
     update = await read_json_object(request, state.settings.max_body_bytes)
     inbound = await state.channels.receive_telegram(channel_id, request.headers.get(telegram.SECRET_HEADER), update)
     if inbound is not None:
-        background.add_task(state.channels.answer, inbound)
+        state.channels.answer_soon(inbound)
     return JSONResponse({"ok": True})

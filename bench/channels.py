@@ -1,0 +1,160 @@
+"""Telegram channel: how many updates a second one ``replyd serve`` process acknowledges, and
+how long from an update's POST until the answer reaches the Bot API, with an instant model.
+
+A fresh, migrated database (SQLite, or PostgreSQL with ``--postgres``) with one account, an
+assistant on the stub model and a Telegram channel made through replyd's own ChannelService;
+``replyd serve`` started on it, with the stub model and tests/servers.py's TelegramApi (which
+checks each ``sendMessage``) running in this process. Part 1 posts ``--updates`` updates from
+as many chats, ``--concurrency`` at a time: acknowledgements a second, their latency, and how
+long until every answer was sent. Part 2 posts ``--one-by-one`` updates one after another,
+each after the answer to the one before arrived: the time from POST to ``sendMessage``.
+
+Run from the repository root:  .venv/bin/python -m bench.channels
+"""
+
+import argparse
+import asyncio
+import itertools
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
+from bench.overhead.report import machine
+from bench.processes import free_port, logged_errors, running, tree_cpu_s
+from replyd.channels.sealing import new_key
+from replyd.functions.signing import new_webhook_secret
+from replyd.services import Services
+from replyd.services.assistant_config import AssistantConfig
+from replyd.settings import Settings
+from replyd.store import accounts
+from replyd.store.assistants import create_assistant
+from tests.servers import StubModel, TelegramApi, serve_in_thread
+
+BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+GIVE_UP_S = 300.0
+updates = itertools.count(1)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.channels", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=1000, help="part 1: updates, each from its own chat")
+    parser.add_argument("--concurrency", type=int, default=16, help="part 1: updates posted at once")
+    parser.add_argument("--one-by-one", type=int, default=50, help="part 2: updates, one after another")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to run on (a fresh database is made)")
+    return parser.parse_args()
+
+
+async def seed(database_url: str, key: str) -> tuple[int, str]:
+    """An account, an assistant on the stub model and its Telegram channel: the channel's id and secret."""
+    settings = Settings(_env_file=None, database_url=database_url, channel_key=key)  # type: ignore[call-arg]
+    async with Services.running(settings) as services, services.sessions() as session, session.begin():
+        account = await accounts.create_account(session, "bench", 1_000_000 * 1_000_000, new_webhook_secret())
+        config = AssistantConfig(name="bench", model="openai:stub-model")
+        assistant = await create_assistant(session, account.id, config.to_columns())
+    async with Services.running(settings) as services:
+        added = await services.channels.add(None, assistant.id, "telegram", {"bot_token": BOT_TOKEN})
+    assert added.inbound_secret is not None
+    return added.channel.id, added.inbound_secret
+
+
+def update(chat_id: int) -> dict[str, object]:
+    message = {"message_id": 1, "date": 1764770000, "chat": {"id": chat_id, "type": "private"}, "text": "Open today?"}
+    return {"update_id": next(updates), "message": message}
+
+
+async def acknowledge(client: httpx.AsyncClient, path: str, secret: str, chats: range, concurrency: int) -> list[float]:
+    """Post an update from each chat, ``concurrency`` at a time; each acknowledgement's seconds."""
+    latencies: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(chat_id: int) -> None:
+        async with gate:
+            started = time.perf_counter()
+            answer = await client.post(path, json=update(chat_id), headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+            latencies.append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text
+
+    await asyncio.gather(*(one(chat_id) for chat_id in chats))
+    return latencies
+
+
+async def until_sent(api: TelegramApi, count: int) -> None:
+    deadline = time.perf_counter() + GIVE_UP_S
+    while len(api.sent) < count:
+        assert time.perf_counter() < deadline, f"only {len(api.sent)} of {count} answers were sent"
+        await asyncio.sleep(0.002)
+
+
+async def run(
+    base_url: str, pid: int, channel_id: int, secret: str, api: TelegramApi, args: argparse.Namespace
+) -> list[str]:
+    path = f"/channels/{channel_id}/telegram"
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        cpu_before, started = tree_cpu_s(pid), time.perf_counter()
+        acks = await acknowledge(client, path, secret, range(1, args.updates + 1), args.concurrency)
+        acked_s = time.perf_counter() - started
+        await until_sent(api, args.updates)
+        sent_s, cpu_s = time.perf_counter() - started, tree_cpu_s(pid) - cpu_before
+        end_to_end = []
+        for n in range(args.one_by_one):
+            started = time.perf_counter()
+            await acknowledge(client, path, secret, range(10_000_000 + n, 10_000_001 + n), 1)
+            await until_sent(api, args.updates + n + 1)
+            end_to_end.append(time.perf_counter() - started)
+    ms = sorted(a * 1000 for a in acks)
+    return [
+        "| part | updates | acknowledged/s | ack p50 ms | ack p99 ms | all answers sent after s | answers/s "
+        "| replyd CPU ms/update |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| 1: {args.concurrency} at a time | {args.updates} | {args.updates / acked_s:.0f} "
+        f"| {statistics.median(ms):.1f} | {ms[int(len(ms) * 0.99) - 1]:.1f} | {sent_s:.1f} "
+        f"| {args.updates / sent_s:.0f} | {cpu_s * 1000 / args.updates:.2f} |",
+        "",
+        "| part | updates | POST to sendMessage p50 ms | p90 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+        f"| 2: one by one | {args.one_by_one} | {statistics.median(end_to_end) * 1000:.0f} "
+        f"| {statistics.quantiles(end_to_end, n=10)[-1] * 1000:.0f} | {max(end_to_end) * 1000:.0f} |",
+    ]
+
+
+def main() -> None:
+    args = parse_args()
+    deployment = Deployment(args.postgres)
+    work = Path(tempfile.mkdtemp(prefix="replyd-bench-channels-"))
+    stub, api, key = StubModel(), TelegramApi(), new_key()
+    with (
+        fresh_database(work, deployment.postgres_url) as database_url,
+        serve_in_thread(stub.app()) as stub_url,
+        serve_in_thread(api.app()) as api_url,
+    ):
+        channel_id, secret = asyncio.run(seed(database_url, key))
+        port = free_port()
+        env = replyd_env(database_url, f"{stub_url}/v1") | {
+            "REPLYD_CHANNEL_KEY": key,
+            "REPLYD_TELEGRAM_API_URL": api_url,
+        }
+        with running("replyd serve", replyd_command(port), port, work / "replyd.log", cwd=work, env=env) as replyd:
+            lines = asyncio.run(run(f"http://127.0.0.1:{port}", replyd.pid, channel_id, secret, api, args))
+    errors = logged_errors(work / "replyd.log")
+    print(f"\n{machine(deployment, 'the stub model and the Bot API stand-in in the benchmark process')}\n")
+    print("\n".join(lines))
+    answers = Counter(body["chat_id"] for _, body in api.sent)
+    print(
+        f"\nmalformed sendMessage calls: {api.malformed}; chats answered twice: {sum(n > 1 for n in answers.values())}"
+    )
+    for line, count in errors.most_common():
+        print(f"replyd logged {count}x: {line}")
+    if errors:
+        print(f"\nreplyd's log is kept in {work}")
+    else:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
