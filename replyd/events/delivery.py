@@ -11,10 +11,11 @@ chain stops at its first failure, and the rest of it waits until that one is del
 has failed for good.
 
 A 2xx answer delivers; 410 Gone disables the endpoint; a platform's refusal that retrying
-cannot help (WhatsApp's 24-hour window) fails the delivery for good at once; anything else (another status, a
-timeout, no connection, an address the guard refuses) is retried on the schedule of
-``REPLYD_WEBHOOK_RETRY_SCHEDULE``, with jitter, and fails for good when it runs out. An
-endpoint failing for longer than ``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
+cannot help (WhatsApp's 24-hour window) fails the delivery for good at once, and is not held
+against the endpoint; anything else (another status, a timeout, no connection, an address the
+guard refuses) is retried on the schedule of ``REPLYD_WEBHOOK_RETRY_SCHEDULE``, with jitter,
+and fails for good when it runs out. An endpoint failing for longer than
+``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
 
 Rounds come at most every ``ROUND_S`` while there is work, so that the events of that time
 share a round's queries; a round that found nothing is followed by one ``IDLE_S`` later."""
@@ -202,7 +203,7 @@ class EventDelivery:
         await events.settle(session, [self._attempt(outcome, now) for outcome in outcomes])
         succeeded = {o.due.endpoint_id for o in outcomes if o.delivered}
         gone = {o.due.endpoint_id for o in outcomes if o.status_code == 410}
-        failed = {o.due.endpoint_id: o for o in outcomes if not o.delivered and not o.is_final}  # final: not its fault
+        failed = {o.due.endpoint_id: o for o in outcomes if not o.delivered and not o.is_final}
         if succeeded:
             await events.endpoints_succeeded(session, succeeded)
         for endpoint_id in gone:

@@ -3,8 +3,8 @@ the platform's credentials (sealed before they are stored, never shown again) an
 replyd makes for the platform's calls (shown once). The API and the command line manage them
 through here, and the platforms' calls to a channel's inbound URL come in through here.
 
-A Telegram or WhatsApp channel sends through an event endpoint of its own, made with it: the AI's and
-agents' messages in its conversations reach it as ``channel.outgoing`` events (see
+A Telegram or WhatsApp channel sends through an event endpoint of its own, made with it: the
+AI's and agents' messages in its conversations reach it as ``channel.outgoing`` events (see
 ``events/outbox.py``), delivered with the outbox's retries and order."""
 
 import hmac

@@ -259,6 +259,9 @@ async def test_the_24_hour_window_is_said_in_plain_words_and_not_retried(
     )
     assert [n for n, _ in graph_api.attempts].count(number) == 1
     assert graph_api.to(number) == []
+    async with db() as session:  # the customer's silence is not the channel failing
+        endpoint = await session.scalar(select(EventEndpoint).where(EventEndpoint.channel_id == channel_id))
+        assert endpoint is not None and endpoint.enabled and endpoint.failing_since is None
 
 
 async def test_graph_failing_for_a_while_delays_the_message_and_it_goes_out_once(
