@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from replyd.errors import FieldProblem, NestingTooDeep, ValidationFailed
+from replyd.errors import FieldProblem, InvalidJson, NestingTooDeep, ValidationFailed
 
 MAX_DEPTH = 64
 """Most levels of objects and arrays in one document: ``{"a": [1]}`` is 2 deep."""
@@ -27,6 +27,19 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
     except RecursionError:  # the parser itself gives up at about 1,000 levels
         raise too_deep("") from None
+
+
+def loads_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object that keeps the rules, or ``InvalidJson`` (or the rules'
+    own errors) saying what is wrong with it."""
+    try:
+        data = loads(raw)
+    except ValueError:  # UnicodeDecodeError too
+        raise InvalidJson("The request body is not valid JSON; send a JSON object.") from None
+    if not isinstance(data, dict):
+        raise InvalidJson("The request body must be a JSON object.")
+    check(data)
+    return data
 
 
 def check(data: Any, field: str = "") -> None:

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     """The Bot API's base; tests and on-premise gateways point it elsewhere."""
 
+    whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    """The Graph API's base, with its version: WhatsApp messages go to ``{this}/{phone_number_id}/messages``."""
+
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     idempotency_lease_s: float = Field(default=6.0, gt=0)
     """A request with an Idempotency-Key renews its claim every third of this while it runs; a

@@ -28,7 +28,7 @@ from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
-from tests.servers import EventReceiver, StubModel, TcpProxy, TelegramApi, receiving, serve_in_thread
+from tests.servers import EventReceiver, GraphApi, StubModel, TcpProxy, TelegramApi, receiving, serve_in_thread
 
 pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests/scale and tests/faults
 
@@ -53,6 +53,15 @@ def telegram_api() -> Iterator[TelegramApi]:
     api = TelegramApi()
     with serve_in_thread(api.app()) as url:
         api.base_url = url
+        yield api
+
+
+@pytest.fixture(scope="session")
+def graph_api() -> Iterator[GraphApi]:
+    """The WhatsApp Cloud API every test server sends WhatsApp messages to."""
+    api = GraphApi()
+    with serve_in_thread(api.app()) as url:
+        api.base_url = url + "/v21.0"
         yield api
 
 
@@ -128,7 +137,9 @@ async def _postgres(server: str, statement: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def make_settings(database_url: str, stub_model: StubModel, telegram_api: TelegramApi) -> Callable[..., Settings]:
+def make_settings(
+    database_url: str, stub_model: StubModel, telegram_api: TelegramApi, graph_api: GraphApi
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": database_url,
@@ -145,6 +156,7 @@ def make_settings(database_url: str, stub_model: StubModel, telegram_api: Telegr
             "channel_key": CHANNEL_KEY,
             "telegram_api_url": telegram_api.base_url,
             "channel_answer_after_s": 1.0,
+            "whatsapp_api_url": graph_api.base_url,
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

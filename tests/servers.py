@@ -432,3 +432,89 @@ class TelegramApi:
         self.sent.append((token, body))
         message = {"message_id": len(self.sent), "chat": {"id": int(body["chat_id"])}, "text": body["text"]}
         return JSONResponse({"ok": True, "result": message})
+
+
+@dataclass
+class GraphApi:
+    """The WhatsApp Cloud API as far as replyd uses it: ``POST /v21.0/{phone_number_id}/messages``
+    with ``Authorization: Bearer <token>`` and a text message's JSON body, exactly
+    (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages). A call of
+    another shape is answered 400 and counted in ``malformed``; the next ``errors`` (HTTP
+    status, Graph error code) are answered with the Graph API's error bodies, then 200 with the
+    message's new ``wamid``."""
+
+    base_url: str = ""
+    """With the version, as the setting takes it."""
+    sent: list[tuple[str, str, dict[str, Any], str]] = field(default_factory=list)
+    """(phone number id, access token, body, wamid) of each message answered 200, in order."""
+    attempts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    malformed: int = 0
+    errors: deque[tuple[int, int]] = field(default_factory=deque)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/v21.0/{phone_number_id}/messages", self._messages, methods=["POST"])])
+
+    def to(self, phone_number_id: str) -> list[dict[str, Any]]:
+        """The messages sent from one business number."""
+        return [body for number, _, body, _ in self.sent if number == phone_number_id]
+
+    async def _messages(self, request: Request) -> Response:
+        number = request.path_params["phone_number_id"]
+        authorization = request.headers.get("authorization", "")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        text = body.get("text") if isinstance(body, dict) else None
+        well_formed = (
+            request.headers.get("content-type", "").startswith("application/json")
+            and authorization.startswith("Bearer ")
+            and len(authorization) > len("Bearer ")
+            and isinstance(body, dict)
+            and set(body) == {"messaging_product", "recipient_type", "to", "type", "text"}
+            and (body["messaging_product"], body["recipient_type"], body["type"]) == ("whatsapp", "individual", "text")
+            and isinstance(body["to"], str)
+            and body["to"].isdigit()
+            and isinstance(text, dict)
+            and set(text) == {"preview_url", "body"}
+            and text["preview_url"] is False
+            and isinstance(text["body"], str)
+            and 0 < len(text["body"]) <= 4096
+        )
+        if not well_formed:
+            self.malformed += 1
+            error = {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}
+            return JSONResponse({"error": error}, status_code=400)
+        self.attempts.append((number, body))
+        if self.errors:
+            status, code = self.errors.popleft()
+            return JSONResponse({"error": graph_error(code)}, status_code=status)
+        wamid = f"wamid.{number}.{len(self.sent) + 1}"
+        self.sent.append((number, authorization.removeprefix("Bearer "), body, wamid))
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+            "messages": [{"id": wamid, "message_status": "accepted"}],
+        }
+        return JSONResponse(answer)
+
+
+def graph_error(code: int) -> dict[str, Any]:
+    """The Graph API's ``error`` object for a code, as its documentation shows them."""
+    messages = {
+        131047: (
+            "Re-engagement message",
+            "Message failed to send because more than 24 hours have passed since the customer last replied to "
+            "this number.",
+        ),
+        190: ("Invalid OAuth access token.", "Error validating access token: Session has expired."),
+        130429: ("Rate limit hit", "Cloud API message throughput has been reached."),
+    }
+    message, details = messages.get(code, ("Service temporarily unavailable", "Please retry later."))
+    return {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": details},
+        "fbtrace_id": "AazA9dVfq3_Ku2Cxk6Dr9Y0",
+    }

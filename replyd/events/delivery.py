@@ -10,10 +10,12 @@ chains, one per conversation at an endpoint, each one after another (the chains 
 chain stops at its first failure, and the rest of it waits until that one is delivered or
 has failed for good.
 
-A 2xx answer delivers; 410 Gone disables the endpoint; anything else (another status, a
-timeout, no connection, an address the guard refuses) is retried on the schedule of
-``REPLYD_WEBHOOK_RETRY_SCHEDULE``, with jitter, and fails for good when it runs out. An
-endpoint failing for longer than ``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
+A 2xx answer delivers; 410 Gone disables the endpoint; a platform's refusal that retrying
+cannot help (WhatsApp's 24-hour window) fails the delivery for good at once, and is not held
+against the endpoint; anything else (another status, a timeout, no connection, an address the
+guard refuses) is retried on the schedule of ``REPLYD_WEBHOOK_RETRY_SCHEDULE``, with jitter,
+and fails for good when it runs out. An endpoint failing for longer than
+``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
 
 Rounds come every ``ROUND_S``, so that the events of that time share a round's queries."""
 
@@ -59,6 +61,8 @@ class Outcome:
     latency_ms: int
     excerpt: str | None
     error: str | None
+    is_final: bool = False
+    """Failed for good at once: the platform said retrying cannot help."""
 
     @property
     def delivered(self) -> bool:
@@ -158,9 +162,11 @@ class EventDelivery:
         started = time.perf_counter()
         status: int | None = None
         excerpt = error = None
+        is_final = False
         try:
             if due.channel_id is not None:
-                status, excerpt, error = await self._channels.send(due, self._timeout_s)
+                sent = await self._channels.send(due, self._timeout_s)
+                status, excerpt, error, is_final = sent.status, sent.excerpt, sent.error, sent.is_final
             else:
                 status, excerpt = await self._post(due, attempted_at)
         except BlockedAddress as exc:
@@ -173,7 +179,7 @@ class EventDelivery:
             log.warning("sending delivery %s failed", due.delivery_id, exc_info=True)
             error = f"could not send: {type(exc).__name__}"
         latency_ms = round((time.perf_counter() - started) * 1000)
-        return Outcome(due, attempted_at, status, latency_ms, excerpt, error)
+        return Outcome(due, attempted_at, status, latency_ms, excerpt, error, is_final)
 
     async def _post(self, due: Due, now: datetime) -> tuple[int, str]:
         """The event to an integrator's endpoint, signed as Standard Webhooks: its answer's
@@ -194,7 +200,7 @@ class EventDelivery:
         await events.settle(session, [self._attempt(outcome, now) for outcome in outcomes])
         succeeded = {o.due.endpoint_id for o in outcomes if o.delivered}
         gone = {o.due.endpoint_id for o in outcomes if o.status_code == 410}
-        failed = {o.due.endpoint_id: o for o in outcomes if not o.delivered}
+        failed = {o.due.endpoint_id: o for o in outcomes if not o.delivered and not o.is_final}
         if succeeded:
             await events.endpoints_succeeded(session, succeeded)
         for endpoint_id in gone:
@@ -216,7 +222,7 @@ class EventDelivery:
         attempts = outcome.due.attempts + 1
         if outcome.delivered:
             status, next_attempt_at = "delivered", now
-        elif outcome.status_code == 410 or attempts > len(self._schedule):
+        elif outcome.status_code == 410 or outcome.is_final or attempts > len(self._schedule):
             status, next_attempt_at = "failed", now
         else:
             wait_s = self._schedule[attempts - 1] * random.uniform(0.8, 1.2)  # jitter: endpoints back up apart

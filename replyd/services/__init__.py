@@ -82,7 +82,7 @@ class Services:
         )
         outbound = Outbound(AddressGuard.from_setting(settings.webhook_allow))
         sealer = Sealer(settings.channel_key)
-        channel_sender = ChannelSender(sessions, sealer, settings.telegram_api_url)
+        channel_sender = ChannelSender(sessions, sealer, settings.telegram_api_url, settings.whatsapp_api_url)
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
         replies = ReplyEngine(

@@ -3,8 +3,8 @@ the platform's credentials (sealed before they are stored, never shown again) an
 replyd makes for the platform's calls (shown once). The API and the command line manage them
 through here, and the platforms' calls to a channel's inbound URL come in through here.
 
-A Telegram channel sends through an event endpoint of its own, made with it: the AI's and
-agents' messages in its conversations reach it as ``channel.outgoing`` events (see
+A Telegram or WhatsApp channel sends through an event endpoint of its own, made with it: the
+AI's and agents' messages in its conversations reach it as ``channel.outgoing`` events (see
 ``events/outbox.py``), delivered with the outbox's retries and order."""
 
 import asyncio
@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd import json_rules
 from replyd.background import repeat
-from replyd.channels import telegram
+from replyd.channels import telegram, whatsapp
+from replyd.channels.inbound import Incoming
 from replyd.channels.kinds import checked_credentials, kind_named, new_inbound_secret
 from replyd.channels.sealing import Sealer
 from replyd.clock import utcnow
@@ -28,6 +30,7 @@ from replyd.engine.settings_cache import Caller
 from replyd.errors import (
     AssistantNotFound,
     FieldProblem,
+    Forbidden,
     NotFound,
     ReplydError,
     RequestInProgress,
@@ -37,6 +40,7 @@ from replyd.errors import (
 from replyd.events.types import CHANNEL_OUTGOING
 from replyd.services.views import RowView
 from replyd.store import assistants, channels, events
+from replyd.store.channels import Channel
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ MAX_CHANNELS = 50
 SWEEP_EVERY_S = 5.0
 """How often a serving process looks for channel messages a dead process left unanswered."""
 SWEEP_BATCH = 50
-SENDING_KINDS = frozenset({"telegram"})
+SENDING_KINDS = frozenset({"telegram", "whatsapp"})
 """The kinds whose outgoing messages replyd sends so far; the others' are kept, not sent."""
 
 
@@ -148,29 +152,52 @@ class ChannelService:
         """Check Telegram's secret token and keep the update's message; the message to answer,
         or None (an update without one, or one kept already: Telegram retried)."""
         async with self._sessions() as session, session.begin():
-            channel = await channels.get_channel(session, None, channel_id)
-            if channel is None or channel.kind != "telegram":
-                raise NotFound(f"There is no Telegram channel {channel_id}.")
-            if not secret or not hmac.compare_digest(secret.encode(), (channel.inbound_secret or "").encode()):
+            channel = await _channel(session, channel_id, "telegram")
+            if not _same(secret, channel.inbound_secret):
                 raise Unauthenticated(f"The {telegram.SECRET_HEADER} header is missing or wrong.")
             incoming = telegram.incoming(update)
-            if incoming is None:
-                return None
-            text = incoming.text[: self._max_chars]
-            kept = await channels.keep_inbound(
-                session, channel_id, incoming.platform_message_id, incoming.chat_id, text
-            )
-            if kept is None:
-                return None
-            return Inbound(
-                kept,
-                channel_id,
-                channel.account_id,
-                channel.assistant_id,
-                incoming.platform_message_id,
-                incoming.chat_id,
-                text,
-            )
+            return None if incoming is None else await self._keep(session, channel, incoming)
+
+    async def verify_whatsapp(self, channel_id: int, mode: str | None, token: str | None, challenge: str | None) -> str:
+        """Meta's check of the webhook URL: the challenge to answer, if the verify token is the channel's."""
+        async with self._sessions() as session:
+            channel = await _channel(session, channel_id, "whatsapp")
+        if mode != "subscribe" or challenge is None or not _same(token, channel.inbound_secret):
+            raise Forbidden("hub.mode must be subscribe and hub.verify_token the channel's verify token.")
+        return challenge
+
+    async def receive_whatsapp(self, channel_id: int, signature: str | None, body: bytes) -> list[Inbound]:
+        """Check the notification's signature over its raw body, record the statuses of sent
+        messages and keep the customers' messages; those to answer (not those kept already)."""
+        async with self._sessions() as session, session.begin():
+            channel = await _channel(session, channel_id, "whatsapp")
+            if not whatsapp.is_signed(self._sealer.open(channel.credentials)["app_secret"], body, signature):
+                raise Unauthenticated(f"The {whatsapp.SIGNATURE_HEADER} header is missing or wrong.")
+            notification = json_rules.loads_object(body)
+            for status in whatsapp.statuses(notification):
+                await channels.record_status(
+                    session, channel_id, status.platform_message_id, status.status, status.error, whatsapp.STATUS_RANKS
+                )
+            kept = [await self._keep(session, channel, incoming) for incoming in whatsapp.incoming(notification)]
+            return [inbound for inbound in kept if inbound is not None]
+
+    async def _keep(self, session: AsyncSession, channel: Channel, incoming: Incoming) -> Inbound | None:
+        """The message kept, to answer; None if the platform delivered it before."""
+        text = incoming.text[: self._max_chars]
+        kept = await channels.keep_inbound(
+            session, channel.id, incoming.platform_message_id, incoming.customer_identifier, text
+        )
+        if kept is None:
+            return None
+        return Inbound(
+            kept,
+            channel.id,
+            channel.account_id,
+            channel.assistant_id,
+            incoming.platform_message_id,
+            incoming.customer_identifier,
+            text,
+        )
 
     def answer_soon(self, inbound: Inbound) -> None:
         """Answer in a task of its own: the platform's connection is free for its next update at
@@ -209,3 +236,15 @@ class ChannelService:
 
     async def answer_forgotten_forever(self) -> None:
         await repeat(SWEEP_EVERY_S, self.answer_forgotten, "answering channel messages left unanswered")
+
+
+async def _channel(session: AsyncSession, channel_id: int, kind: str) -> Channel:
+    channel = await channels.get_channel(session, None, channel_id)
+    if channel is None or channel.kind != kind:
+        raise NotFound(f"There is no {kind} channel {channel_id}.")
+    return channel
+
+
+def _same(given: str | None, secret: str | None) -> bool:
+    """In constant time: a secret is not guessed a character at a time."""
+    return bool(given) and hmac.compare_digest((given or "").encode(), (secret or "").encode())

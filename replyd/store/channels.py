@@ -3,7 +3,7 @@ and the secret replyd made for the platform's calls to the channel's inbound URL
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,3 +119,61 @@ async def unanswered(session: AsyncSession, kept_before: datetime, limit: int) -
         .limit(limit)
     )
     return [(inbound, channel) for inbound, channel in rows]
+
+
+class ChannelMessageStatus(Base):
+    """What became of a message sent on a channel whose platform reports it (WhatsApp: sent,
+    delivered, read, failed), under the platform's id of it."""
+
+    __tablename__ = "channel_message_status"
+    __table_args__ = (UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_message_status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))
+    platform_message_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[int] = mapped_column(BigId)
+    """The conversation's message that was sent."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``accepted`` (the platform took it), then ``sent``, ``delivered``, ``read``, or ``failed``."""
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why it failed, in the platform's words."""
+    updated_at: Mapped[datetime]
+
+
+async def record_sent(session: AsyncSession, channel_id: int, platform_message_id: str, message_id: int) -> None:
+    """The platform accepted the message under this id (sent again after a lost answer: kept once)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(ChannelMessageStatus)
+        .values(
+            channel_id=channel_id,
+            platform_message_id=platform_message_id,
+            message_id=message_id,
+            status="accepted",
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["channel_id", "platform_message_id"])
+    )
+
+
+async def record_status(
+    session: AsyncSession,
+    channel_id: int,
+    platform_message_id: str,
+    status: str,
+    error: str | None,
+    ranks: dict[str, int],
+) -> bool:
+    """Move the message on to ``status`` unless it is there or further already (``ranks`` orders
+    the statuses); whether it moved. A message replyd did not send is left alone."""
+    rank = case(ranks, value=ChannelMessageStatus.status, else_=len(ranks))
+    moved = await session.execute(
+        update(ChannelMessageStatus)
+        .where(
+            ChannelMessageStatus.channel_id == channel_id,
+            ChannelMessageStatus.platform_message_id == platform_message_id,
+            rank < ranks[status],
+        )
+        .values(status=status, error=error, updated_at=utcnow())
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]

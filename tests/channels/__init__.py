@@ -1,0 +1,19 @@
+"""What the channels' tests share."""
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.store.channels import ChannelInbound
+
+
+async def count(db: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def answered_one(db: async_sessionmaker[AsyncSession], channel_id: int) -> bool:
+    """Whether the channel's one kept message is answered."""
+    where = (ChannelInbound.channel_id == channel_id, ChannelInbound.answered_at.is_not(None))
+    return await count(db, ChannelInbound, *where) == 1

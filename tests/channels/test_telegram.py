@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy import update as update_table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +18,7 @@ from replyd.clock import utcnow
 from replyd.store.channels import ChannelInbound, keep_inbound
 from replyd.store.tables import Conversation, LedgerEntry, Message
 from tests.api.test_errors import assert_error
+from tests.channels import answered_one, count
 from tests.conftest import Tenant
 from tests.servers import StubModel, TelegramApi, eventually
 
@@ -46,11 +47,6 @@ def update(chat_id: int, text: str | None = "Hi, are you open today?", **message
 async def post(tenant: Tenant, channel_id: int, body: dict[str, Any], secret: str | None) -> Any:
     headers = {SECRET_HEADER: secret} if secret is not None else {}
     return await tenant.client.post(f"/channels/{channel_id}/telegram", json=body, headers=headers)
-
-
-async def count(db: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:
-    async with db() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def test_a_message_from_telegram_is_answered_in_the_same_chat(
@@ -96,12 +92,7 @@ async def test_telegrams_retry_of_an_update_is_answered_once_and_charged_once(
     for _ in range(3):
         assert (await post(tenant, channel_id, body, secret)).status_code == 200
     await eventually(lambda: len(telegram_api.to(bot_token)) == 1)
-
-    async def answered() -> bool:
-        where = (ChannelInbound.channel_id == channel_id, ChannelInbound.answered_at.is_not(None))
-        return await count(db, ChannelInbound, *where) == 1
-
-    await eventually(answered)
+    await eventually(lambda: answered_one(db, channel_id))
     assert await count(db, ChannelInbound, ChannelInbound.channel_id == channel_id) == 1
     assert len(stub_model.requests) == 1
     assert await count(db, LedgerEntry, LedgerEntry.account_id == tenant.account_id, LedgerEntry.kind == "reply") == 1
