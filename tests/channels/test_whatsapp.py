@@ -23,7 +23,7 @@ from replyd.store.tables import Conversation, LedgerEntry, Message
 from tests.api.test_errors import assert_error
 from tests.channels import answered_one, count
 from tests.conftest import Tenant
-from tests.servers import GraphApi, StubModel, eventually
+from tests.servers import GraphApi, Scripted, StubModel, eventually
 
 APP_SECRET = "6c3b1b0d2f8e4a5b9c7d1e2f3a4b5c6d"
 numbers = itertools.count(106540352242920)
@@ -173,8 +173,9 @@ async def test_each_message_of_a_notification_is_answered(
 ) -> None:
     channel_id, number, _ = await connect(tenant)
     first, second = str(next(customers)), str(next(customers))
-    stub_model.enqueue("To the first.", "To the second.")
-    assert (await post(tenant, channel_id, notification(number, [message(first), message(second)]))).status_code == 200
+    stub_model.rule = lambda request: Scripted(text=f"To {request['messages'][-1]['content']}.")  # answered at once
+    messages = [message(first, body="the first"), message(second, body="the second")]
+    assert (await post(tenant, channel_id, notification(number, messages))).status_code == 200
     await eventually(lambda: len(graph_api.to(number)) == 2)
     sent = sorted((m["to"], m["text"]["body"]) for m in graph_api.to(number))  # two conversations: in either order
     assert sent == [(first, "To the first."), (second, "To the second.")]
