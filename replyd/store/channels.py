@@ -4,12 +4,11 @@ and the secret replyd made for the platform's calls to the channel's inbound URL
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, case, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replyd.clock import utcnow
+from replyd.store.session import insert_or_skip
 from replyd.store.tables import Base, BigId
 
 
@@ -87,9 +86,8 @@ async def keep_inbound(
     session: AsyncSession, channel_id: int, platform_message_id: str, customer_identifier: str, text: str
 ) -> int | None:
     """Keep the message; its id, or None if the platform delivered it before (kept already)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     kept = await session.scalar(
-        insert(ChannelInbound)
+        insert_or_skip(session, ChannelInbound)
         .values(
             channel_id=channel_id,
             platform_message_id=platform_message_id,
@@ -142,9 +140,8 @@ class ChannelMessageStatus(Base):
 
 async def record_sent(session: AsyncSession, channel_id: int, platform_message_id: str, message_id: int) -> None:
     """The platform accepted the message under this id (sent again after a lost answer: kept once)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
-        insert(ChannelMessageStatus)
+        insert_or_skip(session, ChannelMessageStatus)
         .values(
             channel_id=channel_id,
             platform_message_id=platform_message_id,

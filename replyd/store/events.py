@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from replyd.clock import utcnow
 from replyd.store.accounts import settings_changed
-from replyd.store.session import Executor
+from replyd.store.session import Executor, on_postgresql
 from replyd.store.tables import Base, BigId
 
 
@@ -271,7 +271,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease: timedelta, limi
     first. Processes claim one at a time (on SQLite the one writer, on PostgreSQL an advisory
     lock until the caller commits): each sees what the others hold, so no two send
     deliveries of one conversation at once, let alone the same."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         await session.execute(select(func.pg_advisory_xact_lock(CLAIMING)))
     claimed = (
         await session.scalars(

@@ -6,12 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store.session import Executor
+from replyd.store.session import Executor, insert_or_skip
 from replyd.store.tables import IdempotencyRecord
 
 ClaimState = Literal["claimed", "replay", "mismatch", "running"]
@@ -54,9 +52,8 @@ async def claim(
 
 async def _insert_new(session: AsyncSession, account_id: int, key: str, request_sha256: str) -> bool:
     """Insert the key unless it exists (one statement, no failed transaction to roll back)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     result = await session.execute(
-        insert(IdempotencyRecord)
+        insert_or_skip(session, IdempotencyRecord)
         .values(account_id=account_id, key=key, request_sha256=request_sha256, created_at=utcnow())
         .on_conflict_do_nothing()
     )

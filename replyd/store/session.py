@@ -5,6 +5,10 @@ import asyncio
 from typing import Any, TypeAlias
 
 from sqlalchemy import event, exc
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
@@ -136,3 +140,14 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def on_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_or_skip(session: AsyncSession, table: Any) -> PostgresInsert | SqliteInsert:
+    """An INSERT of the session's dialect, which has ``on_conflict_do_nothing`` (PostgreSQL
+    and SQLite both: one statement, no failed transaction to roll back)."""
+    insert = postgresql_insert if on_postgresql(session) else sqlite_insert
+    return insert(table)
