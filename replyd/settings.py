@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
     """The Graph API's base, with its version: WhatsApp messages go to ``{this}/{phone_number_id}/messages``."""
 
+    twilio_api_url: str = "https://api.twilio.com"
+    """Twilio's REST API base: SMS go to ``{this}/2010-04-01/Accounts/{AccountSid}/Messages.json``."""
+
+    public_url: str | None = None
+    """This server's public base URL, as the platforms call it (``https://replyd.example.com``).
+    Twilio signs the whole URL it calls, so behind a proxy that changes the scheme, host or port
+    its signatures check against this; and Twilio is asked to report the statuses of the SMS
+    replyd sends to it. Unset: a request's URL as it arrived, and no SMS statuses."""
+
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     idempotency_lease_s: float = Field(default=6.0, gt=0)
     """A request with an Idempotency-Key renews its claim every third of this while it runs; a
@@ -112,6 +121,13 @@ class Settings(BaseSettings):
     def _schedule_is_seconds(cls, schedule: str) -> str:
         retry_schedule(schedule)
         return schedule
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_a_base(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http://), e.g. https://replyd.example.com")
+        return url.rstrip("/") if url else None
 
     @field_validator("channel_key")
     @classmethod

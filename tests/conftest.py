@@ -3,12 +3,13 @@ and tenants (account + token + assistant) made fresh for each test."""
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -28,7 +29,16 @@ from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
 from replyd.store.tables import Assistant, Conversation, LedgerEntry, Message
-from tests.servers import EventReceiver, GraphApi, StubModel, TcpProxy, TelegramApi, receiving, serve_in_thread
+from tests.servers import (
+    EventReceiver,
+    GraphApi,
+    StubModel,
+    TcpProxy,
+    TelegramApi,
+    TwilioApi,
+    receiving,
+    serve_in_thread,
+)
 
 pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests/scale and tests/faults
 
@@ -50,19 +60,42 @@ def stub_model() -> Iterator[StubModel]:
 @pytest.fixture(scope="session")
 def telegram_api() -> Iterator[TelegramApi]:
     """The Bot API every test server sends Telegram messages to (they all deliver from one database)."""
-    api = TelegramApi()
-    with serve_in_thread(api.app()) as url:
-        api.base_url = url
+    with stand_in(TelegramApi()) as api:
         yield api
 
 
 @pytest.fixture(scope="session")
 def graph_api() -> Iterator[GraphApi]:
     """The WhatsApp Cloud API every test server sends WhatsApp messages to."""
-    api = GraphApi()
-    with serve_in_thread(api.app()) as url:
-        api.base_url = url + "/v21.0"
+    with stand_in(GraphApi(), "/v21.0") as api:
         yield api
+
+
+@pytest.fixture(scope="session")
+def twilio_api() -> Iterator[TwilioApi]:
+    """Twilio's REST API every test server sends SMS to."""
+    with stand_in(TwilioApi()) as api:
+        yield api
+
+
+Platform = TypeVar("Platform", TelegramApi, GraphApi, TwilioApi)
+
+
+@contextmanager
+def stand_in(api: Platform, path: str = "") -> Iterator[Platform]:
+    """A platform's API served on a loopback port; its ``base_url`` as the setting takes it."""
+    with serve_in_thread(api.app()) as url:
+        api.base_url = url + path
+        yield api
+
+
+@pytest.fixture(scope="session")
+def server_port() -> int:
+    """The session's server's port, chosen before it starts: every test server's public URL is
+    that server's, as replicas behind one load balancer share one (platforms call it back)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +171,12 @@ async def _postgres(server: str, statement: str) -> None:
 
 @pytest.fixture(scope="session")
 def make_settings(
-    database_url: str, stub_model: StubModel, telegram_api: TelegramApi, graph_api: GraphApi
+    database_url: str,
+    stub_model: StubModel,
+    telegram_api: TelegramApi,
+    graph_api: GraphApi,
+    twilio_api: TwilioApi,
+    server_port: int,
 ) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -157,6 +195,8 @@ def make_settings(
             "telegram_api_url": telegram_api.base_url,
             "channel_answer_after_s": 1.0,
             "whatsapp_api_url": graph_api.base_url,
+            "twilio_api_url": twilio_api.base_url,
+            "public_url": f"http://127.0.0.1:{server_port}",
         }
         return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 
@@ -176,8 +216,8 @@ def start_server(make_settings: Callable[..., Settings]) -> Callable[..., Abstra
 
 
 @pytest.fixture(scope="session")
-def server(start_server: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
-    with start_server() as url:
+def server(make_settings: Callable[..., Settings], server_port: int) -> Iterator[str]:
+    with serve_in_thread(create_app(make_settings()), port=server_port) as url:
         yield url
 
 

@@ -3,6 +3,7 @@ that runs any ASGI app, a scriptable OpenAI-compatible chat-completions model, a
 proxy that can drop its connections (a backing service going away)."""
 
 import asyncio
+import base64
 import contextlib
 import inspect
 import json
@@ -10,13 +11,14 @@ import random
 import socket
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import uvicorn
 from standardwebhooks import Webhook as StandardWebhook
 from standardwebhooks import WebhookVerificationError
@@ -25,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from twilio.request_validator import RequestValidator
 
 
 @contextmanager
@@ -517,4 +520,110 @@ def graph_error(code: int) -> dict[str, Any]:
         "code": code,
         "error_data": {"messaging_product": "whatsapp", "details": details},
         "fbtrace_id": "AazA9dVfq3_Ku2Cxk6Dr9Y0",
+    }
+
+
+@dataclass
+class TwilioApi:
+    """Twilio's REST API as far as replyd uses it: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``,
+    form-encoded, with the account SID and auth token as Basic auth, ``To``, ``From``, ``Body``
+    and perhaps ``StatusCallback`` (https://www.twilio.com/docs/messaging/api/message-resource).
+    A call of another shape is answered 400 and counted in ``malformed``; the next ``errors``
+    (HTTP status, Twilio error code) are answered with Twilio's error bodies, then 201 with the
+    new message. Like Twilio, it then posts each of ``callbacks`` (statuses, in that order, a
+    ``(status, error code)`` pair for a failure) to the ``StatusCallback`` URL, signed with the
+    auth token as the ``twilio`` library signs (``X-Twilio-Signature``)."""
+
+    base_url: str = ""
+    sent: list[dict[str, str]] = field(default_factory=list)
+    """The form of each message answered 201, with its ``sid``, in order."""
+    attempts: int = 0
+    malformed: int = 0
+    errors: deque[tuple[int, int]] = field(default_factory=deque)
+    callbacks: list[str | tuple[str, int]] = field(default_factory=lambda: ["sent", "delivered"])
+    callback_answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    """Per message SID, the status replyd answered each of its status callbacks with."""
+    unreachable: list[str] = field(default_factory=list)
+    """Each status callback that found nobody at its URL, and why."""
+    _posting: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"])])
+
+    def to(self, from_number: str) -> list[dict[str, str]]:
+        """The messages sent from one Twilio number."""
+        return [form for form in self.sent if form["From"] == from_number]
+
+    async def _messages(self, request: Request) -> Response:
+        account = request.path_params["sid"]
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        auth_token = _basic_password(request.headers.get("authorization", ""), account)
+        well_formed = (
+            request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+            and auth_token is not None
+            and set(form) - {"StatusCallback"} == {"To", "From", "Body"}
+            and all(form[key].startswith("+") and form[key][1:].isdigit() for key in ("To", "From"))
+            and 0 < len(form["Body"]) <= 1600
+            and form.get("StatusCallback", "http://").startswith(("http://", "https://"))
+        )
+        if not well_formed:
+            self.malformed += 1
+            return JSONResponse(twilio_error(21602, 400), status_code=400)
+        self.attempts += 1
+        if self.errors:
+            status, code = self.errors.popleft()
+            return JSONResponse(twilio_error(code, status), status_code=status)
+        sid = f"SM{len(self.sent) + 1:032x}"
+        self.sent.append(form | {"sid": sid})
+        if "StatusCallback" in form and auth_token is not None:
+            task = asyncio.create_task(self._report(form["StatusCallback"], auth_token, account, sid, form))
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
+        message = {"sid": sid, "account_sid": account, "to": form["To"], "from": form["From"], "body": form["Body"]}
+        return JSONResponse(message | {"status": "queued", "num_segments": "1"}, status_code=201)
+
+    async def _report(self, url: str, auth_token: str, account: str, sid: str, sent: dict[str, str]) -> None:
+        if urlsplit(url).hostname != "127.0.0.1":  # a test's made-up public URL: nothing leaves the machine
+            self.unreachable.append(url)
+            return
+        await asyncio.sleep(0.5)  # as Twilio's come: after the send's answer, once the carrier has it
+        async with httpx.AsyncClient() as client:
+            for callback in self.callbacks:
+                status, code = callback if isinstance(callback, tuple) else (callback, None)
+                form = {"MessageSid": sid, "SmsSid": sid, "AccountSid": account, "MessageStatus": status}
+                form |= {"SmsStatus": status, "From": sent["From"], "To": sent["To"], "ApiVersion": "2010-04-01"}
+                if code is not None:
+                    form["ErrorCode"] = str(code)
+                signature = RequestValidator(auth_token).compute_signature(url, form)
+                try:
+                    answer = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+                except httpx.HTTPError as exc:
+                    self.unreachable.append(f"{url}: {exc!r}")
+                    continue
+                self.callback_answers[sid].append(answer.status_code)
+
+
+def _basic_password(authorization: str, user: str) -> str | None:
+    """The password of Basic auth for ``user``, or None."""
+    try:
+        given = base64.b64decode(authorization.removeprefix("Basic "), validate=True).decode()
+    except ValueError:
+        return None
+    name, _, password = given.partition(":")
+    return password if authorization.startswith("Basic ") and name == user and password else None
+
+
+def twilio_error(code: int, status: int) -> dict[str, Any]:
+    """Twilio's error body for a code, as its documentation shows them."""
+    messages = {
+        21610: "Attempt to send to unsubscribed recipient",
+        20003: "Authenticate",
+        20429: "Too Many Requests",
+        21602: "Message body is required.",
+    }
+    return {
+        "code": code,
+        "message": messages.get(code, "Service unavailable"),
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
     }

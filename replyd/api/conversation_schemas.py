@@ -8,7 +8,21 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from replyd.api.openapi import example
 from replyd.api.schemas import AssistantId, MessageText, Variables
 from replyd.money import format_micros
-from replyd.services.views import ConversationListing, ConversationView, MessageView
+from replyd.services.views import ChannelDeliveryView, ConversationHistory, ConversationListing, MessageView
+
+
+class ChannelDeliveryOut(BaseModel):
+    status: Literal["pending", "accepted", "sent", "delivered", "read", "failed"] = Field(
+        description="`pending` while replyd sends it (retrying after a refusal: see `error`), `accepted` by the "
+        "platform, `sent` to the customer's phone or app, `delivered`, `read` (as far as the platform reports), "
+        "or `failed` for good (see `error`)."
+    )
+    error: str | None = Field(description="In plain words: why it failed, or why the last attempt did.")
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, delivery: ChannelDeliveryView) -> "ChannelDeliveryOut":
+        return cls(status=delivery.status, error=delivery.error, updated_at=delivery.updated_at)  # type: ignore[arg-type]
 
 
 class HistoryItem(BaseModel):
@@ -26,9 +40,14 @@ class HistoryItem(BaseModel):
         "Null when no AI answer was asked for (the AI was off) and on the AI's and agents' messages.",
     )
     reply_error: str | None = Field(default=None, description="Why the AI could not answer a `failed` message.")
+    delivery: ChannelDeliveryOut | None = Field(
+        default=None,
+        description="On the AI's and agents' messages in a conversation on a channel (WhatsApp, SMS, Telegram): "
+        "what became of the message there. Null otherwise.",
+    )
 
     @classmethod
-    def of(cls, message: MessageView) -> "HistoryItem":
+    def of(cls, message: MessageView, delivery: ChannelDeliveryView | None = None) -> "HistoryItem":
         return cls(
             role=message.role,  # type: ignore[arg-type]
             content=message.content,
@@ -37,6 +56,7 @@ class HistoryItem(BaseModel):
             created_at=message.created_at,
             reply_status=message.reply_status,  # type: ignore[arg-type]
             reply_error=message.reply_error,
+            delivery=ChannelDeliveryOut.of(delivery) if delivery else None,
         )
 
 
@@ -48,6 +68,7 @@ HISTORY_EXAMPLE: dict[str, JsonValue] = {
     "created_at": "2026-11-26T01:38:09.123456Z",
     "reply_status": "answered",
     "reply_error": None,
+    "delivery": None,
 }
 
 
@@ -88,7 +109,8 @@ class ConversationOut(BaseModel):
     history: list[HistoryItem]
 
     @classmethod
-    def of(cls, conversation: ConversationView, messages: list[MessageView]) -> "ConversationOut":
+    def of(cls, history: ConversationHistory) -> "ConversationOut":
+        conversation = history.conversation
         return cls(
             conversation_id=conversation.id,
             assistant_id=conversation.assistant_id,
@@ -99,7 +121,7 @@ class ConversationOut(BaseModel):
             ai_disabled_reason=conversation.ai_disabled_reason,
             needs_human=conversation.needs_human,
             variables=conversation.variables,
-            history=[HistoryItem.of(m) for m in messages],
+            history=[HistoryItem.of(m, history.deliveries.get(m.id)) for m in history.messages],
         )
 
 

@@ -2,12 +2,13 @@
 (authenticate, rate-limit, then validate) and every failure speaks in replyd's envelope."""
 
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
 from replyd import json_rules
-from replyd.errors import InvalidJson, PayloadTooLarge, ValidationFailed, problems_from_pydantic
+from replyd.errors import FieldProblem, InvalidJson, PayloadTooLarge, ValidationFailed, problems_from_pydantic
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,6 +35,21 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     except ClientDisconnect:
         raise InvalidJson("The request body was cut off.") from None
     return b"".join(chunks)
+
+
+async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
+    """A form-encoded body (``application/x-www-form-urlencoded``, as Twilio posts) as its
+    fields, the last of a repeated one winning; refused if it is not UTF-8 or holds a NUL,
+    which no database keeps."""
+    problem = ValidationFailed([FieldProblem("body", "must be a form of UTF-8 text without NUL characters")])
+    try:
+        text = (await read_body(request, max_bytes)).decode()
+    except UnicodeDecodeError:
+        raise problem from None
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    if any("\x00" in name or "\x00" in value for name, value in fields.items()):
+        raise problem
+    return fields
 
 
 def validate_model(model: type[M], data: dict[str, Any], context: dict[str, Any] | None = None) -> M:

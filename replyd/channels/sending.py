@@ -1,6 +1,9 @@
 """Sending a channel's outgoing message to its platform: the delivery loop hands over each
 ``channel.outgoing`` delivery of a channel's endpoint here instead of posting it to a URL. The
-platforms' base URLs are settings (not a user's address: no address guard)."""
+platforms' base URLs are settings (not a user's address: no address guard). The platform's
+acceptance is recorded on the message's status at once, under the platform's id of the message
+(its status reports may follow within a second); refusals are recorded when the delivery loop
+settles the attempt."""
 
 import asyncio
 import json
@@ -12,8 +15,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.channels import telegram, whatsapp
-from replyd.channels.outgoing import Call, Refusal
+from replyd.channels import telegram, twilio, whatsapp
+from replyd.channels.outgoing import Call, Outgoing, Refusal
 from replyd.channels.sealing import Sealer
 from replyd.outbound import SendFailed
 from replyd.store import channels
@@ -36,24 +39,38 @@ class Sent:
 
 @dataclass(frozen=True)
 class Platform:
-    call: Callable[[dict[str, str], str, str], Call]
-    """From the credentials, the customer identifier and the text."""
+    call: Callable[[Outgoing], Call]
     refusal: Callable[[int, Any], Refusal]
     sent_id: Callable[[Any], str | None] | None = None
     """The platform's id of the sent message, for a platform that reports its statuses."""
 
+    @property
+    def accepted(self) -> str:
+        """The status of a message the platform took: one that reports more says when it is sent."""
+        return "accepted" if self.sent_id else "sent"
+
+
+@dataclass(frozen=True)
+class PlatformUrls:
+    """Where each platform's API is (settings), and replyd's own public URL, if known."""
+
+    telegram: str
+    whatsapp: str
+    twilio: str
+    public: str | None
+
 
 class ChannelSender:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer, telegram_api_url: str, whatsapp_api_url: str
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], sealer: Sealer, urls: PlatformUrls) -> None:
         self._sessions = sessions
         self._sealer = sealer
+        self._public_url = urls.public
         self._platforms = {
-            "telegram": Platform(partial(telegram.send_message, telegram_api_url), telegram.refusal),
+            "telegram": Platform(partial(telegram.send_message, urls.telegram), telegram.refusal),
             "whatsapp": Platform(
-                partial(whatsapp.send_message, whatsapp_api_url), whatsapp.refusal, whatsapp.sent_message_id
+                partial(whatsapp.send_message, urls.whatsapp), whatsapp.refusal, whatsapp.sent_message_id
             ),
+            "twilio": Platform(partial(twilio.send_message, urls.twilio), twilio.refusal, twilio.sent_message_id),
         }
         self._client: aiohttp.ClientSession | None = None
         """Made on first use, in the event loop that serves."""
@@ -66,10 +83,15 @@ class ChannelSender:
         if channel is None:
             return Sent(None, None, "the channel was removed")
         platform = self._platforms[channel.kind]
-        call = platform.call(self._sealer.open(channel.credentials), due.data["to"], due.data["message"]["content"])
+        status_url = f"{self._public_url}/channels/{channel.id}/{channel.kind}/status" if self._public_url else None
+        outgoing = Outgoing(
+            self._sealer.open(channel.credentials), due.data["to"], due.data["message"]["content"], status_url
+        )
+        call = platform.call(outgoing)
         async with asyncio.timeout(timeout_s):
             try:
-                async with self._session().post(call.url, json=call.body, headers=call.headers) as response:
+                form, json_body = (call.body, None) if call.form else (None, call.body)
+                async with self._session().post(call.url, headers=call.headers, data=form, json=json_body) as response:
                     raw = await response.read()
                     status = response.status
             except aiohttp.ClientError as exc:
@@ -79,9 +101,8 @@ class ChannelSender:
             refused = platform.refusal(status, _json(raw))
             return Sent(status, excerpt, refused.reason, refused.is_final)
         sent_id = platform.sent_id(_json(raw)) if platform.sent_id else None
-        if sent_id is not None:
-            async with self._sessions() as session, session.begin():
-                await channels.record_sent(session, channel.id, sent_id, due.data["message"]["id"])
+        async with self._sessions() as session, session.begin():
+            await channels.record_sent(session, due.data["message"]["id"], sent_id, platform.accepted)
         return Sent(status, excerpt, None)
 
     def _session(self) -> aiohttp.ClientSession:

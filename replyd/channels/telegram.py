@@ -5,7 +5,7 @@ the channel's inbound URL (``setWebhook`` with ``secret_token``, which Telegram 
 from typing import Any
 
 from replyd.channels.inbound import Incoming, placeholder
-from replyd.channels.outgoing import Call, Refusal
+from replyd.channels.outgoing import Call, Outgoing, Refusal
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 LABELS = {
@@ -42,10 +42,10 @@ def incoming(update: dict[str, Any]) -> Incoming | None:
     return Incoming(str(update["update_id"]), str(chat["id"]), text or "[message]")
 
 
-def send_message(api_url: str, credentials: dict[str, str], chat_id: str, text: str) -> Call:
+def send_message(api_url: str, outgoing: Outgoing) -> Call:
     """``sendMessage`` to the chat."""
-    url = f"{api_url.rstrip('/')}/bot{credentials['bot_token']}/sendMessage"
-    return Call(url, {"chat_id": chat_id, "text": text[:MAX_TEXT]})
+    url = f"{api_url.rstrip('/')}/bot{outgoing.credentials['bot_token']}/sendMessage"
+    return Call(url, {"chat_id": outgoing.to, "text": outgoing.text[:MAX_TEXT]})
 
 
 def refusal(status: int, answer: Any) -> Refusal:

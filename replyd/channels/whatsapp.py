@@ -6,11 +6,10 @@ and ``POST /{phone_number_id}/messages`` for the answers."""
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Any
 
 from replyd.channels.inbound import Incoming, placeholder
-from replyd.channels.outgoing import Call, Refusal
+from replyd.channels.outgoing import Call, Outgoing, PlatformStatus, Refusal
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_TEXT = 4096
@@ -30,20 +29,10 @@ LABELS = {
     "system": "system message",
 }
 """A message's ``type`` that is not text, and how its placeholder names it."""
-STATUS_RANKS = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
-"""The order a sent message's statuses come in: an older one arriving late is ignored, and
-``failed`` is final. ``accepted`` is the send's own answer."""
+STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+"""The statuses a notification reports of a sent message (each one of ``store.channels.STATUSES``)."""
 WINDOW_CLOSED = 131047
 """Graph error code: more than 24 hours since the customer wrote (a "Re-engagement message")."""
-
-
-@dataclass(frozen=True)
-class Status:
-    """What became of a message replyd sent: ``sent``, ``delivered``, ``read`` or ``failed``."""
-
-    platform_message_id: str
-    status: str
-    error: str | None
 
 
 def is_signed(app_secret: str, body: bytes, signature: str | None) -> bool:
@@ -88,15 +77,15 @@ def text_of(message: dict[str, Any]) -> str:
     return placeholder(label, caption)
 
 
-def statuses(notification: dict[str, Any]) -> list[Status]:
+def statuses(notification: dict[str, Any]) -> list[PlatformStatus]:
     """The statuses of sent messages in a notification, in order; kinds replyd does not know are left out."""
     found = []
     for value in _values(notification):
         for status in _list(value.get("statuses")):
             if not isinstance(status, dict) or not _is_str(status.get("id")):
                 continue
-            if status.get("status") in STATUS_RANKS:
-                found.append(Status(status["id"], status["status"], _status_error(status)))
+            if status.get("status") in STATUSES:
+                found.append(PlatformStatus(status["id"], status["status"], _status_error(status)))
     return found
 
 
@@ -113,15 +102,16 @@ def _is_str(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
-def send_message(api_url: str, credentials: dict[str, str], to: str, text: str) -> Call:
+def send_message(api_url: str, outgoing: Outgoing) -> Call:
     """``POST /{phone_number_id}/messages``: a text message to the customer's number (digits, no ``+``)."""
     body = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": to.lstrip("+"),
+        "to": outgoing.to.lstrip("+"),
         "type": "text",
-        "text": {"preview_url": False, "body": text[:MAX_TEXT]},
+        "text": {"preview_url": False, "body": outgoing.text[:MAX_TEXT]},
     }
+    credentials = outgoing.credentials
     url = f"{api_url.rstrip('/')}/{credentials['phone_number_id']}/messages"
     return Call(url, body, {"Authorization": f"Bearer {credentials['access_token']}"})
 

@@ -14,7 +14,7 @@ from replyd.cli.common import JsonOption, console, emit, load_settings, with_ser
 from replyd.errors import NotFound
 from replyd.money import format_micros
 from replyd.services import Services
-from replyd.services.views import ConversationHistory, ConversationListing, MessageView
+from replyd.services.views import ChannelDeliveryView, ConversationHistory, ConversationListing, MessageView
 from replyd.store.conversations import ConversationFilter
 
 conversations_app = typer.Typer(
@@ -54,6 +54,11 @@ def _message_json(message: MessageView) -> dict[str, Any]:
         "function_calls": message.function_calls,
         "created_at": message.created_at.isoformat(),
     }
+
+
+def _delivery_json(delivery: ChannelDeliveryView | None) -> dict[str, Any] | None:
+    """What became of a message sent on the conversation's channel; None for the others."""
+    return None if delivery is None else {"status": delivery.status, "error": delivery.error}
 
 
 @conversations_app.command("list")
@@ -126,7 +131,9 @@ def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption)
             "variables": conversation.variables,
             "created_at": conversation.created_at.isoformat(),
             "updated_at": conversation.updated_at.isoformat(),
-            "history": [_message_json(m) for m in messages],
+            "history": [
+                _message_json(m) | {"delivery": _delivery_json(history.deliveries.get(m.id))} for m in messages
+            ],
         }
         emit(True, data, "")
         return
@@ -144,6 +151,9 @@ def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption)
         console.print(
             f"[dim]{_when(message.created_at)}[/] [bold]{message.author}[/] ({message.role}): {escape(message.content)}"
         )
+        delivery = history.deliveries.get(message.id)
+        if delivery is not None:
+            console.print(f"    [dim]on the channel: {delivery.status}[/] {escape(delivery.error or '')}".rstrip())
         for call in message.function_calls:
             name = escape(str(call.get("name")))
             arguments = escape(json.dumps(call.get("arguments"), ensure_ascii=False))

@@ -35,7 +35,7 @@ from replyd.events.types import envelope
 from replyd.functions.signing import signature_headers
 from replyd.functions.ssrf import BlockedAddress
 from replyd.outbound import Outbound, SendFailed
-from replyd.store import events
+from replyd.store import channels, events
 from replyd.store.events import Due
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class EventDelivery:
         self,
         sessions: async_sessionmaker[AsyncSession],
         outbound: Outbound,
-        channels: ChannelSender,
+        channel_sender: ChannelSender,
         retry_schedule_s: list[float],
         disable_after_s: float,
         timeout_s: float,
@@ -101,7 +101,7 @@ class EventDelivery:
     ) -> None:
         self._sessions = sessions
         self._outbound = outbound
-        self._channels = channels
+        self._channel_sender = channel_sender
         self._schedule = retry_schedule_s
         self._disable_after = timedelta(seconds=disable_after_s)
         self._timeout_s = timeout_s
@@ -165,7 +165,7 @@ class EventDelivery:
         is_final = False
         try:
             if due.channel_id is not None:
-                sent = await self._channels.send(due, self._timeout_s)
+                sent = await self._channel_sender.send(due, self._timeout_s)
                 status, excerpt, error, is_final = sent.status, sent.excerpt, sent.error, sent.is_final
             else:
                 status, excerpt = await self._post(due, attempted_at)
@@ -192,12 +192,21 @@ class EventDelivery:
 
     async def _settle(self, session: AsyncSession, ended: list[Chain], now: datetime) -> None:
         """Log every attempt and leave each delivery delivered, pending a retry, or failed for
-        good; endpoints that answered 410, or failed for too long, are disabled."""
+        good (a channel's message says why on its status); endpoints that answered 410, or
+        failed for too long, are disabled."""
         outcomes = [outcome for chain in ended for outcome in chain.outcomes]
         unsent = [delivery_id for chain in ended for delivery_id in chain.unsent]
         if unsent:
             await events.release(session, unsent)
-        await events.settle(session, [self._attempt(outcome, now) for outcome in outcomes])
+        attempts = [self._attempt(outcome, now) for outcome in outcomes]
+        await events.settle(session, attempts)
+        refused = [
+            (o.due.data["message"]["id"], a.status == "failed", o.error or f"HTTP {o.status_code}")
+            for o, a in zip(outcomes, attempts, strict=True)
+            if o.due.channel_id is not None and not o.delivered
+        ]
+        if refused:
+            await channels.record_refusals(session, refused)
         succeeded = {o.due.endpoint_id for o in outcomes if o.delivered}
         gone = {o.due.endpoint_id for o in outcomes if o.status_code == 410}
         failed = {o.due.endpoint_id: o for o in outcomes if not o.delivered and not o.is_final}

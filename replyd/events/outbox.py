@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from replyd.events.types import CHANNEL_OUTGOING, MESSAGE_CREATED, new_event_id
-from replyd.store import events
+from replyd.store import channels, events
 from replyd.store.session import Executor
 
 
@@ -41,15 +41,16 @@ async def emit(
     conversation_id: str | None = None,
     subscribed: Subscriptions | None = None,
     channel_id: int | None = None,
-) -> None:
-    """Write the event if an endpoint takes it; ``subscribed``: the account's subscriptions,
-    when the caller knows them already (else they are read); ``channel_id``: the one channel
-    it is for (``channel.outgoing``)."""
+) -> bool:
+    """Write the event if an endpoint takes it (whether it did); ``subscribed``: the account's
+    subscriptions, when the caller knows them already (else they are read); ``channel_id``: the
+    one channel it is for (``channel.outgoing``)."""
     if subscribed is None:
         subscribed = await subscriptions(db, account_id)
-    if subscribed.want(type):
-        public_id = new_event_id()
-        await events.record_event(db, account_id, type, data, public_id, conversation_id, channel_id)
+    if not subscribed.want(type):
+        return False
+    await events.record_event(db, account_id, type, data, new_event_id(), conversation_id, channel_id)
+    return True
 
 
 async def emit_message(
@@ -60,11 +61,14 @@ async def emit_message(
     subscribed: Subscriptions | None = None,
 ) -> None:
     """``message.created``; and, for the AI's or an agent's message in a conversation on a
-    channel, ``channel.outgoing`` for that channel: how the message reaches the customer there."""
+    channel, ``channel.outgoing`` for that channel: how the message reaches the customer there
+    (its status ``pending`` from now on; none while the channel cannot send)."""
     await emit(db, account_id, MESSAGE_CREATED, message_event(conversation, message), conversation.id, subscribed)
-    if conversation.channel_id is not None and message.author != "customer":
+    channel_id = conversation.channel_id
+    if channel_id is not None and message.author != "customer":
         data = {"to": conversation.customer_identifier, "message": message_data(message)}
-        await emit(db, account_id, CHANNEL_OUTGOING, data, conversation.id, subscribed, conversation.channel_id)
+        if await emit(db, account_id, CHANNEL_OUTGOING, data, conversation.id, subscribed, channel_id):
+            await channels.expect_sending(db, channel_id, message.id)
 
 
 class ConversationFacts(Protocol):

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from replyd.channels.sealing import Sealer
-from replyd.channels.sending import ChannelSender
+from replyd.channels.sending import ChannelSender, PlatformUrls
 from replyd.engine.abandoned import AbandonedReplies
 from replyd.engine.idempotency import IdempotencyClaims
 from replyd.engine.reply import ReplyEngine
@@ -82,7 +82,10 @@ class Services:
         )
         outbound = Outbound(AddressGuard.from_setting(settings.webhook_allow))
         sealer = Sealer(settings.channel_key)
-        channel_sender = ChannelSender(sessions, sealer, settings.telegram_api_url, settings.whatsapp_api_url)
+        platform_urls = PlatformUrls(
+            settings.telegram_api_url, settings.whatsapp_api_url, settings.twilio_api_url, settings.public_url
+        )
+        channel_sender = ChannelSender(sessions, sealer, platform_urls)
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
         replies = ReplyEngine(

@@ -3,8 +3,8 @@ the platform's credentials (sealed before they are stored, never shown again) an
 replyd makes for the platform's calls (shown once). The API and the command line manage them
 through here, and the platforms' calls to a channel's inbound URL come in through here.
 
-A Telegram or WhatsApp channel sends through an event endpoint of its own, made with it: the
-AI's and agents' messages in its conversations reach it as ``channel.outgoing`` events (see
+A channel sends through an event endpoint of its own, made with it: the AI's and agents'
+messages in its conversations reach it as ``channel.outgoing`` events (see
 ``events/outbox.py``), delivered with the outbox's retries and order."""
 
 import asyncio
@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd import json_rules
 from replyd.background import repeat
-from replyd.channels import telegram, whatsapp
+from replyd.channels import telegram, twilio, whatsapp
 from replyd.channels.inbound import Incoming
 from replyd.channels.kinds import checked_credentials, kind_named, new_inbound_secret
+from replyd.channels.outgoing import PlatformStatus
 from replyd.channels.sealing import Sealer
 from replyd.clock import utcnow
 from replyd.engine.receive import ReplyRequest
@@ -49,8 +50,6 @@ MAX_CHANNELS = 50
 SWEEP_EVERY_S = 5.0
 """How often a serving process looks for channel messages a dead process left unanswered."""
 SWEEP_BATCH = 50
-SENDING_KINDS = frozenset({"telegram", "whatsapp"})
-"""The kinds whose outgoing messages replyd sends so far; the others' are kept, not sent."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,7 @@ class ChannelService:
             if len(await channels.list_channels(session, owner)) >= MAX_CHANNELS:
                 raise ValidationFailed([FieldProblem("kind", f"an account has at most {MAX_CHANNELS} channels")])
             row = await channels.create_channel(session, owner, assistant_id, kind.name, sealed, secret)
-            if kind.name in SENDING_KINDS:
-                await events.create_endpoint(session, owner, f"channel:{row.id}", [CHANNEL_OUTGOING], "", row.id)
+            await events.create_endpoint(session, owner, f"channel:{row.id}", [CHANNEL_OUTGOING], "", row.id)
             return NewChannel(ChannelView.of(row), secret)
 
     async def channels(self, account_id: int | None) -> list[ChannelView]:
@@ -175,11 +173,40 @@ class ChannelService:
                 raise Unauthenticated(f"The {whatsapp.SIGNATURE_HEADER} header is missing or wrong.")
             notification = json_rules.loads_object(body)
             for status in whatsapp.statuses(notification):
-                await channels.record_status(
-                    session, channel_id, status.platform_message_id, status.status, status.error, whatsapp.STATUS_RANKS
-                )
+                await _record(session, channel_id, status)
             kept = [await self._keep(session, channel, incoming) for incoming in whatsapp.incoming(notification)]
             return [inbound for inbound in kept if inbound is not None]
+
+    async def receive_twilio(
+        self, channel_id: int, url: str, form: Mapping[str, str], signature: str | None
+    ) -> Inbound | None:
+        """Check Twilio's signature of the URL it called and the form, and keep the SMS; the
+        message to answer, or None (a post without one, or one kept already)."""
+        async with self._sessions() as session, session.begin():
+            channel = await self._signed_by_twilio(session, channel_id, url, form, signature)
+            incoming = twilio.incoming(form)
+            return None if incoming is None else await self._keep(session, channel, incoming)
+
+    async def receive_twilio_status(
+        self, channel_id: int, url: str, form: Mapping[str, str], signature: str | None
+    ) -> None:
+        """Check the status callback's signature as an SMS's, and record the status."""
+        async with self._sessions() as session, session.begin():
+            await self._signed_by_twilio(session, channel_id, url, form, signature)
+            status = twilio.status(form)
+            if status is not None:
+                await _record(session, channel_id, status)
+
+    async def _signed_by_twilio(
+        self, session: AsyncSession, channel_id: int, url: str, form: Mapping[str, str], signature: str | None
+    ) -> Channel:
+        channel = await _channel(session, channel_id, "twilio")
+        if not twilio.is_signed(self._sealer.open(channel.credentials)["auth_token"], url, form, signature):
+            raise Unauthenticated(
+                f"The {twilio.SIGNATURE_HEADER} header is missing or wrong. Behind a proxy, set REPLYD_PUBLIC_URL "
+                "to the URL Twilio calls: Twilio signs the whole URL."
+            )
+        return channel
 
     async def _keep(self, session: AsyncSession, channel: Channel, incoming: Incoming) -> Inbound | None:
         """The message kept, to answer; None if the platform delivered it before."""
@@ -243,6 +270,10 @@ async def _channel(session: AsyncSession, channel_id: int, kind: str) -> Channel
     if channel is None or channel.kind != kind:
         raise NotFound(f"There is no {kind} channel {channel_id}.")
     return channel
+
+
+async def _record(session: AsyncSession, channel_id: int, status: PlatformStatus) -> None:
+    await channels.record_status(session, channel_id, status.platform_message_id, status.status, status.error)
 
 
 def _same(given: str | None, secret: str | None) -> bool:

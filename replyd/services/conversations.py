@@ -22,7 +22,7 @@ from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
 from replyd.services.cursors import activity_cursor, read_activity_cursor
 from replyd.services.views import ConversationHistory, ConversationListing, MessageView
-from replyd.store import accounts, activity, assistants, conversations, events
+from replyd.store import accounts, activity, assistants, channels, conversations, events
 from replyd.store.activity import Activity
 from replyd.store.conversations import ActivityKey, ConversationFilter
 from replyd.store.tables import Conversation, Message
@@ -95,7 +95,9 @@ class ConversationService:
     async def get(self, account_id: int | None, conversation_id: str) -> ConversationHistory:
         async with self._sessions() as session:
             conversation = await self._find(session, account_id, conversation_id)
-            return ConversationHistory.of(conversation, await conversations.all_messages(session, conversation.id))
+            messages = await conversations.all_messages(session, conversation.id)
+            sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
+            return ConversationHistory.of(conversation, messages, sent)
 
     async def list(
         self,

@@ -2,12 +2,13 @@
 the store's rows. A front-end never holds a database row, so nothing it does can lazy-load,
 flush or change one behind the services' backs."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
 from replyd.services.assistant_config import AssistantConfig
 from replyd.store import conversations as conversation_rows
+from replyd.store.channels import ChannelMessageStatus
 from replyd.store.tables import Assistant, Conversation, Message
 
 MAX_ID = 2**63 - 1
@@ -68,13 +69,30 @@ class ConversationView(RowView):
 
 
 @dataclass(frozen=True)
+class ChannelDeliveryView(RowView):
+    """What became of an AI's or agent's message sent on the conversation's channel."""
+
+    message_id: int
+    status: str
+    """``pending``, ``accepted``, ``sent``, ``delivered``, ``read`` or ``failed``."""
+    error: str | None
+    """In plain words: why it failed, or why the last attempt did while it is retried."""
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class ConversationHistory:
     conversation: ConversationView
     messages: list[MessageView]
+    deliveries: dict[int, ChannelDeliveryView] = field(default_factory=dict)
+    """Per message id, for the messages sent on a channel."""
 
     @classmethod
-    def of(cls, conversation: Conversation, messages: list[Message]) -> "ConversationHistory":
-        return cls(ConversationView.of(conversation), [MessageView.of(m) for m in messages])
+    def of(
+        cls, conversation: Conversation, messages: list[Message], sent: list[ChannelMessageStatus] | None = None
+    ) -> "ConversationHistory":
+        deliveries = {row.message_id: ChannelDeliveryView.of(row) for row in sent or []}
+        return cls(ConversationView.of(conversation), [MessageView.of(m) for m in messages], deliveries)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@ and the secret replyd made for the platform's calls to the channel's inbound URL
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, case, delete, select, update
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replyd.clock import utcnow
-from replyd.store.session import insert_or_skip
-from replyd.store.tables import Base, BigId
+from replyd.store.session import Executor, insert_or_skip
+from replyd.store.tables import Base, BigId, Message
 
 
 class Channel(Base):
@@ -119,58 +119,80 @@ async def unanswered(session: AsyncSession, kept_before: datetime, limit: int) -
     return [(inbound, channel) for inbound, channel in rows]
 
 
+STATUSES = {"pending": 0, "accepted": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
+"""What became of a message sent on a channel, in the order it goes: ``pending`` (in the outbox,
+perhaps being retried), ``accepted`` (the platform took it), ``sent`` (to the customer's phone
+or app), ``delivered``, ``read``; or ``failed``, which is final. A status the platform reports
+after a later one (platforms do not keep order) is ignored."""
+
+
 class ChannelMessageStatus(Base):
-    """What became of a message sent on a channel whose platform reports it (WhatsApp: sent,
-    delivered, read, failed), under the platform's id of it."""
+    """What became of an AI's or agent's message sent on a channel, from the moment it is
+    written for the channel."""
 
     __tablename__ = "channel_message_status"
     __table_args__ = (UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_message_status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))
-    platform_message_id: Mapped[str] = mapped_column(String(100))
-    message_id: Mapped[int] = mapped_column(BigId)
-    """The conversation's message that was sent."""
+    platform_message_id: Mapped[str | None] = mapped_column(String(100))
+    """The platform's id of the message, once it accepted it (its statuses come under it)."""
+    message_id: Mapped[int] = mapped_column(BigId, index=True, unique=True)
+    """The conversation's message that is sent."""
     status: Mapped[str] = mapped_column(String(16))
-    """``accepted`` (the platform took it), then ``sent``, ``delivered``, ``read``, or ``failed``."""
+    """One of ``STATUSES``."""
     error: Mapped[str | None] = mapped_column(Text)
-    """Why it failed, in the platform's words."""
+    """In plain words: why it failed, or why the last attempt did while it is retried."""
     updated_at: Mapped[datetime]
 
 
-async def record_sent(session: AsyncSession, channel_id: int, platform_message_id: str, message_id: int) -> None:
-    """The platform accepted the message under this id (sent again after a lost answer: kept once)."""
+async def expect_sending(session: Executor, channel_id: int, message_id: int) -> None:
+    """The message is in the outbox for the channel: ``pending``."""
+    values = {"channel_id": channel_id, "message_id": message_id, "status": "pending", "updated_at": utcnow()}
+    await session.execute(insert(ChannelMessageStatus).values(values))
+
+
+async def record_sent(session: AsyncSession, message_id: int, platform_message_id: str | None, status: str) -> None:
+    """The platform accepted the message (under its id, if it reports statuses). A replayed
+    delivery may follow a failure; a status callback that came before this answer stays."""
     await session.execute(
-        insert_or_skip(session, ChannelMessageStatus)
-        .values(
-            channel_id=channel_id,
-            platform_message_id=platform_message_id,
-            message_id=message_id,
-            status="accepted",
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["channel_id", "platform_message_id"])
+        update(ChannelMessageStatus)
+        .where(ChannelMessageStatus.message_id == message_id, ChannelMessageStatus.status.in_(("pending", "failed")))
+        .values(platform_message_id=platform_message_id, status=status, error=None, updated_at=utcnow())
     )
 
 
+async def record_refusals(session: AsyncSession, refusals: list[tuple[int, bool, str]]) -> None:
+    """For each (message id, whether it failed for good, why) an attempt that did not send:
+    ``failed``, or still ``pending`` with the reason, while it is retried."""
+    for message_id, final, error in refusals:
+        await session.execute(
+            update(ChannelMessageStatus)
+            .where(ChannelMessageStatus.message_id == message_id, ChannelMessageStatus.status == "pending")
+            .values(status="failed" if final else "pending", error=error, updated_at=utcnow())
+        )
+
+
 async def record_status(
-    session: AsyncSession,
-    channel_id: int,
-    platform_message_id: str,
-    status: str,
-    error: str | None,
-    ranks: dict[str, int],
+    session: AsyncSession, channel_id: int, platform_message_id: str, status: str, error: str | None
 ) -> bool:
-    """Move the message on to ``status`` unless it is there or further already (``ranks`` orders
-    the statuses); whether it moved. A message replyd did not send is left alone."""
-    rank = case(ranks, value=ChannelMessageStatus.status, else_=len(ranks))
+    """Move the message on to ``status`` unless it is there or further already; whether it
+    moved. A message replyd did not send is left alone."""
+    rank = case(STATUSES, value=ChannelMessageStatus.status, else_=len(STATUSES))
     moved = await session.execute(
         update(ChannelMessageStatus)
         .where(
             ChannelMessageStatus.channel_id == channel_id,
             ChannelMessageStatus.platform_message_id == platform_message_id,
-            rank < ranks[status],
+            rank < STATUSES[status],
         )
         .values(status=status, error=error, updated_at=utcnow())
     )
     return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+async def statuses_in(session: AsyncSession, conversation_id: str) -> list[ChannelMessageStatus]:
+    """The status of each message of the conversation sent on a channel."""
+    sent = select(Message.id).where(Message.conversation_id == conversation_id)
+    rows = await session.scalars(select(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(sent)))
+    return list(rows.all())

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,12 @@ from sqlalchemy import text
 from standardwebhooks import Webhook
 
 from replyd.clock import utcnow
-from replyd.functions.signing import new_message_id, signature_headers
+from replyd.functions.signing import new_message_id, new_webhook_secret, signature_headers
+from replyd.services.assistant_config import AssistantConfig
+from replyd.store import accounts, channels, events
+from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
-from replyd.store.session import create_engine
+from replyd.store.session import create_engine, session_factory
 from tests.conftest import RUN_PREFIX, empty_database
 
 BODY = b'{"function":"book"}'
@@ -59,5 +63,48 @@ async def run(database_url: str, statement: str, values: dict[str, Any] | None =
         async with engine.begin() as connection:
             result = await connection.execute(text(statement), values or {})
             return list(result.all()) if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+def test_twilio_channels_added_before_they_could_send_get_their_sending_endpoint(database_url: str) -> None:
+    upgrade_database(database_url, "0014")
+    made = asyncio.run(channels_of_an_older_replyd(database_url))
+    upgrade_database(database_url)
+
+    endpoints = asyncio.run(run(database_url, "SELECT channel_id, url, event_types, enabled FROM event_endpoints"))
+    by_channel = {row[0]: row[1:] for row in endpoints}
+    assert len(endpoints) == len(by_channel) == 2  # the Twilio channel's new one, the Telegram channel's old one
+    url, types, enabled = by_channel[made["twilio"]]
+    assert (url, json.loads(types) if isinstance(types, str) else types, bool(enabled)) == (
+        f"channel:{made['twilio']}",
+        ["channel.outgoing"],
+        True,
+    )
+    statuses = asyncio.run(run(database_url, "SELECT platform_message_id, status FROM channel_message_status"))
+    assert statuses == [("wamid.kept", "delivered")]
+
+
+async def channels_of_an_older_replyd(database_url: str) -> dict[str, int]:
+    """A Twilio and a Telegram channel as 0014 left them (only Telegram's with its endpoint), and
+    a WhatsApp message's status; the ids of the channels by kind."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+            config = AssistantConfig.model_validate({"name": "Old", "model": "openai:stub-model"})
+            assistant = await create_assistant(session, account.id, config.to_columns())
+            made = {}
+            for kind in ("twilio", "telegram"):
+                made[kind] = (await channels.create_channel(session, account.id, assistant.id, kind, "sealed", None)).id
+            await events.create_endpoint(session, account.id, "channel:x", ["channel.outgoing"], "", made["telegram"])
+            await session.execute(
+                text(
+                    "INSERT INTO channel_message_status (channel_id, platform_message_id, message_id, status, "
+                    "updated_at) VALUES (:channel, 'wamid.kept', 1, 'delivered', :now)"
+                ),
+                {"channel": made["telegram"], "now": utcnow()},
+            )
+            return made
     finally:
         await engine.dispose()

@@ -39,7 +39,7 @@ ADMIN_ERRORS = error_responses(*ADMIN)
 @router.get("/api/conversations/{conversation_id}", summary="A conversation and its history", responses=READ_ERRORS)
 async def get_conversation(conversation_id: str, token: CurrentToken, state: State) -> ConversationOut:
     view = await state.conversations.get(token.account_id, conversation_id)
-    return ConversationOut.of(view.conversation, view.messages)
+    return ConversationOut.of(view)
 
 
 @router.get(

@@ -24,6 +24,15 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
 AUTHORS = {"customer": "Customer", "ai": "AI", "agent": "Agent (human)"}
+DELIVERY_LABELS = {
+    "pending": "Sending…",
+    "accepted": "Sent to the platform",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "read": "Read",
+    "failed": "Not delivered",
+}
+"""What the operator reads under a message sent on the conversation's channel."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,8 @@ async def _view_context(state: Services, operator: Operator, conversation_id: st
         "operator": operator,
         "conversation": conversation,
         "messages": view.messages,
+        "deliveries": view.deliveries,
+        "delivery_labels": DELIVERY_LABELS,
         "assistant_name": assistant_name,
         "customer": customer_label(conversation.customer_identifier, conversation.type, conversation.id),
         "currency": (await state.accounts.get(operator.account_id)).currency,
