@@ -324,3 +324,22 @@ async def test_the_inbound_urls_of_a_channel_of_another_kind_are_not_found(tenan
     for path in (f"/channels/{telegram}/twilio", f"/channels/{telegram}/twilio/status"):
         answer = await tenant.client.post(path, data={"MessageSid": "SM1"}, headers={"X-Twilio-Signature": "x"})
         assert_error(answer, 404, "NOT_FOUND")
+
+
+async def test_a_message_whose_retries_run_out_is_failed_with_the_last_reason(
+    tenant: Tenant, stub_model: StubModel, twilio: TwilioApi
+) -> None:
+    channel_id, account, number = await connect(tenant)
+    stub_model.enqueue("Never arrives.")
+    twilio.errors.extend([(503, 20500)] * 4)  # the tests' schedule: the first attempt and 3 retries
+    form = sms(account, number, "+14155550128")
+    assert (await post(tenant, f"/channels/{channel_id}/twilio", form)).status_code == 200
+
+    async def failed() -> bool:
+        return (await delivery_of_answer(tenant) or {}).get("status") == "failed"
+
+    await eventually(failed)
+    delivery = await delivery_of_answer(tenant)
+    assert delivery is not None
+    assert delivery["error"] == "Twilio refused the message (HTTP 503, error 20500): Service unavailable"
+    assert twilio.to(number) == []
