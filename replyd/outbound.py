@@ -7,11 +7,13 @@ an answer read. aiohttp sends: a call costs a quarter of httpx's CPU, and events
 import asyncio
 import socket
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from replyd.clock import utcnow
 from replyd.functions.ssrf import AddressGuard, is_address
 
 MAX_CONNECTIONS = 200
@@ -26,6 +28,8 @@ class Answer:
     status: int
     body: bytes
     """Its first ``read_limit`` bytes at most."""
+    retry_after_s: float | None = None
+    """How long the receiver asked to be left alone (``Retry-After``), if it said."""
 
     @property
     def is_success(self) -> bool:
@@ -76,7 +80,8 @@ class Outbound:
                 async with self._client().request(
                     method, target, data=body, headers=headers, allow_redirects=False
                 ) as response:
-                    return Answer(response.status, await _read(response.content, read_limit))
+                    body = await _read(response.content, read_limit)
+                    return Answer(response.status, body, retry_after_s(response.headers.get("Retry-After")))
             except aiohttp.ClientError as exc:
                 raise SendFailed(type(exc).__name__) from exc
 
@@ -94,6 +99,21 @@ class Outbound:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """A ``Retry-After`` header's wait in seconds: either form HTTP allows (seconds, or a date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - utcnow()).total_seconds())
 
 
 async def _read(content: aiohttp.StreamReader, limit: int) -> bytes:

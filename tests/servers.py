@@ -321,6 +321,10 @@ class EventReceiver:
     open_requests: Counter[str] = field(default_factory=Counter)
     """Per ``webhook-id``, the requests with it being answered now (trickled ones: until their body starts)."""
     overlaps: list[str] = field(default_factory=list)
+    retry_after: str | None = None
+    """Sent as ``Retry-After`` with every answer that is not 2xx."""
+    arrivals: list[float] = field(default_factory=list)
+    """When each verified delivery arrived (``time.monotonic()``)."""
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/events", self._receive, methods=["POST"])])
@@ -345,6 +349,7 @@ class EventReceiver:
         except WebhookVerificationError:
             self.unverified += 1
             return Response(status_code=400)
+        self.arrivals.append(time.monotonic())
         webhook_id = headers["webhook-id"]
         if self.open_requests[webhook_id]:
             self.overlaps.append(webhook_id)
@@ -368,7 +373,8 @@ class EventReceiver:
         status = self.statuses.popleft() if self.statuses else 200
         await asyncio.sleep(random.uniform(0, self.delay_s))
         self.received.append((headers | {"answered": str(status)}, payload))
-        return Response(status_code=status)
+        asked = {"Retry-After": self.retry_after} if self.retry_after and not 200 <= status < 300 else {}
+        return Response(status_code=status, headers=asked)
 
 
 async def _slowly(body: bytes, pause_s: float) -> AsyncIterator[bytes]:
@@ -399,6 +405,8 @@ class TelegramApi:
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(bot token, body) of each message answered 200, in order."""
     attempts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    attempted_at: list[float] = field(default_factory=list)
+    """When each of ``attempts`` came (``time.monotonic()``)."""
     malformed: int = 0
     statuses: deque[int] = field(default_factory=deque)
 
@@ -426,6 +434,7 @@ class TelegramApi:
             self.malformed += 1
             return JSONResponse({"ok": False, "error_code": 400, "description": "Bad Request"}, status_code=400)
         self.attempts.append((token, body))
+        self.attempted_at.append(time.monotonic())
         status = self.statuses.popleft() if self.statuses else 200
         if status != 200:
             error = {"ok": False, "error_code": status, "description": f"Error {status}"}

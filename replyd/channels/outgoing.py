@@ -33,6 +33,8 @@ class Refusal:
     """In plain words, for the delivery's attempt log and the message's status."""
     is_final: bool = False
     """Sending again cannot help (WhatsApp's 24-hour window): the delivery fails for good at once."""
+    retry_after_s: float | None = None
+    """How long the platform asked to wait before the next attempt, where it says so in its body."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.channels import telegram, twilio, whatsapp
 from replyd.channels.outgoing import Call, Outgoing, Refusal
 from replyd.channels.sealing import Sealer
-from replyd.outbound import SendFailed
+from replyd.outbound import SendFailed, retry_after_s
 from replyd.store import channels
 from replyd.store.events import Due
 
@@ -35,6 +35,8 @@ class Sent:
     error: str | None
     is_final: bool = False
     """The platform refused for good: retrying cannot help."""
+    retry_after_s: float | None = None
+    """How long the platform asked to wait before the next attempt (``Retry-After``, or its body)."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,13 @@ class ChannelSender:
                 form, json_body = (call.body, None) if call.form else (None, call.body)
                 async with self._session().post(call.url, headers=call.headers, data=form, json=json_body) as response:
                     raw = await response.read()
-                    status = response.status
+                    status, asked_wait = response.status, retry_after_s(response.headers.get("Retry-After"))
             except aiohttp.ClientError as exc:
                 raise SendFailed(type(exc).__name__) from exc
         excerpt = raw[:EXCERPT_BYTES].decode(errors="replace").replace("\x00", "")
         if not 200 <= status < 300:
             refused = platform.refusal(status, _json(raw))
-            return Sent(status, excerpt, refused.reason, refused.is_final)
+            return Sent(status, excerpt, refused.reason, refused.is_final, refused.retry_after_s or asked_wait)
         sent_id = platform.sent_id(_json(raw)) if platform.sent_id else None
         async with self._sessions() as session, session.begin():
             await channels.record_sent(session, due.data["message"]["id"], sent_id, platform.accepted)

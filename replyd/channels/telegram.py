@@ -55,5 +55,6 @@ def refusal(status: int, answer: Any) -> Refusal:
         return Refusal(f"Telegram refused: the customer blocked the bot or never started it ({description}).")
     if status == 429:
         retry = (answer.get("parameters") or {}).get("retry_after") if isinstance(answer, dict) else None
-        return Refusal(f"Telegram asks to slow down (retry after {retry} s).")
+        wait = float(retry) if isinstance(retry, int | float) else None
+        return Refusal(f"Telegram asks to slow down (retry after {retry} s).", retry_after_s=wait)
     return Refusal(f"Telegram refused the message (HTTP {status}): {description or 'no reason given'}.")

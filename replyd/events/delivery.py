@@ -14,7 +14,8 @@ A 2xx answer delivers; 410 Gone disables the endpoint; a platform's refusal that
 cannot help (WhatsApp's 24-hour window) fails the delivery for good at once, and is not held
 against the endpoint; anything else (another status, a timeout, no connection, an address the
 guard refuses) is retried on the schedule of ``REPLYD_WEBHOOK_RETRY_SCHEDULE``, with jitter,
-and fails for good when it runs out. An endpoint failing for longer than
+never sooner than the receiver asked (``Retry-After``, or Telegram's ``retry_after``), and
+fails for good when it runs out. An endpoint failing for longer than
 ``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
 
 Rounds come every ``ROUND_S``, so that the events of that time share a round's queries."""
@@ -46,6 +47,8 @@ ROUND_S = 0.25
 """The time between two rounds' starts (unless a round left work it had no room for): how late
 a new event may start out. Longer rounds share their queries among more events: at 0.1 s, one
 endpoint cost 1.41 ms of CPU per reply; at 0.25 s, 0.85 ms (docs/performance.md)."""
+MAX_RETRY_AFTER_S = 24 * 3600.0
+"""The longest ``Retry-After`` heeded: a receiver asking for more is tried again after a day."""
 EXCERPT_CHARS = 500
 """Of each answer's body, kept in the attempt's log."""
 USER_AGENT = "replyd-events/1"
@@ -63,6 +66,8 @@ class Outcome:
     error: str | None
     is_final: bool = False
     """Failed for good at once: the platform said retrying cannot help."""
+    retry_after_s: float | None = None
+    """The receiver asked to wait this long before the next attempt (``Retry-After``)."""
 
     @property
     def delivered(self) -> bool:
@@ -162,13 +167,14 @@ class EventDelivery:
         started = time.perf_counter()
         status: int | None = None
         excerpt = error = None
-        is_final = False
+        is_final, retry_after = False, None
         try:
             if due.channel_id is not None:
                 sent = await self._channel_sender.send(due, self._timeout_s)
                 status, excerpt, error, is_final = sent.status, sent.excerpt, sent.error, sent.is_final
+                retry_after = sent.retry_after_s
             else:
-                status, excerpt = await self._post(due, attempted_at)
+                status, excerpt, retry_after = await self._post(due, attempted_at)
         except BlockedAddress as exc:
             error = f"refused: {exc}"
         except TimeoutError:
@@ -179,16 +185,17 @@ class EventDelivery:
             log.warning("sending delivery %s failed", due.delivery_id, exc_info=True)
             error = f"could not send: {type(exc).__name__}"
         latency_ms = round((time.perf_counter() - started) * 1000)
-        return Outcome(due, attempted_at, status, latency_ms, excerpt, error, is_final)
+        return Outcome(due, attempted_at, status, latency_ms, excerpt, error, is_final, retry_after)
 
-    async def _post(self, due: Due, now: datetime) -> tuple[int, str]:
+    async def _post(self, due: Due, now: datetime) -> tuple[int, str, float | None]:
         """The event to an integrator's endpoint, signed as Standard Webhooks: its answer's
-        status and the start of its body."""
+        status, the start of its body and the wait it asked for."""
         body = orjson.dumps(envelope(due.event_public_id, due.event_type, due.event_created_at, due.data))
         signed = signature_headers(body, due.event_public_id, now, [due.secret])
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
         answer = await self._outbound.send("POST", due.url, body, headers, self._timeout_s, EXCERPT_CHARS)
-        return answer.status, answer.body.decode(errors="replace").replace("\x00", "")  # a database keeps no NUL
+        excerpt = answer.body.decode(errors="replace").replace("\x00", "")  # a database keeps no NUL
+        return answer.status, excerpt, answer.retry_after_s
 
     async def _settle(self, session: AsyncSession, ended: list[Chain], now: datetime) -> None:
         """Log every attempt and leave each delivery delivered, pending a retry, or failed for
@@ -235,6 +242,7 @@ class EventDelivery:
             status, next_attempt_at = "failed", now
         else:
             wait_s = self._schedule[attempts - 1] * random.uniform(0.8, 1.2)  # jitter: endpoints back up apart
+            wait_s = max(wait_s, min(outcome.retry_after_s or 0.0, MAX_RETRY_AFTER_S))
             status, next_attempt_at = "pending", now + timedelta(seconds=wait_s)
         return events.Attempt(
             delivery_id=outcome.due.delivery_id,

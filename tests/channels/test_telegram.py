@@ -124,7 +124,7 @@ async def test_a_human_agents_message_goes_out_on_the_channel(
     assert [m["text"] for m in telegram_api.to(bot_token)] == ["Let me check.", "Anna here: it is in stock."]
 
 
-async def test_telegram_failing_for_a_while_delays_the_message_and_it_goes_out_once(
+async def test_telegram_failing_for_a_while_delays_the_message_as_it_asks_and_it_goes_out_once(
     tenant: Tenant, stub_model: StubModel, telegram_api: TelegramApi
 ) -> None:
     channel_id, bot_token, secret = await connect(tenant)
@@ -135,6 +135,9 @@ async def test_telegram_failing_for_a_while_delays_the_message_and_it_goes_out_o
     tried = [body["text"] for token, body in telegram_api.attempts if token == bot_token]
     assert tried == ["Here it comes."] * 3
     assert telegram_api.to(bot_token) == [{"chat_id": "4247", "text": "Here it comes."}]
+    timed = zip(telegram_api.attempts, telegram_api.attempted_at, strict=False)  # another may be half noted
+    times = [at for (token, _), at in timed if token == bot_token]
+    assert times[2] - times[1] >= 0.9  # the 429 said retry_after 1; the schedule alone waits 0.2 s
 
 
 async def test_a_message_kept_by_a_process_that_stopped_before_answering_is_answered_by_the_sweep(

@@ -5,10 +5,13 @@ guard refuses is never called; every attempt is logged and can be replayed."""
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
 
+from replyd.clock import utcnow
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
 from tests.servers import EventReceiver, eventually, receiving
@@ -94,6 +97,21 @@ async def test_a_receiver_that_fails_for_a_while_gets_everything_once_in_order(
         ("delivered", 1, 200),
         ("delivered", 4, 200),
     ]
+
+
+@pytest.mark.parametrize("asked", ["seconds", "date"])
+async def test_a_receiver_asking_to_be_retried_later_is_left_alone_that_long(
+    tenant: Tenant, receiver: tuple[EventReceiver, str], asked: str
+) -> None:
+    inbox, url = receiver
+    await subscribe(tenant, inbox, url, ["message.created"])
+    in_4_s = format_datetime(utcnow() + timedelta(seconds=4), usegmt=True)  # whole seconds: at least 3 s
+    inbox.retry_after = "3" if asked == "seconds" else in_4_s
+    inbox.statuses.append(503)
+    await say(tenant, await start_chat(tenant), "Are you there?")
+    await eventually(lambda: len(inbox.payloads()) == 1)
+    first, second = inbox.arrivals
+    assert second - first >= 2.9  # the schedule alone would have tried again after 0.2 s
 
 
 async def test_an_endpoint_answering_410_gone_is_disabled(tenant: Tenant, receiver: tuple[EventReceiver, str]) -> None:
