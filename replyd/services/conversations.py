@@ -210,7 +210,8 @@ class ConversationService:
             return MessageView.of(message)
 
     async def erase(self, account_id: int, conversation_id: str) -> None:
-        """Delete the conversation and its messages; ledger entries stay (they hold no text).
+        """Delete the conversation and its messages, their events, and what channels kept of the
+        customer's messages; ledger entries stay (they hold no text).
         Idempotent: one that is not there (erased already, never there, another account's)
         is left alone alike, so a retried DELETE succeeds as the first did and tells nobody
         whether another account has such a conversation."""
@@ -222,6 +223,9 @@ class ConversationService:
             held = await conversations.held_by_conversation(session, conversation.id)
             await accounts.release(session, conversation.account_id, held)
             await events.erase_conversation_events(session, conversation.id)
+            if conversation.customer_identifier is not None:
+                customer = conversation.customer_identifier
+                await channels.erase_customer(session, conversation.assistant_id, customer, conversation.id)
             await conversations.delete_conversation(session, conversation.id)
 
     def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:

@@ -196,3 +196,18 @@ async def statuses_in(session: AsyncSession, conversation_id: str) -> list[Chann
     sent = select(Message.id).where(Message.conversation_id == conversation_id)
     rows = await session.scalars(select(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(sent)))
     return list(rows.all())
+
+
+async def erase_customer(
+    session: AsyncSession, assistant_id: int, customer_identifier: str, conversation_id: str
+) -> None:
+    """What the assistant's channels keep of a customer whose conversation is erased: the
+    messages kept as the platforms delivered them (their text), and the statuses of those sent."""
+    sent = select(Message.id).where(Message.conversation_id == conversation_id)
+    await session.execute(delete(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(sent)))
+    await session.execute(
+        delete(ChannelInbound).where(
+            ChannelInbound.channel_id.in_(select(Channel.id).where(Channel.assistant_id == assistant_id)),
+            ChannelInbound.customer_identifier == customer_identifier,
+        )
+    )

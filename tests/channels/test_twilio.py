@@ -13,10 +13,11 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.request_validator import RequestValidator
 
-from replyd.store.channels import ChannelInbound
+from replyd.store.channels import ChannelInbound, ChannelMessageStatus
 from replyd.store.tables import Conversation, LedgerEntry
 from tests.api.test_errors import assert_error
 from tests.channels import answered_one, count
@@ -343,3 +344,26 @@ async def test_a_message_whose_retries_run_out_is_failed_with_the_last_reason(
     assert delivery is not None
     assert delivery["error"] == "Twilio refused the message (HTTP 503, error 20500): Service unavailable"
     assert twilio.to(number) == []
+
+
+async def test_erasing_a_conversation_erases_what_the_channel_kept_of_that_customer_alone(
+    tenant: Tenant, stub_model: StubModel, twilio: TwilioApi, db: async_sessionmaker[AsyncSession]
+) -> None:
+    channel_id, account, number = await connect(tenant)
+    stub_model.enqueue("To the first.", "To the second.")
+    for n, customer in enumerate(("+14155550131", "+14155550132"), start=1):
+        assert (await post(tenant, f"/channels/{channel_id}/twilio", sms(account, number, customer))).status_code == 200
+        await eventually(lambda sent=n: len(twilio.to(number)) == sent)
+    listed = (await tenant.client.get("/api/user/conversations")).json()["data"]
+    [first] = [c["id"] for c in listed if c["external_identifier"] == "+14155550131"]
+    assert (await tenant.client.delete(f"/api/conversations/{first}")).status_code == 200
+
+    async with db() as session:
+        kept = await session.scalars(
+            select(ChannelInbound.customer_identifier).where(ChannelInbound.channel_id == channel_id)
+        )
+        assert list(kept) == ["+14155550132"]
+        statuses = await session.scalars(
+            select(ChannelMessageStatus.channel_id).where(ChannelMessageStatus.channel_id == channel_id)
+        )
+        assert len(list(statuses)) == 1  # the second customer's answer's
