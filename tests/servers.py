@@ -549,6 +549,8 @@ class TwilioApi:
     attempts: int = 0
     malformed: int = 0
     errors: deque[tuple[int, int]] = field(default_factory=deque)
+    stalls: deque[float] = field(default_factory=deque)
+    """The next sends are answered only after this many seconds each, with 503, and not sent."""
     callbacks: list[str | tuple[str, int]] = field(default_factory=lambda: ["sent", "delivered"])
     callback_answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     """Per message SID, the status replyd answered each of its status callbacks with."""
@@ -579,6 +581,9 @@ class TwilioApi:
             self.malformed += 1
             return JSONResponse(twilio_error(21602, 400), status_code=400)
         self.attempts += 1
+        if self.stalls:
+            await asyncio.sleep(self.stalls.popleft())
+            return JSONResponse(twilio_error(20500, 503), status_code=503)
         if self.errors:
             status, code = self.errors.popleft()
             return JSONResponse(twilio_error(code, status), status_code=status)

@@ -4,7 +4,6 @@ thinking, leaves the message kept; another process's sweep answers it, once, cha
 
 import asyncio
 import threading
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.store.channels import ChannelInbound
 from replyd.store.events import Event
 from replyd.store.tables import LedgerEntry
+from tests.channels import process_settings
 from tests.channels.test_telegram import connect, post, update
-from tests.conftest import CHANNEL_KEY
 from tests.events.test_delivery_faults import Launch, TenantOf
 from tests.events.test_delivery_faults import launch as launch  # noqa: F401  (the fixture)
 from tests.events.test_delivery_faults import own_database as own_database  # noqa: F401  (the fixture)
@@ -29,14 +28,7 @@ async def test_a_process_killed_before_it_answered_leaves_the_message_to_another
     stub_model: StubModel,
     telegram_api: TelegramApi,
 ) -> None:
-    settings: dict[str, Any] = {
-        "openai_base_url": stub_model.base_url,  # type: ignore[attr-defined]
-        "openai_api_key": "test-key",
-        "model_retries": 0,
-        "channel_key": CHANNEL_KEY,
-        "telegram_api_url": telegram_api.base_url,
-        "channel_answer_after_s": 1,
-    }
+    settings = process_settings(stub_model, telegram_api_url=telegram_api.base_url, channel_answer_after_s=1)
     first = await launch("first", **settings)
     tenant = await tenant_of(first)
     channel_id, bot_token, secret = await connect(tenant)
