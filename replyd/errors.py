@@ -25,10 +25,13 @@
     └── ServiceUnavailable           503 SERVICE_UNAVAILABLE
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from replyd.formats import WORDS
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,18 @@ def problems_from_pydantic(errors: Sequence[Any]) -> list[FieldProblem]:
 
 
 def _message(error: Any) -> str:
-    if error.get("type") == "missing":
+    """In plain words: a format by what it means (``formats.py``), never as its expression, and
+    pydantic's "Input should be ..." as "Must be ..."."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    if kind == "missing":
         return "This field is required."
+    if kind == "extra_forbidden":
+        return "This is not a field here; check its spelling."
+    if kind == "string_pattern_mismatch":
+        return f"Must be {WORDS.get(str(context.get('pattern')), 'in the documented format')}."
+    if kind == "string_too_short" and context.get("min_length") == 1:
+        return "Must not be empty."
     message = str(error.get("msg", "Invalid value."))
     message = message.removeprefix("Value error, ")
+    message = re.sub(r"^(Input|String|Value|List|Dictionary) should", "Must", message)
     return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")

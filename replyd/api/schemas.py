@@ -19,9 +19,6 @@ REPLY_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
-NO_NUL = r"^[^\x00]*$"
-"""Text a database can keep: anything but the NUL character."""
-
 AssistantId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="An assistant of your account.")]
 
 

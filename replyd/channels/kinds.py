@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from replyd.errors import FieldProblem, ValidationFailed
+from replyd.errors import FieldProblem, ValidationFailed, problems_from_pydantic
+from replyd.formats import DIGITS, E164, TELEGRAM_BOT_TOKEN, TWILIO_ACCOUNT_SID
 
 
 class WhatsAppCredentials(BaseModel):
@@ -19,7 +20,7 @@ class WhatsAppCredentials(BaseModel):
 
     access_token: StrictStr = Field(min_length=1, max_length=1000)
     app_secret: StrictStr = Field(min_length=1, max_length=200)
-    phone_number_id: StrictStr = Field(pattern=r"^[0-9]{1,30}$")
+    phone_number_id: StrictStr = Field(pattern=DIGITS.pattern)
 
 
 class TwilioCredentials(BaseModel):
@@ -28,9 +29,9 @@ class TwilioCredentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    account_sid: StrictStr = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    account_sid: StrictStr = Field(pattern=TWILIO_ACCOUNT_SID.pattern)
     auth_token: StrictStr = Field(min_length=1, max_length=200)
-    from_number: StrictStr = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
+    from_number: StrictStr = Field(pattern=E164.pattern, description="E.164")
 
 
 class TelegramCredentials(BaseModel):
@@ -38,7 +39,7 @@ class TelegramCredentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bot_token: StrictStr = Field(pattern=r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$")
+    bot_token: StrictStr = Field(pattern=TELEGRAM_BOT_TOKEN.pattern)
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,7 @@ def checked_credentials(kind: Kind, credentials: Mapping[str, object]) -> dict[s
     try:
         return kind.credentials.model_validate(credentials).model_dump()
     except ValidationError as exc:
-        problems = [
-            FieldProblem(".".join(["credentials", *map(str, error["loc"])]), error["msg"]) for error in exc.errors()
-        ]
+        problems = [FieldProblem(f"credentials.{p.field}", p.message) for p in problems_from_pydantic(exc.errors())]
         raise ValidationFailed(problems) from None
 
 

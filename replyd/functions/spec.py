@@ -17,11 +17,11 @@ from pydantic import (
 )
 
 from replyd.errors import FieldProblem, ValidationFailed, problems_from_pydantic
+from replyd.formats import FUNCTION_NAME
 from replyd.functions.handoff import HANDOFF_NAME
 from replyd.functions.signing import SIGNATURE_HEADERS
 from replyd.json_rules import depth_exceeds
 
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_SCHEMA_DEPTH = 32
 """Most levels of objects and arrays in ``parameters``: more than any function's arguments
 need, and few enough for jsonschema, which checks a schema recursively, at every reply."""
@@ -51,7 +51,7 @@ HeaderValue = Annotated[str, AfterValidator(_header_value)]
 class FunctionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=FUNCTION_NAME.pattern)
     description: str = Field(default="", max_length=4000)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     """A JSON Schema of type object; the model's arguments are validated against it."""

@@ -22,8 +22,8 @@ from replyd.api.conversation_schemas import (
 from replyd.api.deps import AdminToken, CurrentToken, RateLimitedToken, body_of
 from replyd.api.envelope import StatusEnvelopeRoute
 from replyd.api.openapi import BODY_ERRORS, REPLY_ERRORS, error_responses, json_body
-from replyd.api.schemas import NO_NUL
 from replyd.app_state import State
+from replyd.formats import NO_NUL
 from replyd.services import Services
 from replyd.services.accounts import TokenView
 from replyd.services.views import MAX_ID
@@ -53,9 +53,9 @@ async def list_conversations(
     state: State,
     assistant_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     type: Literal["api", "widget", "test"] | None = None,
-    external_identifier: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
+    external_identifier: Annotated[str | None, Query(max_length=255, pattern=NO_NUL.pattern)] = None,
     customer_phone: Annotated[
-        str | None, Query(max_length=255, pattern=NO_NUL, description="Alias of external_identifier.")
+        str | None, Query(max_length=255, pattern=NO_NUL.pattern, description="Alias of external_identifier.")
     ] = None,
     needs_human: Annotated[bool, Query(description="Only handoffs that no human has answered yet.")] = False,
     per_page: Annotated[int, Query(ge=1, le=100)] = 15,
