@@ -56,8 +56,14 @@ class BadForm(Exception):
         self.status = status
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+def _when(value: datetime | None) -> Markup:
+    """Every time the console shows, in one form: a ``<time>`` with the exact time in UTC, which
+    the page's script turns into a relative time ("5 minutes ago") in the reader's language,
+    the exact local time on hover."""
+    if value is None:
+        return Markup("")
+    exact = value.strftime("%Y-%m-%d %H:%M UTC")
+    return Markup(f'<time datetime="{value.isoformat()}" title="{exact}">{exact}</time>')
 
 
 def _pretty_json(value: Any) -> str:

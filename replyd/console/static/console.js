@@ -1,21 +1,42 @@
 // replyd console: live updates. Every page works without this script; with it, the part of
 // a page marked data-live-src is fetched again whenever the server's event stream says that
-// something it shows has changed, times are shown in the reader's own time zone, and the tab's
+// something it shows has changed, times read as relative ones ("5 minutes ago", the exact local
+// time on hover), and the tab's
 // title and the navigation count the conversations waiting for a human (with a short beep
 // when there are more, if the operator turned the sound on).
 (function () {
   "use strict";
 
+  var RELATIVE = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  var relative = new Intl.RelativeTimeFormat([], { numeric: "auto" });
+
+  function ago(when) {
+    var seconds = (when.getTime() - Date.now()) / 1000;
+    for (var i = 0; i < RELATIVE.length; i++) {
+      if (Math.abs(seconds) >= RELATIVE[i][1]) {
+        return relative.format(Math.round(seconds / RELATIVE[i][1]), RELATIVE[i][0]);
+      }
+    }
+    return relative.format(0, "second");
+  }
+
   function localTimes(root) {
     Array.prototype.forEach.call(root.querySelectorAll("time[datetime]"), function (node) {
       var when = new Date(node.getAttribute("datetime"));
       if (!isNaN(when.getTime())) {
-        node.title = node.textContent;
-        node.textContent = when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+        node.title = when.toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+        node.textContent = ago(when);
       }
     });
   }
   localTimes(document);
+  window.setInterval(function () { localTimes(document); }, 30000);
+
+  // A form sent back with problems: the first field to fix has the focus (its message is read with it).
+  var firstProblem = document.querySelector("[aria-invalid='true']");
+  if (firstProblem) {
+    firstProblem.focus();
+  }
 
   var SOUND_KEY = "replyd-console-sound";
   var counter = document.querySelector("[data-needs-human]");
