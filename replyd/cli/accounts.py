@@ -1,16 +1,20 @@
 """``replyd accounts`` and ``replyd tokens``: tenants, their balance and their API tokens."""
 
-import typer
-from rich.markup import escape
+from typing import Any
 
-from replyd.cli.common import JsonOption, emit, fail, load_settings, with_services
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from replyd.cli.common import JsonOption, console, emit, fail, load_settings, with_services
 from replyd.money import format_micros, parse_amount
 from replyd.services import Services
-from replyd.services.accounts import NewAccount, NewToken
+from replyd.services.accounts import NewAccount, NewToken, TokenListing
 from replyd.services.views import AccountView
 
 accounts_app = typer.Typer(help="Create accounts, top them up, show their balance.", no_args_is_help=True)
-tokens_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
 
 def _amount(text: str) -> int:
@@ -149,6 +153,47 @@ def create_token(
         {"token_id": new.token_id, "api_token": new.secret, "scope": scope},
         f"Created {scope} token {new.token_id} for account {account_id} (shown once): [bold]{new.secret}[/]",
     )
+
+
+@tokens_app.command("list")
+def list_tokens(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> None:
+    """An account's API tokens, newest first, revoked ones too (never the tokens themselves)."""
+
+    async def work(services: Services) -> list[TokenListing]:
+        await services.accounts.get(account_id)  # an account that is not there says so
+        return await services.accounts.tokens(account_id)
+
+    tokens = with_services(load_settings(), work)
+    if as_json:
+        emit(True, {"account_id": account_id, "tokens": [_token_json(t) for t in tokens]}, "")
+        return
+    table = Table(
+        "id",
+        "starts with",
+        "scope",
+        "rate limit",
+        "created (UTC)",
+        "revoked (UTC)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for t in tokens:
+        revoked = t.revoked_at.strftime("%Y-%m-%d %H:%M") if t.revoked_at else ""
+        table.add_row(
+            str(t.id), t.prefix, t.scope, t.rate_limit or "default", t.created_at.strftime("%Y-%m-%d %H:%M"), revoked
+        )
+    console.print(table)
+
+
+def _token_json(token: TokenListing) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "prefix": token.prefix,
+        "scope": token.scope,
+        "rate_limit": token.rate_limit,
+        "created_at": token.created_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
 
 
 @tokens_app.command("revoke")

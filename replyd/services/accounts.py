@@ -2,6 +2,7 @@
 them up, the API and the console read them and authenticate with them."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +47,22 @@ class TokenView:
     @classmethod
     def of(cls, row: ApiToken) -> "TokenView":
         return cls(row.id, row.account_id, row.scope, row.rate_limit)
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    """A token as its account's admins see it: never the secret, only its first characters."""
+
+    id: int
+    prefix: str
+    scope: str
+    rate_limit: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> "TokenListing":
+        return cls(row.id, row.prefix, row.scope, row.rate_limit, row.created_at, row.revoked_at)
 
 
 class AccountService:
@@ -104,11 +121,26 @@ class AccountService:
             await _find(session, account_id)
             return await _new_token(session, account_id, rate_limit, scope)
 
-    async def revoke_token(self, token_id: int) -> bool:
-        """Requests with it get 401 from then on, in every process; False if it already was."""
+    async def tokens(self, account_id: int) -> list[TokenListing]:
+        async with self._sessions() as session:
+            return [TokenListing.of(row) for row in await accounts.list_tokens(session, account_id)]
+
+    async def revoke_token(self, token_id: int, account_id: int | None = None) -> bool:
+        """Requests with it get 401 from then on, in every process; False if it already was.
+        ``account_id``: the account's own admin (API, console), who may not revoke another
+        account's token, nor the account's last admin token (nothing would be left to sign in
+        with); None: the operator's command line, who may."""
         async with self._sessions() as session, session.begin():
-            if await accounts.get_token(session, token_id) is None:
+            row = await accounts.get_token(session, token_id)
+            if row is None or account_id not in (None, row.account_id):
                 raise NotFound(f"There is no token {token_id}.")
+            if account_id is not None and row.scope == "admin" and row.revoked_at is None:
+                admins = [t for t in await accounts.list_tokens(session, account_id) if t.scope == "admin"]
+                _check(
+                    sum(t.revoked_at is None for t in admins) > 1,
+                    "token_id",
+                    "is the account's last admin token; create another admin token first",
+                )
             return await accounts.revoke_token(session, token_id)
 
     async def active_token(self, secret: str) -> TokenView | None:

@@ -166,6 +166,12 @@ async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
 
 
+async def list_tokens(session: AsyncSession, account_id: int) -> list[ApiToken]:
+    """The account's tokens, revoked ones too, newest first."""
+    rows = await session.scalars(select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.id.desc()))
+    return list(rows.all())
+
+
 async def active_token_account(db: Executor, token_id: int) -> int | None:
     """The account of the token, unless it is revoked (or gone)."""
     account_id: int | None = (await db.execute(ACTIVE_TOKEN_ACCOUNT, {"id": token_id})).scalar()

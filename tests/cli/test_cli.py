@@ -332,6 +332,22 @@ def test_new_token_may_only_reply_unless_admin_scope_is_asked_for(cli: Cli, live
     assert allowed.json()["token"]["scope"] == "admin"
 
 
+def test_tokens_are_listed_newest_first_revoked_ones_too_and_never_whole(cli: Cli) -> None:
+    account_id = cli.json("accounts", "create", "Shop")["account_id"]
+    replies = cli.json("tokens", "create", str(account_id), "--rate-limit", "60/minute")
+    cli.json("tokens", "revoke", str(replies["token_id"]))
+    listed = cli.json("tokens", "list", str(account_id))
+    assert [(t["id"], t["scope"], t["rate_limit"], t["revoked_at"] is not None) for t in listed["tokens"]] == [
+        (replies["token_id"], "replies", "60/minute", True),
+        (1, "admin", None, False),
+    ]
+    assert listed["tokens"][0]["prefix"] == replies["api_token"][:12]
+    for_people = plain(cli("tokens", "list", str(account_id)).stdout)
+    assert replies["api_token"][:12] in for_people and replies["api_token"] not in for_people
+    missing = cli("tokens", "list", "99")
+    assert missing.exit_code == 1 and "no account 99" in plain(missing.stderr)
+
+
 def test_token_for_people_names_its_scope(cli: Cli) -> None:
     account_id = cli.json("accounts", "create", "Shop")["account_id"]
     result = cli("tokens", "create", str(account_id), "--scope", "replies")
