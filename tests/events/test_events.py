@@ -10,8 +10,11 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
+from replyd.store.events import Event
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
 from tests.servers import EventReceiver, eventually, receiving
@@ -243,3 +246,27 @@ async def test_an_endpoint_removed_while_its_delivery_is_on_its_way_stops_no_oth
         await eventually(lambda: len(inbox.payloads()) == n)  # noqa: B023 (awaited at once)
     assert [p["data"]["message"]["content"] for p in inbox.payloads()] == ["first", "second", "third"]
     assert len(removed.received) == 1
+
+
+@pytest.mark.parametrize("erased", ["conversation", "assistant"])
+async def test_erasing_a_conversation_or_its_assistant_erases_its_events_text_and_all(
+    tenant: Tenant, receiver: tuple[EventReceiver, str], db: async_sessionmaker[AsyncSession], erased: str
+) -> None:
+    inbox, url = receiver
+    await subscribe(tenant, inbox, url, ["message.created"])
+    assistant_id = (await tenant.client.post("/api/assistants", json={"name": "Spare"})).json()["assistant"]["id"]
+    started = await tenant.client.post("/api/conversations", json={"assistant_id": assistant_id})
+    conversation_id = started.json()["conversation_id"]
+    await say(tenant, conversation_id, "My address is 12 Elm Street.")
+    assert await events_of(db, conversation_id) > 0
+    if erased == "conversation":
+        assert (await tenant.client.delete(f"/api/conversations/{conversation_id}")).status_code == 200
+    else:
+        deleted = await tenant.client.delete(f"/api/assistants/{assistant_id}", params={"force": "true"})
+        assert deleted.status_code == 200
+    assert await events_of(db, conversation_id) == 0
+
+
+async def events_of(db: async_sessionmaker[AsyncSession], conversation_id: str) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).where(Event.conversation_id == conversation_id)) or 0)
