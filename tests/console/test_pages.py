@@ -260,3 +260,28 @@ async def test_a_conversation_shows_a_message_the_ai_is_answering_and_one_it_cou
     assert (await answering).status_code == 200
     page = (await console.client.get(f"/console/conversations/{conversation_id}")).text
     assert "AI answering" not in page and "It ships today." in page
+
+
+async def test_an_assistant_is_deleted_from_its_page_its_conversations_only_when_asked(
+    tenant: Tenant, stub_model: StubModel, open_console: Callable[..., Any], make_tenant: Callable[..., Any]
+) -> None:
+    console: Console = await open_console(tenant)
+    assistant_id = (await tenant.client.post("/api/assistants", json={"name": "Spare"})).json()["assistant"]["id"]
+    stub_model.enqueue("Hello!")
+    assert (await tenant.reply(assistant_id=assistant_id)).status_code == 200
+    path = f"/console/assistants/{assistant_id}/delete"
+
+    kept = await console.post(path)
+    assert kept.status_code == 409 and "It has conversations" in kept.text
+    assert (await tenant.client.get(f"/api/assistants/{assistant_id}")).status_code == 200
+    theirs: Tenant = await make_tenant()
+    assert (
+        await console.post(f"/console/assistants/{theirs.assistant_id}/delete", {"erase_conversations": "on"})
+    ).status_code == 404
+    assert (await theirs.client.get(f"/api/assistants/{theirs.assistant_id}")).status_code == 200
+
+    deleted = await console.post(path, {"erase_conversations": "on"})
+    assert (deleted.status_code, deleted.headers["location"]) == (303, "/console/assistants?deleted=1")
+    assert (await tenant.client.get(f"/api/assistants/{assistant_id}")).status_code == 404
+    assert [c["assistant_id"] for c in (await tenant.client.get("/api/user/conversations")).json()["data"]] == []
+    assert "Assistant deleted." in (await console.client.get("/console/assistants?deleted=1")).text

@@ -13,7 +13,7 @@ from replyd.console.csrf import CheckedForm, message_problem, problems_by_field
 from replyd.console.routes.conversations import AUTHORS
 from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render_page
-from replyd.errors import NotFound, ReplydError, ValidationFailed
+from replyd.errors import AssistantInUse, NotFound, ReplydError, ValidationFailed
 from replyd.services import Services
 from replyd.services.operators import Operator
 from replyd.services.views import MAX_ID, AssistantView, MessageView
@@ -24,11 +24,12 @@ AssistantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/console/assistants")
-async def assistant_list(request: Request, state: State, operator: SignedIn) -> Response:
+async def assistant_list(request: Request, state: State, operator: SignedIn, deleted: str = "") -> Response:
     context = {
         "active": "assistants",
         "assistants": await state.assistants.list(operator.account_id),
         "currency": (await state.accounts.get(operator.account_id)).currency,
+        "deleted": bool(deleted),
     }
     return await render_page(request, state, operator, "assistants.html", context)
 
@@ -79,6 +80,21 @@ async def update_assistant(
     return await _form_page(
         request, state, operator, assistant, values, problems_by_field(problems, FIELD_NAMES), status=422
     )
+
+
+@router.post("/console/assistants/{assistant_id}/delete")
+async def delete_assistant(
+    request: Request, state: State, operator: SignedIn, form: CheckedForm, assistant_id: AssistantId
+) -> Response:
+    """As the API's DELETE: one with conversations stays unless they are to be erased with it."""
+    assistant = await state.assistants.get(operator.account_id, assistant_id)
+    try:
+        await state.assistants.delete(operator.account_id, assistant_id, force=form.has("erase_conversations"))
+    except AssistantInUse:
+        problem = "It has conversations: tick the box to erase them with it, or keep the assistant."
+        values = values_of(assistant)
+        return await _form_page(request, state, operator, assistant, values, delete_error=problem, status=409)
+    return RedirectResponse("/console/assistants?deleted=1", 303)
 
 
 @router.post("/console/assistants/{assistant_id}/try")
@@ -152,6 +168,7 @@ async def _form_page(
     chat_id: str = "",
     saved: bool = False,
     try_error: str | None = None,
+    delete_error: str | None = None,
     status: int = 200,
 ) -> Response:
     chat_messages = await _chat_messages(state, operator, assistant.id, chat_id) if assistant else None
@@ -167,6 +184,7 @@ async def _form_page(
         "chat_id": chat_id if chat_messages is not None else "",
         "chat_messages": chat_messages or [],
         "try_error": try_error,
+        "delete_error": delete_error,
         "authors": AUTHORS,
         "max_message_chars": state.settings.max_message_chars,
     }
