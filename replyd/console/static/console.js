@@ -120,6 +120,55 @@
   document.addEventListener("pointerdown", unlockAudio, { once: true });
   document.addEventListener("keydown", unlockAudio, { once: true });
 
+  // Keyboard: "/" searches; on the list, j and k move between conversations and Enter opens
+  // one (a link's own key); on a conversation, t takes over and r releases; Ctrl+Enter sends
+  // the message being written. Keys typed into a field stay the field's.
+  function isTyping(target) {
+    return target.closest("input, textarea, select, [contenteditable]") !== null;
+  }
+
+  function press(selector) {
+    var button = document.querySelector(selector);
+    if (button) {
+      button.click();
+    }
+  }
+
+  function moveInList(step) {
+    var rows = Array.prototype.slice.call(document.querySelectorAll(".conversation-row"));
+    if (rows.length) {
+      var at = rows.indexOf(document.activeElement);
+      rows[Math.max(0, Math.min(rows.length - 1, at === -1 ? 0 : at + step))].focus();
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.matches("textarea")) {
+      event.preventDefault();
+      event.target.form.requestSubmit();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) {
+      return;
+    }
+    var keys = {
+      "/": function () { var search = document.querySelector("input[type=search]"); if (search) { search.focus(); } },
+      j: function () { moveInList(1); },
+      k: function () { moveInList(-1); },
+      t: function () { press("form[action$='/take-over'] button"); },
+      r: function () { press("form[action$='/hand-back'] button"); }
+    };
+    if (keys[event.key]) {
+      event.preventDefault();
+      keys[event.key]();
+    }
+  });
+
+  // A conversation opens at its newest message, the composer below it in view.
+  if (document.querySelector("[data-conversation]") && !window.location.hash) {
+    window.scrollTo(0, document.body.scrollHeight);
+  }
+
   var live = window.fetch ? document.querySelector("[data-live-src]") : null;
   var status = document.querySelector("[data-live-status]");
   if (!counter || !window.EventSource) {
@@ -140,10 +189,33 @@
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 160;
   }
 
+  // What had the focus inside the part that is replaced, found again by its id, or by its
+  // form's action and its text (a button), so that the focus stays where the operator was.
+  function focusKey(element) {
+    if (!live.contains(element)) {
+      return null;
+    }
+    var form = element.closest("form");
+    return { id: element.id, action: form && form.getAttribute("action"), text: element.textContent };
+  }
+
+  function refocus(key) {
+    var found = key.id ? document.getElementById(key.id) : null;
+    if (!found && key.action) {
+      found = Array.prototype.find.call(live.querySelectorAll("form button"), function (button) {
+        return button.form.getAttribute("action") === key.action && button.textContent === key.text;
+      });
+    }
+    if (found) {
+      found.focus();
+    }
+  }
+
   function replace(html) {
     var open = Array.prototype.map.call(live.querySelectorAll("details[open][id]"), function (d) {
       return d.id;
     });
+    var focused = focusKey(document.activeElement);
     live.innerHTML = html;
     open.forEach(function (id) {
       var details = document.getElementById(id);
@@ -152,6 +224,9 @@
       }
     });
     localTimes(live);
+    if (focused) {
+      refocus(focused);
+    }
   }
 
   function refresh() {
