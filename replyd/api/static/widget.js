@@ -20,7 +20,7 @@
     ":host{all:initial!important;position:fixed!important;z-index:2147483000!important;bottom:20px!important;display:block!important;",
     "font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif!important;color:#1f2933!important;visibility:visible!important;opacity:1!important}",
     ":host(.right){right:20px!important}:host(.left){left:20px!important}",
-    ":host(.preview){position:absolute!important}",
+    ":host(.preview){position:absolute!important}:host(.preview) .panel{height:540px}",
     "*{box-sizing:border-box;margin:0;font:inherit;color:inherit}",
     "button,textarea{all:unset;box-sizing:border-box}",
     ".launcher{width:56px;height:56px;border-radius:50%;background:var(--accent);color:#fff;display:grid;place-items:center;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);position:relative}",
