@@ -146,14 +146,14 @@ class WidgetService:
         return ConversationHistory(view.conversation, shown(view.messages))
 
     async def history(self, page: PageWidget, customer_identifier: str, conversation_id: str) -> list[MessageView]:
-        view = await self._own(page, customer_identifier, conversation_id)
-        return shown(view.messages)
+        await self.check_visitor(page, customer_identifier, conversation_id)
+        return shown((await self._conversations.get(page.widget.account_id, conversation_id)).messages)
 
     async def send(
         self, page: PageWidget, customer_identifier: str, conversation_id: str, text: str, address: str
     ) -> ReplyResult:
         """A visitor's message and the AI's answer (none while a human has taken over)."""
-        await self._own(page, customer_identifier, conversation_id)
+        await self.check_visitor(page, customer_identifier, conversation_id)
         await self._limits.count_as(f"widget-ip:{address}", self._ip_rate)
         visitor_key = f"widget-visitor:{page.widget.assistant_id}:{customer_identifier}"
         await self._limits.count_as(visitor_key, self._visitor_rate)
@@ -167,21 +167,18 @@ class WidgetService:
         is_typing = any(row.reply_status == "pending" for row in rows)
         return shown([MessageView.of(row) for row in rows if row.id > after_id]), is_typing
 
-    async def _own(self, page: PageWidget, customer_identifier: str, conversation_id: str) -> ConversationHistory:
-        """The conversation, if it is this visitor's with this widget's assistant: to anyone
-        else it is not there (``ConversationNotFound``), as another account's is to the API."""
+    async def check_visitor(self, page: PageWidget, customer_identifier: str, conversation_id: str) -> None:
+        """Refuses a conversation that is not this visitor's with this widget's assistant: to
+        anyone else it is not there (``ConversationNotFound``), as another account's is to the API."""
         widget = page.widget
-        try:
-            view = await self._conversations.get(widget.account_id, conversation_id)
-        except ConversationNotFound:
-            view = None
+        async with self._sessions() as session:
+            conversation = await conversations.get_conversation(session, widget.account_id, conversation_id)
         if (
-            view is None
-            or view.conversation.assistant_id != widget.assistant_id
-            or view.conversation.customer_identifier != customer_identifier
+            conversation is None
+            or conversation.assistant_id != widget.assistant_id
+            or conversation.customer_identifier != customer_identifier
         ):
             raise ConversationNotFound(f"Conversation {conversation_id} is not this visitor's.")
-        return view
 
 
 def shown(messages: list[MessageView]) -> list[MessageView]:

@@ -188,7 +188,7 @@ async def events(
     state: State,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="The last message id the page has.")] = 0,
 ) -> StreamingResponse:
-    await state.widgets.history(page, visitor, conversation_id)  # it is this visitor's
+    await state.widgets.check_visitor(page, visitor, conversation_id)
     stream = message_stream(request, state.widgets, conversation_id, resume_after(request, after))
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
