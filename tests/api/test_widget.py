@@ -1,10 +1,12 @@
 """The chat widget's public endpoints, as a page's script calls them: its key, its allowed
 origins, signed visitors and identities, limits, the balance, and the live stream."""
 
+import asyncio
 import gzip
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -15,7 +17,7 @@ from sqlalchemy import select
 
 from replyd.store.tables import Account, Conversation
 from tests.conftest import Tenant
-from tests.servers import StubModel
+from tests.servers import Scripted, StubModel
 
 SHOP = "https://shop.example.com"
 
@@ -281,3 +283,40 @@ async def test_the_widgets_look_is_served_with_its_words(tenant: Tenant, make_wi
     assert widget["color"] == "#aa3300"
     assert widget["strings"]["send"] == "Los"
     assert widget["strings"]["placeholder"] == "Ihre Nachricht"
+
+
+async def test_the_stream_says_the_ai_is_typing_until_its_answer_is_there(page: Page, stub_model: StubModel) -> None:
+    gate = threading.Event()
+    stub_model.enqueue(Scripted(text="Green tea, mostly.", gate=gate))
+    visitor = await opened(page)
+    sending = asyncio.create_task(page.send(visitor, "What do you drink?"))
+
+    seen: list[tuple[str, Any]] = []
+    async for name, data, _ in page.events(visitor):
+        seen.append((name, data.get("typing", data.get("content"))))
+        if seen[-1] == ("typing", True):
+            gate.set()
+        if seen[-1] == ("typing", False) and len(seen) > 2:
+            break
+
+    assert (await sending).status_code == 200
+    assert [s for s in seen if s[0] == "message"] == [
+        ("message", "What do you drink?"),
+        ("message", "Green tea, mostly."),
+    ]
+    assert seen.index(("typing", True)) < seen.index(("message", "Green tea, mostly.")) < len(seen) - 1
+
+
+async def test_an_agents_message_stored_by_another_server_reaches_the_stream(
+    page: Page, tenant: Tenant, start_server: Callable[..., AbstractContextManager[str]]
+) -> None:
+    visitor = await opened(page)
+    with start_server() as other:
+        await tenant.client.post(
+            f"{other}/api/conversations/{visitor['conversation_id']}/agent-messages", json={"message": "Anna here."}
+        )
+
+    async for name, data, _ in page.events(visitor):
+        if name == "message":
+            assert data["content"] == "Anna here."
+            break

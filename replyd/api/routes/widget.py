@@ -14,11 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 
-from replyd import errors
 from replyd.api.conversation_schemas import ConversationMessageIn
 from replyd.api.deps import body_of
 from replyd.api.envelope import error_response
-from replyd.api.openapi import BODY_ERRORS, error_responses, json_body
 from replyd.api.widget_schemas import MessagesOut, OpenIn, OpenOut, SentOut, WidgetMessage, WidgetOut
 from replyd.api.widget_script import MAX_AGE_S, widget_script
 from replyd.api.widget_stream import message_stream, resume_after
@@ -63,10 +61,9 @@ class WidgetRoute(APIRoute):
         return handle_with_cors
 
 
-router = APIRouter(tags=["widget"], route_class=WidgetRoute)
-
-PAGE_ERRORS = (errors.NotFound, errors.Forbidden)
-VISITOR_ERRORS = (*PAGE_ERRORS, errors.Unauthenticated, errors.ConversationNotFound)
+router = APIRouter(route_class=WidgetRoute, include_in_schema=False)
+"""Outside the API's document, like the channels' inbound routes: browsers call these, and
+docs/widget.md describes them."""
 
 
 async def page_widget(key: str, request: Request, state: State) -> PageWidget:
@@ -95,7 +92,7 @@ def address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.get("/widget.js", include_in_schema=False)
+@router.get("/widget.js")
 async def script(request: Request) -> Response:
     served = widget_script()
     headers = {"ETag": served.etag, "Cache-Control": f"public, max-age={MAX_AGE_S}", "Vary": "Accept-Encoding"}
@@ -107,25 +104,22 @@ async def script(request: Request) -> Response:
     return Response(served.body, media_type="text/javascript", headers=headers)
 
 
-@router.options("/widget/{key}/{rest:path}", include_in_schema=False)
+@router.options("/widget/{key}/{rest:path}")
 async def preflight(_: Page) -> Response:
     return Response(status_code=204, headers=PREFLIGHT_HEADERS)
 
 
-@router.get("/widget/{key}/settings", summary="A widget's look", responses=error_responses(*PAGE_ERRORS))
+@router.get("/widget/{key}/settings")
 async def widget_settings(page: Page) -> WidgetOut:
+    """The widget's look, with its words."""
     return WidgetOut(widget=page.widget.config.public())
 
 
-@router.post(
-    "/widget/{key}/conversations",
-    summary="A visitor's conversation: a returning visitor's, or a new one",
-    openapi_extra=json_body(OpenIn),
-    responses=error_responses(*PAGE_ERRORS, *BODY_ERRORS, errors.Unauthenticated, errors.RateLimited),
-)
+@router.post("/widget/{key}/conversations")
 async def open_conversation(
     request: Request, page: Page, state: State, body: Annotated[OpenIn, Depends(body_of(OpenIn))]
 ) -> OpenOut:
+    """A visitor's conversation: a returning visitor's, a signed-in user's, or a new one."""
     if body.user_id is not None and body.user_hash is not None:
         identifier: str | None = page.identified(body.user_id, body.user_hash)
     else:
@@ -140,29 +134,13 @@ async def open_conversation(
     )
 
 
-@router.get(
-    "/widget/{key}/conversations/{conversation_id}/messages",
-    summary="A visitor's conversation so far",
-    responses=error_responses(*VISITOR_ERRORS),
-)
+@router.get("/widget/{key}/conversations/{conversation_id}/messages")
 async def history(conversation_id: str, page: Page, visitor: Visitor, state: State) -> MessagesOut:
     messages = await state.widgets.history(page, visitor, conversation_id)
     return MessagesOut(messages=[WidgetMessage.of(m) for m in messages])
 
 
-@router.post(
-    "/widget/{key}/conversations/{conversation_id}/messages",
-    summary="A visitor's message, and the AI's answer",
-    openapi_extra=json_body(ConversationMessageIn),
-    responses=error_responses(
-        *VISITOR_ERRORS,
-        *BODY_ERRORS,
-        errors.RateLimited,
-        errors.InsufficientBalance,
-        errors.ProviderError,
-        errors.ProviderTimeout,
-    ),
-)
+@router.post("/widget/{key}/conversations/{conversation_id}/messages")
 async def send(
     conversation_id: str,
     request: Request,
@@ -171,23 +149,22 @@ async def send(
     state: State,
     body: Annotated[ConversationMessageIn, Depends(body_of(ConversationMessageIn))],
 ) -> SentOut:
+    """A visitor's message, and the AI's answer (none while a human has taken over)."""
     result = await state.widgets.send(page, visitor, conversation_id, body.message, address(request))
     return SentOut(reply=result.reply, ai_disabled=result.ai_disabled)
 
 
-@router.get(
-    "/widget/{key}/conversations/{conversation_id}/events",
-    summary="The conversation's new messages and typing, live (Server-Sent Events)",
-    responses=error_responses(*VISITOR_ERRORS),
-)
+@router.get("/widget/{key}/conversations/{conversation_id}/events")
 async def events(
     conversation_id: str,
     request: Request,
     page: Page,
     visitor: Visitor,
     state: State,
-    after: Annotated[int, Query(ge=0, le=MAX_ID, description="The last message id the page has.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> StreamingResponse:
+    """New messages and whether the AI is typing, live, after ``after`` (the last message id
+    the page has) or the Last-Event-ID of a reconnecting browser."""
     await state.widgets.check_visitor(page, visitor, conversation_id)
     stream = message_stream(request, state.widgets, conversation_id, resume_after(request, after))
     return StreamingResponse(
