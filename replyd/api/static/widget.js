@@ -221,9 +221,12 @@
   };
 
   Chat.prototype.send = function () {
-    var widget = this.widget, text = widget.input.value;
-    if (!text.trim() || !this.path) return;
-    var self = this;
+    var self = this, widget = this.widget, text = widget.input.value;
+    if (!this.path) {  // still opening the conversation: send once it is open
+      if (this.opened) this.opened.then(function () { if (self.path) self.send(); });
+      return;
+    }
+    if (!text.trim()) return;
     var pending = { text: text, item: widget.show({ author: "customer", content: text }) };
     pending.item.classList.add("sending");
     this.sending.push(pending);
