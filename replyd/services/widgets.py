@@ -65,7 +65,8 @@ class PageWidget:
             identifier = urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         except ValueError:
             identifier = ""
-        if version != "v1" or not identifier or not hmac.compare_digest(signature, self._sign("visitor", identifier)):
+        expected = self._sign("visitor", identifier)
+        if version != "v1" or not identifier or not hmac.compare_digest(signature.encode(), expected.encode()):
             raise Unauthenticated("This visitor id is not valid here; start a new conversation without it.")
         return identifier
 
@@ -74,7 +75,7 @@ class PageWidget:
         the account's widget secret (Intercom's identity verification, made by the integrator's
         server); ``Unauthenticated`` otherwise."""
         expected = hmac.new(self.secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(user_hash.lower(), expected):
+        if not hmac.compare_digest(user_hash.lower().encode(), expected.encode()):
             raise Unauthenticated("The user_hash does not match the user_id; sign it with the account's widget secret.")
         return user_id
 

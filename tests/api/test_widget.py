@@ -118,6 +118,12 @@ async def test_a_key_that_names_no_widget_is_not_found(tenant: Tenant) -> None:
     assert_refused(await Page(tenant.client, "wk_nothing").open(), 404, "NOT_FOUND")
 
 
+async def test_the_widget_goes_with_its_assistant(page: Page, tenant: Tenant) -> None:
+    assert (await tenant.client.delete(f"/api/assistants/{tenant.assistant_id}")).status_code == 200
+
+    assert_refused(await page.open(), 404, "NOT_FOUND")
+
+
 async def test_a_page_of_another_origin_is_refused_without_cors(page: Page, tenant: Tenant, snapshot: Any) -> None:
     before = await snapshot(tenant.account_id)
 
@@ -153,6 +159,8 @@ async def test_a_forged_visitor_id_is_refused_and_stores_nothing(page: Page, ten
     forged = {**real, "visitor": body + "." + signature[::-1]}
 
     assert_refused(await page.open(visitor=forged["visitor"]), 401, "UNAUTHENTICATED")
+    assert_refused(await page.open(visitor=body + ".ünïcödé"), 401, "UNAUTHENTICATED")
+    assert_refused(await page.open(visitor="v1.%%%.x"), 401, "UNAUTHENTICATED")
     refused = await page.send(forged, "Hello")
 
     assert_refused(refused, 401, "UNAUTHENTICATED")
@@ -174,7 +182,8 @@ async def test_a_signed_identity_continues_that_customers_conversation(
 
     contents = [m["content"] for m in (await page.history(identified)).json()["messages"]]
     assert contents == ["Where is my order?", "Your order left today.", "When will it arrive?", "It arrives Friday."]
-    assert_refused(await page.open(user_id="crm-4711", user_hash="0" * 64), 401, "UNAUTHENTICATED")
+    for wrong in ("0" * 64, "é" * 64):
+        assert_refused(await page.open(user_id="crm-4711", user_hash=wrong), 401, "UNAUTHENTICATED")
 
 
 async def test_a_visitor_over_the_limit_is_refused_and_nothing_is_stored(
