@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.engine.reply import ReplyEngine, ReplyResult
-from replyd.errors import AssistantNotFound, ConversationNotFound, Forbidden, NotFound, Unauthenticated
+from replyd.errors import (
+    AssistantNotFound,
+    ConversationNotFound,
+    Forbidden,
+    InsufficientBalance,
+    NotFound,
+    ProviderError,
+    Unauthenticated,
+)
 from replyd.services.conversations import ConversationService
 from replyd.services.reply_limits import ReplyLimits
 from replyd.services.views import ConversationHistory, MessageView
@@ -25,6 +33,8 @@ from replyd.store.widgets import Widget
 
 SHOWN_AUTHORS = ("customer", "ai", "agent")
 """What a visitor sees of a conversation: the messages, never the notes replyd keeps for itself."""
+UNAVAILABLE = "The assistant cannot answer right now; please try again later."
+"""What a visitor is told when the account's balance or the model fails (the code says which)."""
 VISITOR_PREFIX = "visitor:"
 """The customer identifier of a visitor who is not identified by the page."""
 
@@ -159,7 +169,11 @@ class WidgetService:
         visitor_key = f"widget-visitor:{page.widget.assistant_id}:{customer_identifier}"
         await self._limits.count_as(visitor_key, self._visitor_rate)
         self._conversations.check_message(text)
-        return await self._replies.reply_in_conversation(page.widget.account_id, conversation_id, text)
+        try:
+            return await self._replies.reply_in_conversation(page.widget.account_id, conversation_id, text)
+        except (InsufficientBalance, ProviderError) as error:
+            error.message = UNAVAILABLE  # the account's balance, the provider's words: not the visitor's business
+            raise
 
     async def since(self, conversation_id: str, after_id: int) -> tuple[list[MessageView], bool]:
         """For a live widget: the messages after ``after_id``, and whether the AI is answering."""

@@ -234,7 +234,10 @@ async def test_an_exhausted_balance_is_refused_and_stores_nothing(
     visitor = await opened(page)
     before = await snapshot(tenant.account_id)
 
-    assert_refused(await page.send(visitor, "Hello?"), 402, "INSUFFICIENT_BALANCE")
+    refused = await page.send(visitor, "Hello?")
+
+    assert_refused(refused, 402, "INSUFFICIENT_BALANCE")
+    assert "balance" not in refused.json()["error"]  # a visitor is not told the account's money
     assert await snapshot(tenant.account_id) == before
     assert stub_model.requests == []
 

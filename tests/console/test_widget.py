@@ -129,6 +129,28 @@ async def test_a_page_of_an_origin_the_widget_does_not_allow_gets_no_widget(
     await expect(widget(page)).to_have_count(0)
 
 
+async def test_a_refusal_is_shown_and_the_visitors_text_kept_to_send_again(
+    shop_server: tuple[Shop, str],
+    server: str,
+    make_tenant: Callable[..., Any],
+    make_widget: Callable[..., Any],
+    new_page: Callable[..., Any],
+) -> None:
+    shop, url = shop_server
+    broke = await make_tenant(balance="0.00")
+    shop.script = f'<script src="{server}/widget.js" data-key="{await make_widget(broke, [url])}"></script>'
+    page = await new_page()
+    await page.goto(url)
+
+    await open_and_send(page, "Is anyone there?")
+
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The assistant cannot answer right now; please try again later."
+    )
+    await expect(page.get_by_label("Type your message")).to_have_value("Is anyone there?")
+    await expect(page.get_by_role("log").locator("li")).to_have_count(0)
+
+
 async def test_the_widget_works_with_the_keyboard_alone(
     shop: tuple[Shop, str], new_page: Callable[..., Any], stub_model: StubModel
 ) -> None:

@@ -97,7 +97,7 @@
     this.error = el("p", { "class": "error", role: "alert", hidden: "" });
     this.form = el("form");
     this.label = el("label", { "class": "label", "for": "replyd-input" });
-    this.input = el("textarea", { id: "replyd-input", rows: "1", maxlength: "4000" });
+    this.input = el("textarea", { id: "replyd-input", rows: "1" });
     this.sendButton = el("button", { "class": "send", type: "submit" });
     this.form.append(this.label, this.input, this.sendButton);
     this.panel.append(header, this.greeting, this.list, this.typing, this.error, this.form);
@@ -245,7 +245,7 @@
 
   Chat.prototype.fail = function (error) {
     var widget = this.widget;
-    widget.error.textContent = (error && error.message) || widget.look.strings.error;
+    widget.error.textContent = (error && error.status && error.message) || widget.look.strings.error;
     widget.error.hidden = false;
   };
 
