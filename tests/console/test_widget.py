@@ -2,6 +2,8 @@
 bubble, a reply, history after a reload, a human agent's message arriving live, a refused
 origin, keyboard-only use, a hostile stylesheet, and a phone's screen."""
 
+import hashlib
+import hmac
 import html
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -9,11 +11,13 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Locator, Page, expect
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from replyd.store.tables import Account
 from tests.conftest import Tenant
 from tests.console.conftest import LAPTOP, PHONE, WAIT_MS, browser_sign_in
 from tests.servers import StubModel, serve_in_thread
@@ -110,6 +114,32 @@ async def test_an_operator_takes_over_in_the_console_and_the_visitor_sees_the_ag
 
     agent = visitor.get_by_role("log").locator("li.agent")
     await expect(agent).to_have_text("AgentHi, I'm Anna from Greenleaf: it left today.")
+
+
+async def test_a_signed_in_user_finds_their_conversation_anywhere_and_leaves_none_behind(
+    shop: tuple[Shop, str], server: str, tenant: Tenant, new_page: Callable[..., Any], stub_model: StubModel, db: Any
+) -> None:
+    page_with_widget = shop[0].script
+    async with db() as session:
+        secret = await session.scalar(select(Account.widget_secret).where(Account.id == tenant.account_id))
+    user_hash = hmac.new(secret.encode(), b"crm-4711", hashlib.sha256).hexdigest()
+    shop[0].script = page_with_widget.replace("async>", f'data-user-id="crm-4711" data-user-hash="{user_hash}" async>')
+    stub_model.enqueue("Your order left today.")
+    laptop = await new_page()
+    await laptop.goto(shop[1])
+    await open_and_send(laptop, "Where is my order?")
+    await expect(laptop.get_by_role("log").locator("li.ai")).to_have_count(1)
+
+    phone = await new_page(viewport=PHONE)
+    await phone.goto(shop[1])
+    await phone.get_by_role("button", name="Open chat").click()
+    await expect(phone.get_by_role("log").locator("li")).to_have_count(2)
+    shop[0].script = page_with_widget  # signed out, on the laptop
+    await laptop.reload()
+    await laptop.get_by_role("button", name="Open chat").click()
+
+    await expect(laptop.get_by_role("log")).to_have_attribute("aria-busy", "false")  # the conversation is open
+    await expect(laptop.get_by_role("log").locator("li")).to_have_count(0)
 
 
 async def test_a_page_of_an_origin_the_widget_does_not_allow_gets_no_widget(

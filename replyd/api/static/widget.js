@@ -183,8 +183,9 @@
     var body = { visitor: localStorage.getItem(STORE) || null };
     var user = script.getAttribute("data-user-id");
     if (user) { body = { user_id: user, user_hash: script.getAttribute("data-user-hash") || "" }; }
+    this.widget.list.setAttribute("aria-busy", "true");
     return api("POST", "/conversations", body).then(function (data) {
-      localStorage.setItem(STORE, data.visitor);
+      if (!user) localStorage.setItem(STORE, data.visitor);  // a signed-in user's stays in memory: a shared computer keeps none
       self.visitor = data.visitor;
       self.path = "/conversations/" + data.conversation_id;
       self.take(data.messages);
@@ -195,7 +196,7 @@
         return self.open(false);
       }
       self.fail(error);
-    });
+    }).then(function () { self.widget.list.setAttribute("aria-busy", "false"); });
   };
 
   /* Messages from the server, each shown once (by id), replacing its own "sending" copy. */
