@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
 from bench.overhead.report import machine
-from bench.processes import free_port, logged_errors, running, tree_cpu_s
+from bench.processes import free_port, logged_errors, one_by_one_row, running, tree_cpu_s
 from replyd.channels.sealing import new_key
 from replyd.functions.signing import new_webhook_secret
 from replyd.services import Services
@@ -165,10 +165,7 @@ async def run(
         f"| {statistics.median(ms):.1f} | {ms[int(len(ms) * 0.99) - 1]:.1f} | {sent_s:.1f} "
         f"| {args.updates / sent_s:.0f} | {cpu_s * 1000 / args.updates:.2f} |",
         "",
-        "| part | messages | POST to the platform's send p50 ms | p90 ms | max ms |",
-        "|---|---:|---:|---:|---:|",
-        f"| 2: one by one | {args.one_by_one} | {statistics.median(end_to_end) * 1000:.0f} "
-        f"| {statistics.quantiles(end_to_end, n=10)[-1] * 1000:.0f} | {max(end_to_end) * 1000:.0f} |",
+        *one_by_one_row("POST to the platform's send", end_to_end),
     ]
 
 

@@ -6,6 +6,7 @@ import os
 import platform
 import signal
 import socket
+import statistics
 import subprocess
 import time
 from collections import Counter
@@ -118,6 +119,17 @@ def memory_gib() -> str:
     except OSError:
         pass
     return "? GiB"
+
+
+def one_by_one_row(what: str, seconds: list[float]) -> list[str]:
+    """A table of one-after-another timings (``what`` heads the p50 column): p50, p90, max in ms."""
+    ms = [s * 1000 for s in seconds]
+    return [
+        f"| part | count | {what} p50 ms | p90 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+        f"| 2: one by one | {len(ms)} | {statistics.median(ms):.0f} | {statistics.quantiles(ms, n=10)[-1]:.0f} "
+        f"| {max(ms):.0f} |",
+    ]
 
 
 def logged_errors(log_path: Path) -> Counter[str]:

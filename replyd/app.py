@@ -26,6 +26,7 @@ from replyd.api.routes import (
     replies,
     tokens,
     webhooks,
+    widget,
 )
 from replyd.services import Services
 from replyd.settings import Settings
@@ -63,7 +64,18 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestLog, telemetry=telemetry)
-    for module in (replies, conversations, assistants, account, tokens, webhooks, channels, channel_inbound, health):
+    for module in (
+        replies,
+        conversations,
+        assistants,
+        account,
+        tokens,
+        webhooks,
+        channels,
+        channel_inbound,
+        widget,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, console.static_files(), name="console-static")

@@ -20,7 +20,9 @@ TELEGRAM_BOT_TOKEN = Format(
     "a bot token as @BotFather gives it: digits, a colon, then 20 or more letters",
 )
 FUNCTION_NAME = Format(r"^[A-Za-z0-9_-]{1,64}$", "1 to 64 letters, digits, _ or - (no spaces)")
+HEX_COLOUR = Format(r"^#[0-9a-fA-F]{6}$", "a colour as # and six hexadecimal digits, like #2563eb")
 NO_NUL = Format(r"^[^\x00]*$", "text without the NUL character")
 """Text a database can keep: anything but NUL."""
 
-WORDS = {f.pattern: f.words for f in (E164, DIGITS, TWILIO_ACCOUNT_SID, TELEGRAM_BOT_TOKEN, FUNCTION_NAME, NO_NUL)}
+FORMATS = (E164, DIGITS, TWILIO_ACCOUNT_SID, TELEGRAM_BOT_TOKEN, FUNCTION_NAME, HEX_COLOUR, NO_NUL)
+WORDS = {f.pattern: f.words for f in FORMATS}

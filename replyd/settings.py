@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""
 
+    widget_visitor_rate_limit: str = "10/minute"
+    """Messages one chat widget visitor may send; the AI's answers are charged like the API's."""
+    widget_ip_rate_limit: str = "60/minute"
+    """Messages and new visitors of all chat widgets from one IP address."""
+
     max_message_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

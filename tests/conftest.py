@@ -23,8 +23,9 @@ from replyd.app import create_app
 from replyd.functions.signing import new_webhook_secret
 from replyd.money import parse_amount
 from replyd.services.assistant_config import AssistantConfig
+from replyd.services.widget_config import WidgetConfig
 from replyd.settings import Settings
-from replyd.store import accounts, ledger
+from replyd.store import accounts, ledger, widgets
 from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
@@ -315,3 +316,20 @@ def snapshot(db: async_sessionmaker[AsyncSession]) -> Callable[[int], Any]:
             )
 
     return take
+
+
+@pytest.fixture
+def make_widget(db: async_sessionmaker[AsyncSession]) -> Callable[..., Any]:
+    """``await make_widget(tenant, origins, **look)``: the tenant's assistant's chat widget,
+    allowed on ``origins``; returns its public key."""
+
+    async def make(tenant: Tenant, origins: list[str], **look: Any) -> str:
+        config = WidgetConfig.parse({"allowed_origins": origins, **look})
+        async with db() as session, session.begin():
+            await widgets.widget_secret(session, tenant.account_id)
+            widget = await widgets.save_widget(
+                session, tenant.account_id, tenant.assistant_id, True, config.allowed_origins, config.theme()
+            )
+            return widget.public_key
+
+    return make

@@ -13,7 +13,6 @@ change made between two streams is announced at once."""
 import asyncio
 import hashlib
 import json
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,9 +22,8 @@ from fastapi import Request
 
 from replyd.services import Services
 from replyd.services.operators import Operator
+from replyd.sse import ending_quietly, event
 from replyd.store.activity import Activity
-
-log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0
 STREAM_LIFETIME_S = 25.0
@@ -64,21 +62,9 @@ async def read_activity(state: Services, account_id: int) -> Activity:
     return await state.conversations.activity(account_id, RECENT_LIMIT)
 
 
-def event(name: str, data: dict[str, Any], event_id: str | None = None) -> str:
-    lines = [f"event: {name}"]
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
-    return "\n".join(lines) + "\n\n"
-
-
-async def event_stream(request: Request, state: Services, operator: Operator, since: str) -> AsyncIterator[str]:
+def event_stream(request: Request, state: Services, operator: Operator, since: str) -> AsyncIterator[str]:
     """``since`` is the fingerprint the page was rendered at (or the last event's id)."""
-    try:
-        async for chunk in _events(request, state, operator, since):
-            yield chunk
-    except Exception:  # a failed poll ends this stream; the browser reconnects
-        log.warning("console event stream failed", exc_info=True)
+    return ending_quietly(_events(request, state, operator, since), "console")
 
 
 async def _events(request: Request, state: Services, operator: Operator, since: str) -> AsyncIterator[str]:

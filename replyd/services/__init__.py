@@ -36,6 +36,7 @@ from replyd.services.operators import OperatorSessions
 from replyd.services.reply_limits import ReplyLimits
 from replyd.services.usage import UsageService
 from replyd.services.webhooks import WebhookService
+from replyd.services.widgets import WidgetService
 from replyd.settings import Settings
 from replyd.store.session import create_engine, session_factory
 from replyd.telemetry import Telemetry
@@ -62,6 +63,7 @@ class Services:
     idle_resume: IdleResume
     webhooks: WebhookService
     channels: ChannelService
+    widgets: WidgetService
     event_delivery: EventDelivery
     telemetry: Telemetry
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -87,6 +89,7 @@ class Services:
         )
         channel_sender = ChannelSender(sessions, sealer, platform_urls)
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
+        reply_limits = ReplyLimits(limiter, settings.rate_limit, telemetry)
         conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
         replies = ReplyEngine(
             db,
@@ -106,7 +109,7 @@ class Services:
             channel_sender=channel_sender,
             redis=redis,
             limiter=limiter,
-            reply_limits=ReplyLimits(limiter, settings.rate_limit, telemetry),
+            reply_limits=reply_limits,
             replies=replies,
             conversations=conversation_service,
             assistants=AssistantService(sessions),
@@ -118,6 +121,14 @@ class Services:
             webhooks=WebhookService(sessions),
             channels=ChannelService(
                 sessions, sealer, replies, settings.max_message_chars, settings.channel_answer_after_s
+            ),
+            widgets=WidgetService(
+                sessions,
+                conversation_service,
+                replies,
+                reply_limits,
+                settings.widget_visitor_rate_limit,
+                settings.widget_ip_rate_limit,
             ),
             event_delivery=EventDelivery(
                 sessions,

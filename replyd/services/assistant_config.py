@@ -4,14 +4,14 @@
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from replyd.engine.handoff_triggers import MAX_TRIGGERS, trigger_problem
-from replyd.errors import ValidationFailed, problems_from_pydantic
 from replyd.functions.handoff import DEFAULT_HANDOFF_MESSAGE
 from replyd.functions.spec import FunctionSpec, as_saved, check_unique_names
 from replyd.money import LARGEST_AMOUNT, format_micros, parse_amount
 from replyd.providers.registry import DEFAULT_MODEL, parse_model
+from replyd.services.settings_schema import SettingsSchema
 from replyd.store.tables import Assistant
 
 DEFAULT_PROMPT = (
@@ -22,9 +22,7 @@ DEFAULT_PROMPT = (
 Amount = Annotated[Decimal, Field(ge=0, le=LARGEST_AMOUNT, decimal_places=6)]
 
 
-class AssistantConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AssistantConfig(SettingsSchema):
     name: str = Field(min_length=1, max_length=200)
     system_prompt: str = Field(default=DEFAULT_PROMPT, max_length=100_000)
     """May hold ``{{variable}}`` placeholders."""
@@ -73,14 +71,6 @@ class AssistantConfig(BaseModel):
         if model is not None:
             parse_model(model)
         return model
-
-    @classmethod
-    def parse(cls, fields: dict[str, Any]) -> "AssistantConfig":
-        """The settings, or ``ValidationFailed`` listing every problem by its field."""
-        try:
-            return cls.model_validate(fields)
-        except ValidationError as exc:
-            raise ValidationFailed(problems_from_pydantic(exc.errors())) from None
 
     @classmethod
     def of_row(cls, assistant: Assistant) -> "AssistantConfig":

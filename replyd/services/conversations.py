@@ -60,7 +60,12 @@ class ConversationService:
             raise ValidationFailed([FieldProblem("message", problem)])
 
     async def start(
-        self, account_id: int, assistant_id: int, type: str, variables: dict[str, Scalar] | None
+        self,
+        account_id: int,
+        assistant_id: int,
+        type: str,
+        variables: dict[str, Scalar] | None,
+        customer_identifier: str | None = None,
     ) -> ConversationHistory:
         """A widget or test chat; it opens with the assistant's first message, if it has one."""
         async with self._sessions() as session, session.begin():
@@ -72,7 +77,7 @@ class ConversationService:
                 str(uuid.uuid4()),
                 account_id=account_id,
                 assistant_id=assistant_id,
-                customer_identifier=None,
+                customer_identifier=customer_identifier,
                 type=type,
                 variables=merge_variables({}, variables),
             )
@@ -91,6 +96,19 @@ class ConversationService:
             for message in messages:
                 await _emit_message(session, conversation, message)
             return ConversationHistory.of(conversation, messages)
+
+    async def find_or_start(
+        self, account_id: int, assistant_id: int, type: str, customer_identifier: str
+    ) -> ConversationHistory:
+        """The customer's conversation with the assistant, started as ``start`` does when there
+        is none. Under the lock generate-reply takes for that customer, so two first visits at
+        once (or a visit and an API message) make one conversation."""
+        async with self._locks.hold(lock_key(assistant_id, customer_identifier, None)):
+            async with self._sessions() as session:
+                found = await conversations.find_conversation(session, assistant_id, customer_identifier)
+                if found is not None:
+                    return ConversationHistory.of(found, await conversations.all_messages(session, found.id))
+            return await self.start(account_id, assistant_id, type, None, customer_identifier)
 
     async def get(self, account_id: int | None, conversation_id: str) -> ConversationHistory:
         async with self._sessions() as session:

@@ -1,5 +1,6 @@
 """Each token's generate-reply limit (REPLYD_RATE_LIMIT unless the token has its own): the API's
-reply endpoints and the console's test chat count against the same window."""
+reply endpoints and the console's test chat count against the same window. The chat widget's
+visitors and addresses are counted here too, under keys of their own."""
 
 from replyd.errors import RateLimited
 from replyd.limits import RateDecision, RateLimiter
@@ -14,7 +15,11 @@ class ReplyLimits:
 
     async def count(self, token_id: int, rate_limit: str | None) -> RateDecision:
         """Count one reply; ``RateLimited`` (carrying the count's headers) when over the limit."""
-        decision = await self._limiter.hit(_key(token_id), rate_limit or self._default_rate)
+        return await self.count_as(_key(token_id), rate_limit or self._default_rate)
+
+    async def count_as(self, key: str, rate: str) -> RateDecision:
+        """Count one reply asked for by ``key`` (a token, a widget's visitor, an address), at ``rate``."""
+        decision = await self._limiter.hit(key, rate)
         if not decision.is_allowed:
             self._telemetry.rate_limited.inc()
             raise RateLimited(decision.retry_after_s, decision.headers)

@@ -334,6 +334,20 @@ async def all_messages(session: AsyncSession, conversation_id: str) -> list[Mess
     return list(rows.all())
 
 
+async def messages_since(session: AsyncSession, conversation_id: str, after_id: int) -> list[Message]:
+    """The messages stored after ``after_id``, and a customer's message still being answered
+    (however old): what a live view shows next, with whether the AI is typing. One query."""
+    rows = await session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            or_(Message.id > after_id, Message.reply_status == "pending"),
+        )
+        .order_by(Message.id)
+    )
+    return list(rows.all())
+
+
 async def create_conversation(
     session: AsyncSession,
     conversation_id: str,

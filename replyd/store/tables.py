@@ -56,6 +56,9 @@ class Account(Base):
     previous_webhook_secret: Mapped[str | None] = mapped_column(String(64))
     """The secret before the last rotation: calls are signed with it too for a day after."""
     webhook_secret_rotated_at: Mapped[datetime | None]
+    widget_secret: Mapped[str | None] = mapped_column(String(64))
+    """Signs the visitor ids of the account's chat widgets and checks the identities its pages
+    vouch for; made with the account's first widget."""
     reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     """What replies in progress may still cost: held out of the balance while the model thinks,
     so concurrent replies can never spend more than the balance (the sum of the pending

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from replyd.clock import utcnow
 from replyd.functions.signing import new_message_id, new_webhook_secret, signature_headers
 from replyd.services.assistant_config import AssistantConfig
-from replyd.store import accounts, channels, events
+from replyd.store import channels, events
 from replyd.store.assistants import create_assistant
 from replyd.store.migrate import upgrade_database
 from replyd.store.session import create_engine, session_factory
@@ -91,13 +91,15 @@ async def channels_of_an_older_replyd(database_url: str) -> dict[str, int]:
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+            values = {"name": "old", "secret": new_webhook_secret(), "now": utcnow()}
+            await session.execute(text(INSERT_ACCOUNT), values)  # as 0014's table is: later ones add columns
+            account_id = int(await session.scalar(text("SELECT max(id) FROM accounts")) or 0)
             config = AssistantConfig.model_validate({"name": "Old", "model": "openai:stub-model"})
-            assistant = await create_assistant(session, account.id, config.to_columns())
+            assistant = await create_assistant(session, account_id, config.to_columns())
             made = {}
             for kind in ("twilio", "telegram"):
-                made[kind] = (await channels.create_channel(session, account.id, assistant.id, kind, "sealed", None)).id
-            await events.create_endpoint(session, account.id, "channel:x", ["channel.outgoing"], "", made["telegram"])
+                made[kind] = (await channels.create_channel(session, account_id, assistant.id, kind, "sealed", None)).id
+            await events.create_endpoint(session, account_id, "channel:x", ["channel.outgoing"], "", made["telegram"])
             await session.execute(
                 text(
                     "INSERT INTO channel_message_status (channel_id, platform_message_id, message_id, status, "
