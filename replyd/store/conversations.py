@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnClause, Integer, and_, bindparam, delete, func, insert, literal_column, or_, select, update
+from sqlalchemy import ColumnClause, Integer, bindparam, delete, func, insert, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -613,18 +613,19 @@ def _filters(where: ConversationFilter) -> list[Any]:
     return clauses
 
 
+def _activity() -> Any:
+    return tuple_(Conversation.updated_at, Conversation.id)
+
+
 def _older_than(key: ActivityKey) -> Any:
-    return or_(
-        Conversation.updated_at < key.updated_at,
-        and_(Conversation.updated_at == key.updated_at, Conversation.id < key.id),
-    )
+    """Written as one row value, not ``updated_at < x OR (updated_at = x AND id < y)``: both
+    databases read the row value as a range of the (…, updated_at, id) index; the OR they
+    read by walking the index from its end (issue 19: 167 ms for a deep page on PostgreSQL)."""
+    return _activity() < (key.updated_at, key.id)
 
 
 def _newer_than(key: ActivityKey) -> Any:
-    return or_(
-        Conversation.updated_at > key.updated_at,
-        and_(Conversation.updated_at == key.updated_at, Conversation.id > key.id),
-    )
+    return _activity() > (key.updated_at, key.id)
 
 
 async def _message_totals(session: AsyncSession, conversation_ids: list[str]) -> dict[str, tuple[int, int]]:

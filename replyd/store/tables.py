@@ -122,6 +122,9 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("assistant_id", "customer_identifier"),
         Index("ix_conversations_account_activity", "account_id", "updated_at", "id"),
+        Index("ix_conversations_assistant_activity", "assistant_id", "updated_at", "id"),
+        Index("ix_conversations_type_activity", "account_id", "type", "updated_at", "id"),
+        Index("ix_conversations_customer", "account_id", "customer_identifier"),
         Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
         Index(
             "ix_conversations_needs_human",

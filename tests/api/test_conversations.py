@@ -4,13 +4,15 @@ operator messages, erasure, and 404 for anything of another account."""
 import asyncio
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from replyd.store import accounts
+from replyd.store.tables import Conversation
 from tests.api.test_account import cursor_of
 from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Tenant
@@ -233,6 +235,29 @@ async def test_pagination_loses_and_repeats_nothing_while_conversations_arrive(t
         if cursor is None:
             break
     assert seen == [f"old-{n}" for n in reversed(range(7))]
+
+
+async def test_pages_through_conversations_active_at_one_moment_repeat_and_skip_none(tenant: Tenant, db: Any) -> None:
+    """Conversations tied on their last activity are ordered by id: the cursor's row value
+    (updated_at, id) steps past each exactly once, forwards and back."""
+    for n in range(7):
+        await tenant.reply("m", customer=f"tied-{n}")
+    async with db() as session, session.begin():
+        owned = Conversation.account_id == tenant.account_id
+        await session.execute(update(Conversation).where(owned).values(updated_at=datetime(2026, 5, 1, tzinfo=UTC)))
+        ids = sorted((await session.scalars(select(Conversation.id).where(owned))).all(), reverse=True)
+    pages, cursor = [], None
+    while not pages or cursor:
+        page = (await tenant.client.get("/api/user/conversations", params={"per_page": 3, "cursor": cursor})).json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+    assert [c["id"] for page in pages for c in page["data"]] == ids
+    back, cursor = [], pages[-1]["prev_cursor"]
+    while cursor:
+        page = (await tenant.client.get("/api/user/conversations", params={"per_page": 3, "cursor": cursor})).json()
+        back = [c["id"] for c in page["data"]] + back
+        cursor = page["prev_cursor"]
+    assert back == ids[:6]
 
 
 async def test_prev_cursor_leads_back_to_the_page_before(tenant: Tenant) -> None:
