@@ -88,7 +88,13 @@ class ConversationListing:
 
     @classmethod
     def of(cls, row: conversation_rows.ConversationSummary) -> "ConversationListing":
-        return cls(ConversationView.of(row.conversation), row.assistant_name, row.message_count, row.total_cost_micros)
+        conversation = row.conversation
+        return cls(
+            ConversationView.of(conversation),
+            row.assistant_name,
+            conversation.message_count,
+            conversation.total_cost_micros,
+        )
 
 
 @dataclass(frozen=True)

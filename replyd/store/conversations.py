@@ -68,8 +68,6 @@ class OpenConversation:
 class ConversationSummary:
     conversation: Conversation
     assistant_name: str
-    message_count: int
-    total_cost_micros: int
 
 
 # The reply path's statements are built once, here, and bound to each call's values: building
@@ -143,6 +141,14 @@ TOUCH_CONVERSATION = (
     .values(variables=bindparam("variables"), updated_at=bindparam("now"))
 )
 INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+COUNT_MESSAGE = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(
+        message_count=CONVERSATIONS.c.message_count + 1,
+        total_cost_micros=CONVERSATIONS.c.total_cost_micros + bindparam("cost_micros"),
+    )
+)
 SET_REPLY_STATUS = (
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.reply_status.in_(bindparam("was", expanding=True)))
@@ -457,7 +463,7 @@ async def add_message(
     reserved_micros: int = 0,
     created_at: datetime | None = None,
 ) -> int:
-    """Store a message; its id."""
+    """Store a message, counted on its conversation in the same transaction; its id."""
     row = {
         "conversation_id": conversation_id,
         "role": role,
@@ -474,6 +480,7 @@ async def add_message(
         "created_at": created_at or utcnow(),
     }
     message_id: int = (await db.execute(INSERT_MESSAGE, row)).scalar_one()
+    await db.execute(COUNT_MESSAGE, {"conversation_id": conversation_id, "cost_micros": cost_micros})
     return message_id
 
 
@@ -594,10 +601,7 @@ async def list_conversations(
     rows = list((await session.execute(query.limit(limit))).all())
     if before is not None:
         rows.reverse()
-    totals = await _message_totals(session, [conversation.id for conversation, _ in rows])
-    return [
-        ConversationSummary(conversation, name, *totals.get(conversation.id, (0, 0))) for conversation, name in rows
-    ]
+    return [ConversationSummary(conversation, name) for conversation, name in rows]
 
 
 def _filters(where: ConversationFilter) -> list[Any]:
@@ -626,14 +630,3 @@ def _older_than(key: ActivityKey) -> Any:
 
 def _newer_than(key: ActivityKey) -> Any:
     return _activity() > (key.updated_at, key.id)
-
-
-async def _message_totals(session: AsyncSession, conversation_ids: list[str]) -> dict[str, tuple[int, int]]:
-    if not conversation_ids:
-        return {}
-    rows = await session.execute(
-        select(Message.conversation_id, func.count(), func.coalesce(func.sum(Message.cost_micros), 0))
-        .where(Message.conversation_id.in_(conversation_ids))
-        .group_by(Message.conversation_id)
-    )
-    return {conversation_id: (int(count), int(cost)) for conversation_id, count, cost in rows.all()}

@@ -168,6 +168,11 @@ class Conversation(Base):
     next_summary_prompt_tokens: Mapped[int] = mapped_column(default=0)
     """Tokens spent writing ``next_summary``, charged with the turn that applies it."""
     next_summary_completion_tokens: Mapped[int] = mapped_column(default=0)
+    message_count: Mapped[int] = mapped_column(default=0)
+    """How many messages it holds, and what they cost: kept by the statement that stores each
+    message, so a page of the list reads them off its rows instead of counting and summing
+    every message of every conversation on it."""
+    total_cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

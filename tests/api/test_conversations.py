@@ -9,14 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from replyd.money import format_micros
 from replyd.store import accounts
-from replyd.store.tables import Conversation
+from replyd.store.tables import Conversation, Message
 from tests.api.test_account import cursor_of
 from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Tenant
-from tests.servers import StubModel
+from tests.servers import Scripted, StubModel
 
 
 async def replies_token(db: Any, tenant: Tenant, server: str) -> httpx.AsyncClient:
@@ -258,6 +259,36 @@ async def test_pages_through_conversations_active_at_one_moment_repeat_and_skip_
         back = [c["id"] for c in page["data"]] + back
         cursor = page["prev_cursor"]
     assert back == ids[:6]
+
+
+async def test_the_listed_counts_and_costs_are_those_of_the_stored_messages(
+    make_tenant: Any, stub_model: StubModel, db: Any
+) -> None:
+    """Every way a message is stored counts it on its conversation: replies, a trigger's
+    handoff, an agent's message, a message while the AI is off, a failed reply answered on
+    retry, and a widget chat's first message."""
+    tenant: Tenant = await make_tenant(reply_fee="0.02", handoff_triggers=["agent"], first_message="Welcome!")
+    conversation_id = (await tenant.reply("hi", customer="kept")).json()["conversation_id"]
+    await tenant.reply("an agent please", customer="kept")
+    await tenant.client.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "Maria here"})
+    await tenant.reply("still there?", customer="kept")
+    await tenant.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai")
+    stub_model.enqueue(Scripted(status=500))
+    assert (await tenant.reply("once more", customer="kept")).status_code == 502
+    assert (await tenant.reply("once more", customer="kept")).status_code == 200
+    widget = (await tenant.client.post("/api/conversations", json={"assistant_id": tenant.assistant_id})).json()
+    await tenant.client.post(f"/api/conversations/{widget['conversation_id']}/messages", json={"message": "hours?"})
+    listed = (await tenant.client.get("/api/user/conversations")).json()["data"]
+    async with db() as session:
+        stored = await session.execute(
+            select(Message.conversation_id, func.count(), func.sum(Message.cost_micros))
+            .join(Conversation)
+            .where(Conversation.account_id == tenant.account_id)
+            .group_by(Message.conversation_id)
+        )
+        expected = {c: (n, format_micros(cost)) for c, n, cost in stored.all()}
+    assert {c["id"]: (c["message_count"], c["total_cost"]) for c in listed} == expected
+    assert expected[conversation_id] == (8, "0.04") and expected[widget["conversation_id"]] == (3, "0.02")
 
 
 async def test_prev_cursor_leads_back_to_the_page_before(tenant: Tenant) -> None:

@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from standardwebhooks import Webhook
 
 from replyd.clock import utcnow
-from replyd.functions.signing import new_message_id, signature_headers
-from replyd.store.migrate import upgrade_database
+from replyd.functions.signing import new_message_id, new_webhook_secret, signature_headers
+from replyd.services.assistant_config import AssistantConfig
+from replyd.store import accounts, conversations
+from replyd.store.assistants import create_assistant
+from replyd.store.migrate import alembic_config, upgrade_database
 from replyd.store.session import create_engine
-from tests.conftest import RUN_PREFIX, empty_database
+from tests.conftest import RUN_PREFIX, STUB_MODEL, empty_database, sessions_on
 
 BODY = b'{"function":"book"}'
 
@@ -47,6 +51,32 @@ def test_url_safe_secrets_are_spelled_in_standard_base64_with_the_same_key(datab
     receivers_copy = "whsec_" + dashed.removeprefix("whsec_").replace("-", "+").replace("_", "/")
     for secret, receiver in [(secrets["dashed"], receivers_copy), (plain, plain)]:
         Webhook(receiver).verify(BODY, signature_headers(BODY, new_message_id(), utcnow(), [secret]))
+
+
+def test_message_counts_are_backfilled_from_the_messages_stored_before(database_url: str) -> None:
+    upgrade_database(database_url)
+    talked, quiet = asyncio.run(seed_conversations(database_url, [5, 0, 7], []))
+    command.downgrade(alembic_config(database_url), "0016")
+    upgrade_database(database_url)
+    rows = asyncio.run(run(database_url, "SELECT id, message_count, total_cost_micros FROM conversations"))
+    assert {conversation_id: (count, cost) for conversation_id, count, cost in rows} == {talked: (3, 12), quiet: (0, 0)}
+
+
+async def seed_conversations(database_url: str, *costs_per_conversation: list[int]) -> list[str]:
+    """An account and assistant with a conversation for each list of message costs; their ids."""
+    config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
+    async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+        account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+        assistant = await create_assistant(session, account.id, config.to_columns())
+        ids = []
+        for n, costs in enumerate(costs_per_conversation):
+            started = await conversations.insert_conversation(session, account.id, assistant.id, f"c{n}", {})
+            for cost in costs:
+                await conversations.add_message(
+                    session, started.id, role="user", author="ai", content="-", cost_micros=cost
+                )
+            ids.append(started.id)
+        return ids
 
 
 INSERT_ACCOUNT = """INSERT INTO accounts (name, currency, balance_micros, webhook_secret, created_at)
