@@ -220,7 +220,7 @@ class ConversationService:
             held = await conversations.held_by_conversation(session, conversation.id)
             await accounts.release(session, conversation.account_id, held)
             await events.erase_conversation_events(session, conversation.id)
-            await conversations.delete_conversation(session, conversation.id)
+            await conversations.delete_conversation(session, conversation.account_id, conversation.id)
 
     def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:
         return self._locks.hold(lock_key(conversation.assistant_id, conversation.customer_identifier, conversation.id))

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnClause, Integer, bindparam, delete, func, insert, l
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
+from replyd.store.accounts import count_erasure
 from replyd.store.session import Executor
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
@@ -552,7 +553,8 @@ async def held_by_conversation(session: AsyncSession, conversation_id: str) -> i
     return int(held or 0)
 
 
-async def delete_conversation(session: AsyncSession, conversation_id: str) -> None:
+async def delete_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> None:
+    await count_erasure(session, account_id)
     await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
     await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
 

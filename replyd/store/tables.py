@@ -66,6 +66,9 @@ class Account(Base):
     unchanged."""
     balance_low_micros: Mapped[int | None] = mapped_column(BigInteger)
     """A charge that takes the balance below this sends ``account.balance_low``; None: never."""
+    conversations_erased: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Erasures of its conversations (one's, or an assistant's with all of its), counted in
+    the erasing transaction: the console's live pages see one gone by this moving on."""
     created_at: Mapped[datetime]
 
 
