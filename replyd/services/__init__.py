@@ -127,7 +127,7 @@ class Services:
                 settings.webhook_timeout_s,
                 settings.webhook_lease_s,
             ),
-            upkeep=Upkeep(db),
+            upkeep=Upkeep(db, sessions, settings.idempotency_ttl_s),
             telemetry=telemetry,
         )
 

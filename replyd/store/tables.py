@@ -238,6 +238,7 @@ class LedgerEntry(Base):
 
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -246,6 +247,8 @@ class IdempotencyRecord(Base):
     """None while the first request is still running."""
     response: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+    """When the first request claimed the key (renewed while it runs): the key is forgotten,
+    and then deleted, ``idempotency_ttl_s`` after."""
 
 
 # The tables themselves, for the statements the reply path builds once (Core statements skip
