@@ -161,8 +161,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def on_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def on_postgresql(db: Executor) -> bool:
+    bind = db.get_bind() if isinstance(db, AsyncSession) else db
+    return bind.dialect.name == "postgresql"
 
 
 def insert_or_skip(session: AsyncSession, table: Any) -> PostgresInsert | SqliteInsert:

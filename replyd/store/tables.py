@@ -3,12 +3,13 @@
 Money is integer micro-units of the account's currency (1.00 = 1_000_000).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -236,6 +237,21 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime]
 
 
+class UsageTotal(Base):
+    """What an account's replies of one assistant cost on one UTC day: the ledger's reply
+    entries added up as they are written (``ledger.record``), so usage reads a few rows per
+    day instead of summing the whole ledger."""
+
+    __tablename__ = "usage_totals"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    assistant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """No foreign key, as in the ledger: totals outlive deleted assistants."""
+    replies: Mapped[int]
+    spent_micros: Mapped[int] = mapped_column(BigInteger)
+
+
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
     __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
@@ -260,3 +276,4 @@ CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
 LEDGER_ENTRIES = cast(Table, LedgerEntry.__table__)
 IDEMPOTENCY_KEYS = cast(Table, IdempotencyRecord.__table__)
+USAGE_TOTALS = cast(Table, UsageTotal.__table__)

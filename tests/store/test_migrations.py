@@ -3,6 +3,7 @@
 import asyncio
 import base64
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,32 @@ async def seed_conversations(database_url: str, *costs_per_conversation: list[in
         return ids
 
 
+def test_usage_totals_are_added_up_from_the_ledger_per_utc_day_and_assistant(database_url: str) -> None:
+    upgrade_database(database_url, "0019")
+    asyncio.run(run(database_url, INSERT_ACCOUNT, {"name": "old", "secret": "whsec_", "now": utcnow()}))
+    [(account_id,)] = asyncio.run(run(database_url, "SELECT id FROM accounts"))
+    late, early = datetime(2026, 11, 25, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 26, 0, 0, 1, tzinfo=UTC)
+    for kind, amount, assistant_id, at in [
+        ("top_up", 5_000_000, None, late),
+        ("reply", -10_000, 7, late),
+        ("reply", -20_000, 7, late),
+        ("reply", -40_000, 8, late),
+        ("reply", -80_000, 7, early),
+    ]:
+        entry = {"account": account_id, "kind": kind, "amount": amount, "assistant": assistant_id, "at": at}
+        asyncio.run(run(database_url, INSERT_ENTRY, entry))
+    upgrade_database(database_url)
+    rows = asyncio.run(run(database_url, "SELECT day, assistant_id, replies, spent_micros FROM usage_totals"))
+    assert sorted((str(day), *rest) for day, *rest in rows) == [
+        ("2026-11-25", 7, 2, 30_000),
+        ("2026-11-25", 8, 1, 40_000),
+        ("2026-11-26", 7, 1, 80_000),
+    ]
+
+
+INSERT_ENTRY = """INSERT INTO ledger_entries (account_id, kind, amount_micros, assistant_id, prompt_tokens,
+                                             completion_tokens, created_at)
+                  VALUES (:account, :kind, :amount, :assistant, 0, 0, :at)"""
 INSERT_ACCOUNT = """INSERT INTO accounts (name, currency, balance_micros, webhook_secret, created_at)
                     VALUES (:name, 'EUR', 0, :secret, :now)"""
 
