@@ -20,11 +20,11 @@ from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem,
 from replyd.events.outbox import conversation_data, emit, emit_message
 from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
-from replyd.services.cursors import activity_cursor, read_activity_cursor
-from replyd.services.views import ConversationHistory, ConversationListing, MessageView
+from replyd.services.cursors import activity_cursor, history_cursor, read_activity_cursor, read_history_cursor
+from replyd.services.views import ConversationHistory, ConversationListing, ConversationView, MessageView
 from replyd.store import accounts, activity, assistants, conversations, events
 from replyd.store.activity import Activity
-from replyd.store.conversations import ActivityKey, ConversationFilter
+from replyd.store.conversations import ActivityKey, ConversationFilter, ReplyTotals
 from replyd.store.tables import Conversation, Message
 
 
@@ -36,6 +36,21 @@ def message_problem(text: str, max_chars: float) -> str | None:
     if len(text) > max_chars:
         return f"must be at most {max_chars} characters (it has {len(text)})"
     return None
+
+
+HISTORY_LIMIT = 100
+"""How many of its newest messages a conversation is read with, unless asked otherwise: a
+conversation of 20,000 messages was a 3.9 MB answer. Older ones page in through ``history``."""
+MAX_HISTORY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    conversation: ConversationView
+    messages: list[MessageView]
+    """Newest first."""
+    next_cursor: str | None
+    """Opaque, to the older messages; None when none are left."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ class ConversationService:
                 await conversations.add_message(
                     session, conversation.id, role="assistant", author="ai", content=assistant.first_message
                 )
-            messages = await conversations.all_messages(session, conversation.id)
+            messages = await conversations.newest_messages(session, conversation.id, HISTORY_LIMIT)
             await emit(
                 session,
                 account_id,
@@ -88,14 +103,38 @@ class ConversationService:
                 {"conversation": conversation_data(conversation)},
                 conversation.id,
             )
-            for message in messages:
+            for message in reversed(messages):
                 await _emit_message(session, conversation, message)
-            return ConversationHistory.of(conversation, messages)
+            return ConversationHistory.of(conversation, messages[::-1])
 
-    async def get(self, account_id: int | None, conversation_id: str) -> ConversationHistory:
+    async def get(
+        self, account_id: int | None, conversation_id: str, limit: int = HISTORY_LIMIT
+    ) -> ConversationHistory:
+        """The conversation with its newest ``limit`` messages, oldest first."""
         async with self._sessions() as session:
             conversation = await self._find(session, account_id, conversation_id)
-            return ConversationHistory.of(conversation, await conversations.all_messages(session, conversation.id))
+            newest = await conversations.newest_messages(session, conversation.id, limit)
+            return ConversationHistory.of(conversation, newest[::-1])
+
+    async def history(
+        self, account_id: int | None, conversation_id: str, per_page: int, cursor: str | None
+    ) -> HistoryPage:
+        """A page of the conversation's messages, newest first, from where ``cursor`` points (a
+        cursor replyd did not give out is ``ValidationFailed``). Keyset paging on the message
+        id: messages arriving meanwhile never shift a page."""
+        before_id = read_history_cursor(cursor) if cursor else None
+        async with self._sessions() as session:
+            conversation = await self._find(session, account_id, conversation_id)
+            rows = await conversations.newest_messages(session, conversation.id, per_page + 1, before_id)
+            page = [MessageView.of(row) for row in rows[:per_page]]
+            next_cursor = history_cursor(page[-1].id) if len(rows) > per_page else None
+            return HistoryPage(ConversationView.of(conversation), page, next_cursor)
+
+    async def reply_totals(self, conversation_id: str) -> ReplyTotals:
+        """The AI's replies in a conversation and the tokens they took (the caller has read the
+        conversation as its account's: this does not check)."""
+        async with self._sessions() as session:
+            return await conversations.reply_totals(session, conversation_id)
 
     async def list(
         self,

@@ -57,6 +57,8 @@ class ConversationView(RowView):
     ai_disabled_reason: str | None
     needs_human: bool
     """A handoff that no human has answered yet."""
+    message_count: int
+    total_cost_micros: int
     created_at: datetime
     updated_at: datetime
 
@@ -79,22 +81,15 @@ class ConversationHistory:
 
 @dataclass(frozen=True)
 class ConversationListing:
-    """A conversation as lists show it: with its assistant's name and what it added up to."""
+    """A conversation as lists show it: with its assistant's name (what it added up to, its
+    message count and cost, is on the conversation)."""
 
     conversation: ConversationView
     assistant_name: str
-    message_count: int
-    total_cost_micros: int
 
     @classmethod
     def of(cls, row: conversation_rows.ConversationSummary) -> "ConversationListing":
-        conversation = row.conversation
-        return cls(
-            ConversationView.of(conversation),
-            row.assistant_name,
-            conversation.message_count,
-            conversation.total_cost_micros,
-        )
+        return cls(ConversationView.of(row.conversation), row.assistant_name)
 
 
 @dataclass(frozen=True)

@@ -337,8 +337,44 @@ def summary_ahead(conversation: OpenConversation) -> SummaryAhead | None:
 
 
 async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
+    """Every message, oldest first: for checks and benchmarks that read a whole conversation;
+    a front-end reads ``newest_messages`` a page at a time."""
     rows = await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
     return list(rows.all())
+
+
+async def newest_messages(
+    session: AsyncSession, conversation_id: str, limit: int, before_id: int | None = None
+) -> list[Message]:
+    """The conversation's newest ``limit`` messages (older than ``before_id``, if given),
+    newest first: a range of the (conversation_id, id) index, however long the conversation."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = await session.scalars(query.order_by(Message.id.desc()).limit(limit))
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class ReplyTotals:
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+async def reply_totals(session: AsyncSession, conversation_id: str) -> ReplyTotals:
+    """The AI's replies in the conversation and the tokens they took (its cost and message count
+    are on its row)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(Message.prompt_tokens), 0),
+                func.coalesce(func.sum(Message.completion_tokens), 0),
+            ).where(Message.conversation_id == conversation_id, Message.author == "ai")
+        )
+    ).one()
+    return ReplyTotals(*(int(value) for value in row))
 
 
 async def create_conversation(

@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.money import format_micros
-from replyd.store import accounts
+from replyd.services.conversations import HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from replyd.store import accounts, conversations
 from replyd.store.tables import Conversation, Message
 from tests.api.test_account import cursor_of
 from tests.api.test_errors import assert_error, detail_fields
@@ -53,6 +55,48 @@ async def test_a_conversation_reads_back_with_its_history(tenant: Tenant, stub_m
         ("assistant", "ai", "Hello John!"),
     ]
     assert all(h["function_calls"] == [] and h["created_at"] for h in body["history"])
+
+
+async def test_a_long_history_is_read_from_its_end_and_paged_back_to_its_start(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A conversation's read holds its newest messages only; the rest page in, newest first,
+    each once, while new messages arrive."""
+    conversation_id = (await tenant.reply("m0")).json()["conversation_id"]
+    async with db() as session, session.begin():
+        for n in range(1, HISTORY_LIMIT + 10):
+            await conversations.add_message(session, conversation_id, role="user", author="customer", content=f"m{n}")
+    read = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()
+    assert [h["content"] for h in read["history"]] == [f"m{n}" for n in range(10, HISTORY_LIMIT + 10)]
+    short = (await tenant.client.get(f"/api/conversations/{conversation_id}", params={"limit": 2})).json()
+    assert [h["content"] for h in short["history"]] == [f"m{HISTORY_LIMIT + 8}", f"m{HISTORY_LIMIT + 9}"]
+    pages, cursor = [], None
+    while not pages or cursor:
+        url = f"/api/conversations/{conversation_id}/messages"
+        page = (await tenant.client.get(url, params={"per_page": 40, "cursor": cursor})).json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+        await tenant.reply("arriving meanwhile")
+    texts = [m["content"] for page in pages for m in page["data"]]
+    assert texts[0] == f"m{HISTORY_LIMIT + 9}" and texts[-2:] == ["echo: m0", "m0"]
+    ids = [m["id"] for page in pages for m in page["data"]]
+    assert ids == sorted(set(ids), reverse=True) and len(ids) == HISTORY_LIMIT + 11
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": MAX_HISTORY_LIMIT + 1}])
+async def test_a_history_limit_out_of_range_is_refused(tenant: Tenant, params: dict[str, int]) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    response = await tenant.client.get(f"/api/conversations/{conversation_id}", params=params)
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["query.limit"]
+
+
+async def test_a_ledger_cursor_is_no_history_cursor(tenant: Tenant) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    usage = (await tenant.client.get("/api/account/usage", params={"per_page": 1})).json()
+    response = await tenant.client.get(
+        f"/api/conversations/{conversation_id}/messages", params={"cursor": usage["next_cursor"]}
+    )
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["cursor"]
 
 
 async def test_takeover_then_agent_message_then_handback_reaches_the_model(
@@ -158,6 +202,7 @@ async def test_every_conversation_endpoint_answers_for_another_accounts_conversa
     before = await snapshot(theirs.account_id)
     calls = [
         mine.client.get(f"/api/conversations/{conversation_id}"),
+        mine.client.get(f"/api/conversations/{conversation_id}/messages"),
         mine.client.post(f"/api/automate/conversations/{conversation_id}/disable-ai"),
         mine.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai"),
         mine.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "hi"}),
@@ -315,6 +360,7 @@ async def test_a_replies_token_reads_but_may_not_manage(tenant: Tenant, db: Any,
     conversation_id = (await tenant.reply()).json()["conversation_id"]
     async with await replies_token(db, tenant, server) as reader:
         assert (await reader.get(f"/api/conversations/{conversation_id}")).status_code == 200
+        assert (await reader.get(f"/api/conversations/{conversation_id}/messages")).status_code == 200
         assert (await reader.get("/api/user/conversations")).status_code == 200
         body = {"assistant_id": tenant.assistant_id, "customer_identifier": "r", "message": "hi"}
         assert (await reader.post("/api/ai/generate-reply", json=body)).status_code == 200
