@@ -15,7 +15,6 @@ Run from the repository root:  .venv/bin/python -m bench.channels
 import argparse
 import asyncio
 import itertools
-import shutil
 import statistics
 import tempfile
 import time
@@ -26,7 +25,7 @@ import httpx
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
 from bench.overhead.report import machine
-from bench.processes import free_port, logged_errors, running, tree_cpu_s
+from bench.processes import free_port, running, tell_logged_errors, tree_cpu_s
 from replyd.channels.sealing import new_key
 from replyd.functions.signing import new_webhook_secret
 from replyd.services import Services
@@ -141,19 +140,13 @@ def main() -> None:
         }
         with running("replyd serve", replyd_command(port), port, work / "replyd.log", cwd=work, env=env) as replyd:
             lines = asyncio.run(run(f"http://127.0.0.1:{port}", replyd.pid, channel_id, secret, api, args))
-    errors = logged_errors(work / "replyd.log")
     print(f"\n{machine(deployment, 'the stub model and the Bot API stand-in in the benchmark process')}\n")
     print("\n".join(lines))
     answers = Counter(body["chat_id"] for _, body in api.sent)
     print(
         f"\nmalformed sendMessage calls: {api.malformed}; chats answered twice: {sum(n > 1 for n in answers.values())}"
     )
-    for line, count in errors.most_common():
-        print(f"replyd logged {count}x: {line}")
-    if errors:
-        print(f"\nreplyd's log is kept in {work}")
-    else:
-        shutil.rmtree(work)
+    tell_logged_errors(work)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Run from the repository root:  .venv/bin/python -m bench.scale [--postgres URL] 
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import tempfile
 import time
@@ -33,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env, seed
 from bench.overhead.report import machine
-from bench.processes import free_port, logged_errors, running
+from bench.processes import free_port, running, tell_logged_errors
 from replyd.clock import utcnow
 from replyd.services.assistant_config import AssistantConfig
 from replyd.services.cursors import activity_cursor, history_cursor, ledger_cursor
@@ -308,13 +307,7 @@ def main() -> None:
         print(f"{label}: {count} conversations seeded in {seeded.seconds:.0f} s; database {size / 2**20:.0f} MiB")
     print(f"\n{machine(deployment, f'httpx, one request at a time, {args.repeat} per endpoint')}\n")
     print(table(results["S"][1], results["L"][1]))
-    errors = sum((logged_errors(log) for log in work.glob("*/replyd.log")), Counter[str]())
-    for line, count in errors.most_common():
-        print(f"replyd logged {count}x: {line}")
-    if errors:
-        print(f"\nreplyd's logs are kept in {work}")
-    else:
-        shutil.rmtree(work)
+    tell_logged_errors(work)
 
 
 if __name__ == "__main__":
