@@ -14,6 +14,7 @@ from replyd.cli.common import JsonOption, console, emit, load_settings, with_ser
 from replyd.errors import NotFound
 from replyd.money import format_micros
 from replyd.services import Services
+from replyd.services.conversations import HISTORY_LIMIT
 from replyd.services.views import ConversationHistory, ConversationListing, MessageView
 from replyd.store.conversations import ConversationFilter
 
@@ -101,11 +102,15 @@ def list_(
 
 
 @conversations_app.command("show")
-def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
-    """Show a conversation and its history, oldest message first."""
+def show(
+    conversation_id: str = typer.Argument(...),
+    limit: int = typer.Option(HISTORY_LIMIT, min=1, help="Its newest this many messages."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show a conversation and its newest messages, oldest first."""
 
     async def work(services: Services) -> tuple[ConversationHistory, str]:
-        history = await services.conversations.get(None, conversation_id)
+        history = await services.conversations.get(None, conversation_id, limit)
         try:
             assistant = await services.assistants.get(None, history.conversation.assistant_id)
         except NotFound:  # deleted since
