@@ -21,10 +21,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from sqlalchemy import Table, insert, text
@@ -51,6 +52,12 @@ CHUNK = 20_000
 """Rows per bulk INSERT."""
 WARM_UP = 5
 TEXT = "Hi, I would like to move my appointment on Friday to the afternoon, if that is possible."
+
+
+class Timing(NamedTuple):
+    p50_ms: float
+    p95_ms: float
+    answer_bytes: int
 
 
 @dataclass(frozen=True)
@@ -239,22 +246,35 @@ def endpoints(seeded: Seeded) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-async def measure(base_url: str, seeded: Seeded, repeat: int) -> dict[str, tuple[float, float, int]]:
-    """(p50 ms, p95 ms, answer bytes) per endpoint."""
-    found: dict[str, tuple[float, float, int]] = {}
-    headers = {"Authorization": f"Bearer {seeded.token}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:
-        assert (await sign_in(client, seeded.token)).status_code == 303
-        for name, (path, query) in endpoints(seeded).items():
-            times, size = [], 0
+async def measure(served: dict[str, tuple[str, Seeded]], repeat: int) -> dict[str, dict[str, Timing]]:
+    """Each endpoint's timings per size, the sizes' requests taking turns (S then L, L then S),
+    so that a change in the machine's load weighs on both alike."""
+    clients = {}
+    async with AsyncExitStack() as stack:
+        for label, (base_url, seeded) in served.items():
+            headers = {"Authorization": f"Bearer {seeded.token}"}
+            clients[label] = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120)
+            )
+            assert (await sign_in(clients[label], seeded.token)).status_code == 303
+        paths = {label: endpoints(seeded) for label, (_, seeded) in served.items()}
+        found: dict[str, dict[str, Timing]] = {label: {} for label in served}
+        for name in paths["S"]:
+            times: dict[str, list[float]] = {label: [] for label in served}
+            sizes = dict.fromkeys(served, 0)
             for n in range(WARM_UP + repeat):
-                started = time.perf_counter()
-                answer = await client.get(path, params=query)
-                if n >= WARM_UP:
-                    times.append((time.perf_counter() - started) * 1000)
-                assert answer.status_code == 200, (name, answer.status_code, answer.text[:300])
-                size = len(answer.content)
-            found[name] = (statistics.median(times), statistics.quantiles(times, n=20)[18], size)
+                for label in list(served)[:: 1 if n % 2 else -1]:
+                    path, query = paths[label][name]
+                    started = time.perf_counter()
+                    answer = await clients[label].get(path, params=query)
+                    if n >= WARM_UP:
+                        times[label].append((time.perf_counter() - started) * 1000)
+                    assert answer.status_code == 200, (label, name, answer.status_code, answer.text[:300])
+                    sizes[label] = len(answer.content)
+            for label in served:
+                found[label][name] = Timing(
+                    statistics.median(times[label]), statistics.quantiles(times[label], n=20)[18], sizes[label]
+                )
     return found
 
 
@@ -269,20 +289,25 @@ async def database_bytes(database_url: str, work: Path) -> int:
         await engine.dispose()
 
 
-def run(
-    deployment: Deployment, count: int, repeat: int, work: Path
-) -> tuple[Seeded, dict[str, tuple[float, float, int]], int]:
-    with fresh_database(work, deployment.postgres_url) as database_url:
-        seeded = asyncio.run(fill(database_url, seed(database_url), count))
-        port = free_port()
-        with running(
-            "replyd serve", replyd_command(port), port, work / "replyd.log", cwd=work, env=replyd_env(database_url)
-        ):
-            found = asyncio.run(measure(f"http://127.0.0.1:{port}", seeded, repeat))
-        return seeded, found, asyncio.run(database_bytes(database_url, work))
+def run(deployment: Deployment, counts: dict[str, int], repeat: int, work: Path) -> dict[str, dict[str, Timing]]:
+    """Seed each size's database, serve each, and time them side by side."""
+    with ExitStack() as stack:
+        served = {}
+        for label, count in counts.items():
+            (work / label).mkdir()
+            database_url = stack.enter_context(fresh_database(work / label, deployment.postgres_url))
+            seeded = asyncio.run(fill(database_url, seed(database_url), count))
+            size = asyncio.run(database_bytes(database_url, work / label))
+            print(f"{label}: {count} conversations seeded in {seeded.seconds:.0f} s; database {size / 2**20:.0f} MiB")
+            port = free_port()
+            log = work / label / "replyd.log"
+            env = replyd_env(database_url)
+            stack.enter_context(running("replyd serve", replyd_command(port), port, log, cwd=work / label, env=env))
+            served[label] = (f"http://127.0.0.1:{port}", seeded)
+        return asyncio.run(measure(served, repeat))
 
 
-def table(small: dict[str, tuple[float, float, int]], large: dict[str, tuple[float, float, int]]) -> str:
+def table(small: dict[str, Timing], large: dict[str, Timing]) -> str:
     lines = [
         "| endpoint | S p50 ms | S p95 ms | L p50 ms | L p95 ms | L/S (p50) | L answer KB |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -299,14 +324,10 @@ def main() -> None:
     args = parse_args()
     deployment = Deployment(args.postgres)
     work = Path(tempfile.mkdtemp(prefix="replyd-bench-scale-"))
-    results = {}
-    for label, count in (("S", args.small), ("L", args.large)):
-        (work / label).mkdir()
-        results[label] = run(deployment, count, args.repeat, work / label)
-        seeded, _, size = results[label]
-        print(f"{label}: {count} conversations seeded in {seeded.seconds:.0f} s; database {size / 2**20:.0f} MiB")
-    print(f"\n{machine(deployment, f'httpx, one request at a time, {args.repeat} per endpoint')}\n")
-    print(table(results["S"][1], results["L"][1]))
+    found = run(deployment, {"S": args.small, "L": args.large}, args.repeat, work)
+    tools = f"httpx, one request at a time, {args.repeat} per endpoint and size, S and L taking turns"
+    print(f"\n{machine(deployment, tools)}\n")
+    print(table(found["S"], found["L"]))
     tell_logged_errors(work)
 
 
