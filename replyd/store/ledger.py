@@ -73,7 +73,7 @@ async def record(
     """Add an entry and move the balance by the same amount; the entry's id. A reply's charge
     takes the place of its reservation (``released_micros``) and is added to the usage totals.
     The caller commits it all at once. The balance moves first: every transaction that
-    charges locks the account's row before its totals' row, so two never wait on each other."""
+    charges locks the account's row before its totals' row, so two of them never deadlock."""
     moved = {"account_id": account_id, "amount_micros": amount_micros, "released_micros": released_micros}
     await db.execute(MOVE_BALANCE, moved)
     now = utcnow()
