@@ -16,7 +16,6 @@ Run from the repository root:  .venv/bin/python -m bench.channels [--kind twilio
 import argparse
 import asyncio
 import itertools
-import shutil
 import statistics
 import tempfile
 import time
@@ -30,7 +29,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
 from bench.overhead.report import machine
-from bench.processes import free_port, logged_errors, one_by_one_row, running, tree_cpu_s
+from bench.processes import free_port, one_by_one_row, running, tell_logged_errors, tree_cpu_s
 from replyd.channels.sealing import new_key
 from replyd.functions.signing import new_webhook_secret
 from replyd.services import Services
@@ -184,16 +183,10 @@ def main() -> None:
         env = replyd_env(database_url, f"{stub_url}/v1") | {"REPLYD_CHANNEL_KEY": key, kind.api_setting: api_url}
         with running("replyd serve", replyd_command(port), port, work / "replyd.log", cwd=work, env=env) as replyd:
             lines = asyncio.run(run(f"http://127.0.0.1:{port}", replyd.pid, channel_id, secret, kind, args))
-    errors = logged_errors(work / "replyd.log")
     print(f"\n{machine(deployment, f'the stub model and the {args.kind} stand-in in the benchmark process')}\n")
     print("\n".join(lines))
     print(f"\nmalformed sends: {kind.api.malformed}; chats answered twice: {kind.chats_answered_twice()}")
-    for line, count in errors.most_common():
-        print(f"replyd logged {count}x: {line}")
-    if errors:
-        print(f"\nreplyd's log is kept in {work}")
-    else:
-        shutil.rmtree(work)
+    tell_logged_errors(work)
 
 
 if __name__ == "__main__":

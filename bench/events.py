@@ -17,7 +17,6 @@ Run from the repository root:  .venv/bin/python -m bench.events
 import argparse
 import asyncio
 import random
-import shutil
 import tempfile
 import time
 import uuid
@@ -28,7 +27,7 @@ from typing import Any
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
 from bench.overhead.report import machine
-from bench.processes import free_port, logged_errors, running, tree_cpu_s
+from bench.processes import free_port, running, tell_logged_errors, tree_cpu_s
 from replyd.clock import utcnow
 from replyd.events.types import MESSAGE_CREATED, new_event_id
 from replyd.functions.signing import new_webhook_secret
@@ -162,15 +161,9 @@ def main() -> None:
         for n in range(args.repeat):
             (work / f"{conversations}-{n}").mkdir()
             rows.append(measure(deployment, args.events, conversations, work / f"{conversations}-{n}"))
-    errors = sum((logged_errors(log) for log in work.glob("*/replyd.log")), Counter[str]())
     print(f"\n{machine(deployment, 'the receiver in the benchmark process (uvicorn, standardwebhooks)')}\n")
     print(table(rows))
-    for line, count in errors.most_common():
-        print(f"replyd logged {count}x: {line}")
-    if errors or any(row.arrived < row.events or row.duplicates or row.unverified for row in rows):
-        print(f"\nreplyd's logs are kept in {work}")
-    else:
-        shutil.rmtree(work)
+    tell_logged_errors(work, any(row.arrived < row.events or row.duplicates or row.unverified for row in rows))
 
 
 if __name__ == "__main__":

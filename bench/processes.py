@@ -4,6 +4,7 @@ workers'), sample it with py-spy, and describe the machine."""
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -139,3 +140,15 @@ def logged_errors(log_path: Path) -> Counter[str]:
         for line in log_path.read_text(errors="replace").splitlines()
         if line[:1].isalpha() and ("Error:" in line or "Exception:" in line)
     )
+
+
+def tell_logged_errors(work: Path, is_failed: bool = False) -> None:
+    """Print the exceptions the servers logged in ``work`` (``*/replyd.log`` or ``replyd.log``),
+    then delete ``work``, unless they logged any or the run ``is_failed``: then say where it is."""
+    errors = sum((logged_errors(log) for log in work.glob("**/replyd.log")), Counter[str]())
+    for line, count in errors.most_common():
+        print(f"replyd logged {count}x: {line}")
+    if errors or is_failed:
+        print(f"\nreplyd's logs are kept in {work}")
+    else:
+        shutil.rmtree(work)

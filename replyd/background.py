@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 
-async def repeat(interval_s: float, work: Callable[[], Awaitable[object]], what: str) -> None:
-    """Run ``work`` every ``interval_s`` until cancelled. A round that fails (the database or
-    Redis away for a while) is logged as ``what`` failing, and the next round tries again."""
+async def repeat(interval_s: float, work: Callable[[], Awaitable[object]], what: str, at_once: bool = False) -> None:
+    """Run ``work`` every ``interval_s`` until cancelled, the first time at once if ``at_once``.
+    A round that fails (the database or Redis away for a while) is logged as ``what`` failing,
+    and the next round tries again."""
     while True:
-        await asyncio.sleep(interval_s)
+        if not at_once:
+            await asyncio.sleep(interval_s)
+        at_once = False
         try:
             await work()
         except Exception:

@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     replyd sends to it. Unset: a request's URL as it arrived, and no SMS statuses."""
 
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
+    """How long an Idempotency-Key's answer is kept (24 hours, as Stripe keeps them): a request
+    repeating the key later is a new request; every serving process deletes expired keys."""
     idempotency_lease_s: float = Field(default=6.0, gt=0)
     """A request with an Idempotency-Key renews its claim every third of this while it runs; a
     claim left unrenewed this long (its process died) is taken over by the next retry: shorter

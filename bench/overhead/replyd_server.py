@@ -100,13 +100,14 @@ def replyd_command(port: int, workers: int = 1) -> list[str]:
 @contextmanager
 def fresh_database(work: Path, postgres_url: str | None) -> Iterator[str]:
     """A migrated database for one run: a SQLite file in ``work``, or a PostgreSQL database
-    made on the server at ``postgres_url`` and dropped afterwards."""
+    made on the server at ``postgres_url`` and dropped afterwards (named after the process and
+    ``work``, so a benchmark may hold several at once)."""
     if not postgres_url:
         url = f"sqlite:///{work / 'replyd.db'}"
         upgrade_database(url)
         yield url
         return
-    name = f"replyd_bench_{os.getpid()}"
+    name = f"replyd_bench_{os.getpid()}_{''.join(c if c.isalnum() else '_' for c in work.name)}"[:63]
     server = make_url(postgres_url)
     admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
     asyncio.run(_postgres(admin, f'CREATE DATABASE "{name}"'))

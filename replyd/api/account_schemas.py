@@ -82,15 +82,17 @@ class DayTotal(BaseModel):
 
 
 class AssistantTotal(BaseModel):
-    assistant_id: int | None
+    assistant_id: int
     spent: str
     spent_micros: int
     replies: int
 
 
 class UsageTotals(BaseModel):
-    per_day: list[DayTotal]
-    per_assistant: list[AssistantTotal]
+    since: str = Field(description="The first UTC day the totals cover (YYYY-MM-DD).")
+    until: str = Field(description="The last UTC day the totals cover, included.")
+    per_day: list[DayTotal] = Field(description="Days with charges, oldest first.")
+    per_assistant: list[AssistantTotal] = Field(description="The most charged first.")
 
 
 class UsageOut(BaseModel):
@@ -112,6 +114,8 @@ class UsageOut(BaseModel):
         per_page=50,
         next_cursor=None,
         totals={
+            "since": "2026-10-28",
+            "until": "2026-11-26",
             "per_day": [{"day": "2026-11-26", "spent": "0.01", "spent_micros": 10_000, "replies": 1}],
             "per_assistant": [{"assistant_id": 1, "spent": "0.01", "spent_micros": 10_000, "replies": 1}],
         },

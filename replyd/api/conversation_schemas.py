@@ -150,8 +150,8 @@ class ConversationListItem(BaseModel):
             type=conversation.type,
             variables=conversation.variables,
             external_identifier=conversation.customer_identifier,
-            message_count=summary.message_count,
-            total_cost=format_micros(summary.total_cost_micros),
+            message_count=summary.conversation.message_count,
+            total_cost=format_micros(summary.conversation.total_cost_micros),
             ai_enabled=not conversation.ai_disabled,
             ai_disabled_by=conversation.ai_disabled_by,
             needs_human=conversation.needs_human,
@@ -190,6 +190,23 @@ class ConversationPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null on the last.")
     prev_cursor: str | None = Field(description="Pass as ?cursor= for the previous (newer) page; null on the first.")
     path: str
+
+
+class MessageItem(HistoryItem):
+    id: int = Field(description="Later messages have larger ids.")
+
+    @classmethod
+    def of(cls, message: MessageView, delivery: ChannelDeliveryView | None = None) -> "MessageItem":
+        return cls(id=message.id, **HistoryItem.of(message, delivery).model_dump())
+
+
+class HistoryPageOut(BaseModel):
+    model_config = example(status=True, data=[{"id": 41, **HISTORY_EXAMPLE}], per_page=50, next_cursor=None)
+
+    status: bool = True
+    data: list[MessageItem] = Field(description="The conversation's messages, newest first.")
+    per_page: int
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the older messages; null when none are left.")
 
 
 class ConversationStateOut(BaseModel):

@@ -14,6 +14,7 @@ from replyd.cli.common import JsonOption, console, emit, load_settings, with_ser
 from replyd.errors import NotFound
 from replyd.money import format_micros
 from replyd.services import Services
+from replyd.services.conversations import HISTORY_LIMIT
 from replyd.services.views import ChannelDeliveryView, ConversationHistory, ConversationListing, MessageView
 from replyd.store.conversations import ConversationFilter
 
@@ -37,8 +38,8 @@ def _summary_json(summary: ConversationListing) -> dict[str, Any]:
         "assistant_name": summary.assistant_name,
         "customer_identifier": conversation.customer_identifier,
         "type": conversation.type,
-        "message_count": summary.message_count,
-        "total_cost": format_micros(summary.total_cost_micros),
+        "message_count": summary.conversation.message_count,
+        "total_cost": format_micros(summary.conversation.total_cost_micros),
         "ai_enabled": not conversation.ai_disabled,
         "variables": conversation.variables,
         "created_at": conversation.created_at.isoformat(),
@@ -98,7 +99,7 @@ def list_(
             f"{escape(summary.assistant_name)} ({conversation.assistant_id})",
             escape(conversation.customer_identifier or "-"),
             conversation.type,
-            str(summary.message_count),
+            str(summary.conversation.message_count),
             conversation.updated_at.strftime("%Y-%m-%d %H:%M"),
             "[bold red]AI off[/]" if conversation.ai_disabled else "on",
         )
@@ -106,11 +107,15 @@ def list_(
 
 
 @conversations_app.command("show")
-def show(conversation_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
-    """Show a conversation and its history, oldest message first."""
+def show(
+    conversation_id: str = typer.Argument(...),
+    limit: int = typer.Option(HISTORY_LIMIT, min=1, help="Its newest this many messages."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show a conversation and its newest messages, oldest first."""
 
     async def work(services: Services) -> tuple[ConversationHistory, str]:
-        history = await services.conversations.get(None, conversation_id)
+        history = await services.conversations.get(None, conversation_id, limit)
         try:
             assistant = await services.assistants.get(None, history.conversation.assistant_id)
         except NotFound:  # deleted since

@@ -4,6 +4,7 @@ Requests and answers are built in ``_endpoints`` and ``_calls``, retries decided
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import date
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -165,5 +166,12 @@ class AsyncReplydClient:
     async def get_account(self) -> Account:
         return await self._send(api.get_account())
 
-    async def get_usage(self, *, per_page: int | None = None, cursor: str | None = None) -> Usage:
-        return await self._send(api.get_usage(per_page, cursor))
+    async def get_usage(
+        self,
+        *,
+        per_page: int | None = None,
+        cursor: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Usage:
+        return await self._send(api.get_usage(per_page, cursor, since, until))

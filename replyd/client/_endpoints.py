@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -141,8 +142,9 @@ def get_account() -> Call[Account]:
     return Call("GET", "/api/account", Account.model_validate, is_idempotent=True)
 
 
-def get_usage(per_page: int | None, cursor: str | None) -> Call[Usage]:
-    params = {"per_page": per_page, "cursor": cursor}
+def get_usage(per_page: int | None, cursor: str | None, since: date | None, until: date | None) -> Call[Usage]:
+    days = {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+    params = {"per_page": per_page, "cursor": cursor} | days
     return Call("GET", "/api/account/usage", Usage.model_validate, params=params, is_idempotent=True)
 
 

@@ -1,7 +1,7 @@
 """What the client's methods return: the server's answers as frozen pydantic models. Fields the
 server adds later are ignored (a tolerant reader); money is ``Decimal``, times are aware datetimes."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -193,6 +193,8 @@ class AssistantTotal(_Answer):
 
 
 class UsageTotals(_Answer):
+    since: date
+    until: date
     per_day: list[DayTotal]
     per_assistant: list[AssistantTotal]
 

@@ -3,6 +3,7 @@
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import date
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -170,6 +171,14 @@ class ReplydClient:
         """The account's balance and currency, and this token's scope and rate limit."""
         return self._send(api.get_account())
 
-    def get_usage(self, *, per_page: int | None = None, cursor: str | None = None) -> Usage:
-        """One page of the ledger, newest first, with totals per day and per assistant."""
-        return self._send(api.get_usage(per_page, cursor))
+    def get_usage(
+        self,
+        *,
+        per_page: int | None = None,
+        cursor: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Usage:
+        """One page of the ledger, newest first, with totals per day and per assistant over
+        the UTC days ``since`` to ``until`` (the last 30 days by default)."""
+        return self._send(api.get_usage(per_page, cursor, since, until))

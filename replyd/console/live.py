@@ -47,12 +47,12 @@ class Change:
 
 def fingerprint(activity: Activity) -> str:
     items = sorted((conversation_id, at.isoformat()) for conversation_id, at in activity.recent.items())
-    return hashlib.sha256(json.dumps([activity.count, items, activity.needs_human]).encode()).hexdigest()[:24]
+    return hashlib.sha256(json.dumps([activity.erasures, items, activity.needs_human]).encode()).hexdigest()[:24]
 
 
 def change_between(before: Activity, after: Activity) -> Change | None:
     changed = [cid for cid, at in after.recent.items() if before.recent.get(cid) != at]
-    is_gone = after.count < before.count or any(cid not in after.recent for cid in before.recent)
+    is_gone = after.erasures != before.erasures or any(cid not in after.recent for cid in before.recent)
     if not changed and not is_gone and after.needs_human == before.needs_human:
         return None
     return Change(changed, is_gone)

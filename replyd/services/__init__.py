@@ -34,6 +34,7 @@ from replyd.services.conversations import ConversationService
 from replyd.services.idle_resume import IdleResume
 from replyd.services.operators import OperatorSessions
 from replyd.services.reply_limits import ReplyLimits
+from replyd.services.upkeep import Upkeep
 from replyd.services.usage import UsageService
 from replyd.services.webhooks import WebhookService
 from replyd.services.widgets import WidgetService
@@ -65,6 +66,7 @@ class Services:
     channels: ChannelService
     widgets: WidgetService
     event_delivery: EventDelivery
+    upkeep: Upkeep
     telemetry: Telemetry
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -139,17 +141,19 @@ class Services:
                 settings.webhook_timeout_s,
                 settings.webhook_lease_s,
             ),
+            upkeep=Upkeep(db, sessions, settings.idempotency_ttl_s),
             telemetry=telemetry,
         )
 
     def start_background_work(self) -> None:
         """What a serving process does besides answering: sweeping abandoned replies, giving
-        idle conversations their AI back, delivering events, and answering channel messages
-        a stopped process left."""
+        idle conversations their AI back, delivering events, answering channel messages a
+        stopped process left, and the database's upkeep."""
         self.background.append(asyncio.create_task(self.abandoned.sweep_forever(), name="replyd-sweep"))
         self.background.append(asyncio.create_task(self.idle_resume.sweep_forever(), name="replyd-resume"))
         self.background.append(asyncio.create_task(self.event_delivery.run_forever(), name="replyd-events"))
         self.background.append(asyncio.create_task(self.channels.answer_forgotten_forever(), name="replyd-channels"))
+        self.background.append(asyncio.create_task(self.upkeep.run_forever(), name="replyd-upkeep"))
 
     @classmethod
     @asynccontextmanager

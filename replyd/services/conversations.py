@@ -20,11 +20,18 @@ from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem,
 from replyd.events.outbox import conversation_data, emit, emit_message
 from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
-from replyd.services.cursors import activity_cursor, read_activity_cursor
-from replyd.services.views import ConversationHistory, ConversationListing, MessageView
+from replyd.services.cursors import activity_cursor, history_cursor, read_activity_cursor, read_history_cursor
+from replyd.services.views import (
+    ChannelDeliveryView,
+    ConversationHistory,
+    ConversationListing,
+    ConversationView,
+    MessageView,
+    deliveries_of,
+)
 from replyd.store import accounts, activity, assistants, channels, conversations, events
 from replyd.store.activity import Activity
-from replyd.store.conversations import ActivityKey, ConversationFilter
+from replyd.store.conversations import ActivityKey, ConversationFilter, ReplyTotals
 from replyd.store.tables import Conversation, Message
 
 
@@ -36,6 +43,23 @@ def message_problem(text: str, max_chars: float) -> str | None:
     if len(text) > max_chars:
         return f"must be at most {max_chars} characters (it has {len(text)})"
     return None
+
+
+HISTORY_LIMIT = 100
+"""How many of its newest messages a conversation is read with, unless asked otherwise: a
+conversation of 20,000 messages was a 3.9 MB answer. Older ones page in through ``history``."""
+MAX_HISTORY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    conversation: ConversationView
+    messages: list[MessageView]
+    """Newest first."""
+    next_cursor: str | None
+    """Opaque, to the older messages; None when none are left."""
+    deliveries: dict[int, ChannelDeliveryView]
+    """Per message id, what became of those sent on the conversation's channel."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ class ConversationService:
                 await conversations.add_message(
                     session, conversation.id, role="assistant", author="ai", content=assistant.first_message
                 )
-            messages = await conversations.all_messages(session, conversation.id)
+            messages = await conversations.newest_messages(session, conversation.id, HISTORY_LIMIT)
             await emit(
                 session,
                 account_id,
@@ -93,9 +117,9 @@ class ConversationService:
                 {"conversation": conversation_data(conversation)},
                 conversation.id,
             )
-            for message in messages:
+            for message in reversed(messages):
                 await _emit_message(session, conversation, message)
-            return ConversationHistory.of(conversation, messages)
+            return ConversationHistory.of(conversation, messages[::-1])
 
     async def find_or_start(
         self, account_id: int, assistant_id: int, type: str, customer_identifier: str
@@ -107,15 +131,40 @@ class ConversationService:
             async with self._sessions() as session:
                 found = await conversations.find_conversation(session, assistant_id, customer_identifier)
                 if found is not None:
-                    return ConversationHistory.of(found, await conversations.all_messages(session, found.id))
+                    newest = await conversations.newest_messages(session, found.id, HISTORY_LIMIT)
+                    return ConversationHistory.of(found, newest[::-1])
             return await self.start(account_id, assistant_id, type, None, customer_identifier)
 
-    async def get(self, account_id: int | None, conversation_id: str) -> ConversationHistory:
+    async def get(
+        self, account_id: int | None, conversation_id: str, limit: int = HISTORY_LIMIT
+    ) -> ConversationHistory:
+        """The conversation with its newest ``limit`` messages, oldest first."""
         async with self._sessions() as session:
             conversation = await self._find(session, account_id, conversation_id)
-            messages = await conversations.all_messages(session, conversation.id)
+            newest = await conversations.newest_messages(session, conversation.id, limit)
             sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
-            return ConversationHistory.of(conversation, messages, sent)
+            return ConversationHistory.of(conversation, newest[::-1], sent)
+
+    async def history(
+        self, account_id: int | None, conversation_id: str, per_page: int, cursor: str | None
+    ) -> HistoryPage:
+        """A page of the conversation's messages, newest first, from where ``cursor`` points (a
+        cursor replyd did not give out is ``ValidationFailed``). Keyset paging on the message
+        id: messages arriving meanwhile never shift a page."""
+        before_id = read_history_cursor(cursor) if cursor else None
+        async with self._sessions() as session:
+            conversation = await self._find(session, account_id, conversation_id)
+            rows = await conversations.newest_messages(session, conversation.id, per_page + 1, before_id)
+            page = [MessageView.of(row) for row in rows[:per_page]]
+            next_cursor = history_cursor(page[-1].id) if len(rows) > per_page else None
+            sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
+            return HistoryPage(ConversationView.of(conversation), page, next_cursor, deliveries_of(sent))
+
+    async def reply_totals(self, conversation_id: str) -> ReplyTotals:
+        """The AI's replies in a conversation and the tokens they took (the caller has read the
+        conversation as its account's: this does not check)."""
+        async with self._sessions() as session:
+            return await conversations.reply_totals(session, conversation_id)
 
     async def list(
         self,
@@ -244,7 +293,7 @@ class ConversationService:
             if conversation.customer_identifier is not None:
                 customer = conversation.customer_identifier
                 await channels.erase_customer(session, conversation.assistant_id, customer, conversation.id)
-            await conversations.delete_conversation(session, conversation.id)
+            await conversations.delete_conversation(session, conversation.account_id, conversation.id)
 
     def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:
         return self._locks.hold(lock_key(conversation.assistant_id, conversation.customer_identifier, conversation.id))

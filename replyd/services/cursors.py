@@ -25,6 +25,12 @@ class LedgerCursor(Cursor):
     before: StrictInt = Field(ge=1, le=MAX_ID)
 
 
+class HistoryCursor(Cursor):
+    """A conversation's next page of history: its messages older than ``older_than``."""
+
+    older_than: StrictInt = Field(ge=1, le=MAX_ID)
+
+
 class ActivityCursor(Cursor):
     """A place in the conversations' newest-activity-first order, and which way to page from it."""
 
@@ -67,3 +73,11 @@ def ledger_cursor(before_id: int) -> str:
 
 def read_ledger_cursor(text: str) -> int:
     return decode(text, LedgerCursor).before
+
+
+def history_cursor(older_than_id: int) -> str:
+    return encode(HistoryCursor(older_than=older_than_id))
+
+
+def read_history_cursor(text: str) -> int:
+    return decode(text, HistoryCursor).older_than

@@ -58,6 +58,8 @@ class ConversationView(RowView):
     ai_disabled_reason: str | None
     needs_human: bool
     """A handoff that no human has answered yet."""
+    message_count: int
+    total_cost_micros: int
     created_at: datetime
     updated_at: datetime
 
@@ -91,22 +93,25 @@ class ConversationHistory:
     def of(
         cls, conversation: Conversation, messages: list[Message], sent: list[ChannelMessageStatus] | None = None
     ) -> "ConversationHistory":
-        deliveries = {row.message_id: ChannelDeliveryView.of(row) for row in sent or []}
-        return cls(ConversationView.of(conversation), [MessageView.of(m) for m in messages], deliveries)
+        return cls(ConversationView.of(conversation), [MessageView.of(m) for m in messages], deliveries_of(sent or []))
+
+
+def deliveries_of(sent: list[ChannelMessageStatus]) -> dict[int, ChannelDeliveryView]:
+    """Per message id, what became of each message sent on a channel."""
+    return {row.message_id: ChannelDeliveryView.of(row) for row in sent}
 
 
 @dataclass(frozen=True)
 class ConversationListing:
-    """A conversation as lists show it: with its assistant's name and what it added up to."""
+    """A conversation as lists show it: with its assistant's name (what it added up to, its
+    message count and cost, is on the conversation)."""
 
     conversation: ConversationView
     assistant_name: str
-    message_count: int
-    total_cost_micros: int
 
     @classmethod
     def of(cls, row: conversation_rows.ConversationSummary) -> "ConversationListing":
-        return cls(ConversationView.of(row.conversation), row.assistant_name, row.message_count, row.total_cost_micros)
+        return cls(ConversationView.of(row.conversation), row.assistant_name)
 
 
 @dataclass(frozen=True)

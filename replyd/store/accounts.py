@@ -162,6 +162,13 @@ async def settings_changed(session: AsyncSession, account_id: int | ScalarSelect
     )
 
 
+async def count_erasure(session: AsyncSession, account_id: int | ScalarSelect[int]) -> None:
+    """An erasure of the account's conversations: the console's live pages refresh all they show."""
+    await session.execute(
+        update(Account).where(Account.id == account_id).values(conversations_erased=Account.conversations_erased + 1)
+    )
+
+
 async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
 

@@ -10,27 +10,26 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.store.conversations import count_needing_a_human
-from replyd.store.tables import Conversation, Message
+from replyd.store.tables import Account, Conversation, Message
 
 
 @dataclass(frozen=True)
 class Activity:
-    """The account's conversation count and its most recently active conversations' times.
+    """The account's count of erasures and its most recently active conversations' times.
     Every message, takeover and hand-back moves ``updated_at``, so two snapshots that differ
-    name what changed; an erased conversation lowers the count."""
+    name what changed; an erasure moves the count on."""
 
-    count: int
+    erasures: int
     recent: dict[str, datetime]
     needs_human: int
     """Handoffs no human has answered yet: the console's notification."""
 
 
 async def account_activity(session: AsyncSession, account_id: int, limit: int) -> Activity:
-    """Each answered from an (account_id, updated_at, id) index; the needs-human count from
-    the partial one."""
-    count = await session.scalar(
-        select(func.count()).select_from(Conversation).where(Conversation.account_id == account_id)
-    )
+    """The erasures from the account's row, the recent conversations from the (account_id,
+    updated_at, id) index, the needs-human count from the partial one: none reads all of the
+    account's conversations (each open live page asks every second)."""
+    erasures = await session.scalar(select(Account.conversations_erased).where(Account.id == account_id))
     rows = await session.execute(
         select(Conversation.id, Conversation.updated_at)
         .where(Conversation.account_id == account_id)
@@ -38,7 +37,7 @@ async def account_activity(session: AsyncSession, account_id: int, limit: int) -
         .limit(limit)
     )
     recent = {conversation_id: updated_at for conversation_id, updated_at in rows.all()}
-    return Activity(count or 0, recent, await count_needing_a_human(session, account_id))
+    return Activity(erasures or 0, recent, await count_needing_a_human(session, account_id))
 
 
 async def last_messages(session: AsyncSession, conversation_ids: Sequence[str]) -> dict[str, Message]:

@@ -6,7 +6,7 @@ from sqlalchemy import ScalarSelect, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store.accounts import settings_changed
+from replyd.store.accounts import count_erasure, settings_changed
 from replyd.store.events import Event
 from replyd.store.tables import ASSISTANTS, Account, Assistant, Conversation, Message
 
@@ -62,6 +62,7 @@ async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
     entries stay. What their messages still hold of the balance (replies whose process died) is
     given back. Its channels go by their foreign key, with what they kept."""
     await settings_changed(session, _account_of(assistant_id))
+    await count_erasure(session, _account_of(assistant_id))
     conversation_ids = select(Conversation.id).where(Conversation.assistant_id == assistant_id)
     held = select(func.coalesce(func.sum(Message.reserved_micros), 0)).where(
         Message.conversation_id.in_(conversation_ids)

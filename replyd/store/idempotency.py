@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -104,3 +104,22 @@ async def release(session: AsyncSession, account_id: int, key: str) -> None:
             IdempotencyRecord.status_code.is_(None),
         )
     )
+
+
+async def delete_expired(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` keys claimed before ``before``, the oldest first (a range of the
+    created_at index); how many. A key taken over meanwhile by a new request is claimed anew
+    and kept: the age is checked again on the row deleted."""
+    oldest = (
+        select(IdempotencyRecord.account_id, IdempotencyRecord.key)
+        .where(IdempotencyRecord.created_at < before)
+        .order_by(IdempotencyRecord.created_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(IdempotencyRecord).where(
+            tuple_(IdempotencyRecord.account_id, IdempotencyRecord.key).in_(oldest),
+            IdempotencyRecord.created_at < before,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,13 +1,27 @@
 """The ledger: one entry per top-up and per charged reply. An account's balance is the sum of
 its entries; ``accounts.balance_micros`` is kept equal to it in the same transaction, so the
-balance check before a reply is one row read instead of a sum."""
+balance check before a reply is one row read instead of a sum. The usage totals (per day and
+assistant) are kept the same way, so usage never sums the whole ledger."""
 
-from sqlalchemy import String, bindparam, func, insert, select, update
+from collections.abc import Callable
+from datetime import date
+from typing import TypeAlias
+
+from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store.session import Executor
-from replyd.store.tables import ACCOUNTS, LEDGER_ENTRIES, Account, LedgerEntry
+from replyd.store.session import Executor, on_postgresql
+from replyd.store.tables import ACCOUNTS, LEDGER_ENTRIES, USAGE_TOTALS, Account, LedgerEntry, UsageTotal
+
+DayTotal: TypeAlias = tuple[str, int, int]
+"""(UTC day as YYYY-MM-DD, charged micros, replies)."""
+AssistantTotal: TypeAlias = tuple[int, int, int]
+"""(assistant id, charged micros, replies)."""
 
 MOVE_BALANCE = (
     update(ACCOUNTS)
@@ -18,7 +32,29 @@ MOVE_BALANCE = (
     )
 )
 INSERT_ENTRY = insert(LEDGER_ENTRIES).returning(LEDGER_ENTRIES.c.id)
-"""Built once: every charged reply runs both."""
+"""Built once: every charged reply runs both, and ``ADD_TO_TOTALS`` of its database."""
+
+
+def _add_to_totals(insert_of: Callable[[Table], PostgresInsert | SqliteInsert]) -> Executable:
+    """A reply counted in its day's and assistant's totals: the row made, or added to."""
+    adding = insert_of(USAGE_TOTALS).values(
+        account_id=bindparam("account_id"),
+        day=bindparam("day"),
+        assistant_id=bindparam("assistant_id"),
+        replies=1,
+        spent_micros=bindparam("spent_micros"),
+    )
+    return adding.on_conflict_do_update(
+        index_elements=[USAGE_TOTALS.c.account_id, USAGE_TOTALS.c.day, USAGE_TOTALS.c.assistant_id],
+        set_={
+            "replies": USAGE_TOTALS.c.replies + 1,
+            "spent_micros": USAGE_TOTALS.c.spent_micros + adding.excluded.spent_micros,
+        },
+    )
+
+
+ADD_TO_TOTALS = {True: _add_to_totals(postgresql_insert), False: _add_to_totals(sqlite_insert)}
+"""By ``on_postgresql``."""
 
 
 async def record(
@@ -35,9 +71,15 @@ async def record(
     released_micros: int = 0,
 ) -> int:
     """Add an entry and move the balance by the same amount; the entry's id. A reply's charge
-    takes the place of its reservation (``released_micros``). The caller commits it all at once."""
+    takes the place of its reservation (``released_micros``) and is added to the usage totals.
+    The caller commits it all at once. The balance moves first: every transaction that
+    charges locks the account's row before its totals' row, so two of them never deadlock."""
     moved = {"account_id": account_id, "amount_micros": amount_micros, "released_micros": released_micros}
     await db.execute(MOVE_BALANCE, moved)
+    now = utcnow()
+    if kind == "reply" and assistant_id is not None:
+        spent = {"account_id": account_id, "day": now.date(), "assistant_id": assistant_id}
+        await db.execute(ADD_TO_TOTALS[on_postgresql(db)], spent | {"spent_micros": -amount_micros})
     entry = {
         "account_id": account_id,
         "kind": kind,
@@ -47,7 +89,7 @@ async def record(
         "message_id": message_id,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
-        "created_at": utcnow(),
+        "created_at": now,
     }
     entry_id: int = (await db.execute(INSERT_ENTRY, entry)).scalar_one()
     return entry_id
@@ -76,24 +118,27 @@ async def entries(
     return list(rows.all())
 
 
-async def totals_per_day(session: AsyncSession, account_id: int) -> list[tuple[str, int, int]]:
-    """(day, charged micros, replies) per UTC day with charges, oldest first."""
-    day = func.substr(func.cast(LedgerEntry.created_at, String), 1, 10)
+async def totals_per_day(session: AsyncSession, account_id: int, since: date, until: date) -> list[DayTotal]:
+    """Charges per UTC day from ``since`` to ``until`` (both included) that had any, oldest
+    first: a range of the totals' key, a row per assistant and day."""
     rows = await session.execute(
-        select(day, func.sum(-LedgerEntry.amount_micros), func.count())
-        .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
-        .group_by(day)
-        .order_by(day)
+        select(UsageTotal.day, func.sum(UsageTotal.spent_micros), func.sum(UsageTotal.replies))
+        .where(UsageTotal.account_id == account_id, UsageTotal.day.between(since, until))
+        .group_by(UsageTotal.day)
+        .order_by(UsageTotal.day)
     )
-    return [(str(d), int(amount), int(count)) for d, amount, count in rows.all()]
+    return [(day.isoformat(), int(spent), int(replies)) for day, spent, replies in rows.all()]
 
 
-async def totals_per_assistant(session: AsyncSession, account_id: int) -> list[tuple[int | None, int, int]]:
-    """(assistant id, charged micros, replies) per assistant, the most charged first."""
+async def totals_per_assistant(
+    session: AsyncSession, account_id: int, since: date, until: date
+) -> list[AssistantTotal]:
+    """Charges per assistant from ``since`` to ``until`` (both included), the most charged first."""
+    spent = func.sum(UsageTotal.spent_micros)
     rows = await session.execute(
-        select(LedgerEntry.assistant_id, func.sum(-LedgerEntry.amount_micros), func.count())
-        .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "reply")
-        .group_by(LedgerEntry.assistant_id)
-        .order_by(func.sum(-LedgerEntry.amount_micros).desc(), LedgerEntry.assistant_id)
+        select(UsageTotal.assistant_id, spent, func.sum(UsageTotal.replies))
+        .where(UsageTotal.account_id == account_id, UsageTotal.day.between(since, until))
+        .group_by(UsageTotal.assistant_id)
+        .order_by(spent.desc(), UsageTotal.assistant_id)
     )
-    return [(assistant_id, int(amount), int(count)) for assistant_id, amount, count in rows.all()]
+    return [(assistant_id, int(amount), int(replies)) for assistant_id, amount, replies in rows.all()]

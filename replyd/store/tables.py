@@ -3,12 +3,13 @@
 Money is integer micro-units of the account's currency (1.00 = 1_000_000).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -69,6 +70,9 @@ class Account(Base):
     unchanged."""
     balance_low_micros: Mapped[int | None] = mapped_column(BigInteger)
     """A charge that takes the balance below this sends ``account.balance_low``; None: never."""
+    conversations_erased: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Erasures of its conversations (one's, or an assistant's with all of its), counted in
+    the erasing transaction: the console's live pages see one gone by this moving on."""
     created_at: Mapped[datetime]
 
 
@@ -125,6 +129,9 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("assistant_id", "customer_identifier"),
         Index("ix_conversations_account_activity", "account_id", "updated_at", "id"),
+        Index("ix_conversations_assistant_activity", "assistant_id", "updated_at", "id"),
+        Index("ix_conversations_type_activity", "account_id", "type", "updated_at", "id"),
+        Index("ix_conversations_customer", "account_id", "customer_identifier"),
         Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
         Index(
             "ix_conversations_needs_human",
@@ -168,6 +175,11 @@ class Conversation(Base):
     next_summary_prompt_tokens: Mapped[int] = mapped_column(default=0)
     """Tokens spent writing ``next_summary``, charged with the turn that applies it."""
     next_summary_completion_tokens: Mapped[int] = mapped_column(default=0)
+    message_count: Mapped[int] = mapped_column(default=0)
+    """How many messages it holds, and what they cost: kept by the statement that stores each
+    message, so a page of the list reads them off its rows instead of counting and summing
+    every message of every conversation on it."""
+    total_cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -228,8 +240,24 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime]
 
 
+class UsageTotal(Base):
+    """What an account's replies of one assistant cost on one UTC day: the ledger's reply
+    entries added up as they are written (``ledger.record``), so usage reads a few rows per
+    day instead of summing the whole ledger."""
+
+    __tablename__ = "usage_totals"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    assistant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """No foreign key, as in the ledger: totals outlive deleted assistants."""
+    replies: Mapped[int]
+    spent_micros: Mapped[int] = mapped_column(BigInteger)
+
+
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -238,6 +266,8 @@ class IdempotencyRecord(Base):
     """None while the first request is still running."""
     response: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+    """When the first request claimed the key (renewed while it runs): the key is forgotten,
+    and then deleted, ``idempotency_ttl_s`` after."""
 
 
 # The tables themselves, for the statements the reply path builds once (Core statements skip
@@ -249,3 +279,4 @@ CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
 LEDGER_ENTRIES = cast(Table, LedgerEntry.__table__)
 IDEMPOTENCY_KEYS = cast(Table, IdempotencyRecord.__table__)
+USAGE_TOTALS = cast(Table, UsageTotal.__table__)

@@ -1,12 +1,21 @@
 """The account: balance, limits, the ledger and totals."""
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.clock import utcnow
+from replyd.services.accounts import AccountService
+from replyd.services.usage import Days, UsageService
+from replyd.store.tables import LedgerEntry
 from tests.api.test_errors import assert_error, detail_fields
-from tests.conftest import Tenant
+from tests.conftest import STUB_MODEL, Tenant
+from tests.servers import Scripted, StubModel
+from tests.store.plans import statements_of
 
 
 async def test_account_shows_balance_and_the_tokens_limit(make_tenant: Any) -> None:
@@ -39,6 +48,69 @@ async def test_usage_lists_the_ledger_newest_first_with_totals(make_tenant: Any)
         (second["assistant"]["id"], "0.05", 1),
         (tenant.assistant_id, "0.03", 3),
     ]
+
+
+async def test_usage_totals_equal_the_ledgers_sums_after_replies_failures_and_top_ups(
+    make_tenant: Any, stub_model: StubModel, db: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant: Tenant = await make_tenant(balance="1.00", reply_fee="0.01")
+    other = (await tenant.client.post("/api/assistants", json={"name": "B", "model": STUB_MODEL})).json()["assistant"]
+    for n in range(3):
+        await tenant.reply(f"m{n}", customer=f"c{n}")
+    await tenant.reply(assistant_id=other["id"])
+    stub_model.enqueue(Scripted(status=500))
+    assert (await tenant.reply("fails")).status_code == 502
+    await AccountService(db).top_up(tenant.account_id, 2_000_000)
+    await tenant.reply("after the top-up")
+    async with db() as session:
+        charges = await session.execute(
+            select(LedgerEntry.assistant_id, func.sum(-LedgerEntry.amount_micros), func.count())
+            .where(LedgerEntry.account_id == tenant.account_id, LedgerEntry.kind == "reply")
+            .group_by(LedgerEntry.assistant_id)
+        )
+        ledger_sums = {assistant_id: (int(spent), count) for assistant_id, spent, count in charges.all()}
+    totals = (await tenant.client.get("/api/account/usage")).json()["totals"]
+    kept = {a["assistant_id"]: (a["spent_micros"], a["replies"]) for a in totals["per_assistant"]}
+    assert kept == ledger_sums == {tenant.assistant_id: (40_000, 4), other["id"]: (10_000, 1)}
+    today = utcnow().date().isoformat()
+    assert [(d["day"], d["spent_micros"], d["replies"]) for d in totals["per_day"]] == [(today, 50_000, 5)]
+    assert (totals["since"], totals["until"]) == ((utcnow().date() - timedelta(days=29)).isoformat(), today)
+
+
+async def test_usage_reads_of_the_ledger_only_its_page(tenant: Tenant, db: async_sessionmaker[AsyncSession]) -> None:
+    """The totals come from the rows kept as replies are charged, never from a sum of the
+    whole ledger, on the first page and on every page after."""
+    await tenant.reply()
+    usage = UsageService(db)
+    sent = await statements_of(db, lambda _: usage.usage(tenant.account_id, 1, None, Days.of(None, None)))
+    of_ledger = [statement for statement, _ in sent if "ledger_entries" in statement]
+    assert len(of_ledger) == 1 and "LIMIT" in of_ledger[0]
+
+
+async def test_usage_totals_cover_the_days_asked_for(tenant: Tenant) -> None:
+    await tenant.reply()
+    today = utcnow().date()
+    yesterday = {"since": (today - timedelta(days=1)).isoformat(), "until": (today - timedelta(days=1)).isoformat()}
+    before = (await tenant.client.get("/api/account/usage", params=yesterday)).json()
+    assert before["totals"]["per_day"] == before["totals"]["per_assistant"] == []
+    assert [e["kind"] for e in before["data"]] == ["reply", "top_up"]  # the range is the totals', not the ledger's
+    today_only = {"since": today.isoformat(), "until": today.isoformat()}
+    assert len((await tenant.client.get("/api/account/usage", params=today_only)).json()["totals"]["per_day"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("days", "field"),
+    [
+        ({"since": "2026-11-27", "until": "2026-11-26"}, "since"),
+        ({"since": "2025-11-25", "until": "2026-11-26"}, "since"),
+        ({"since": "2026-02-30"}, "query.since"),
+    ],
+)
+async def test_a_backwards_too_long_or_impossible_range_is_refused(
+    tenant: Tenant, days: dict[str, str], field: str
+) -> None:
+    response = await tenant.client.get("/api/account/usage", params=days)
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == [field]
 
 
 async def test_a_foreign_or_broken_cursor_is_refused(tenant: Tenant) -> None:

@@ -4,17 +4,22 @@ operator messages, erasure, and 404 for anything of another account."""
 import asyncio
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.store import accounts
+from replyd.money import format_micros
+from replyd.services.conversations import HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from replyd.store import accounts, conversations
+from replyd.store.tables import Conversation, Message
 from tests.api.test_account import cursor_of
 from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Tenant
-from tests.servers import StubModel
+from tests.servers import Scripted, StubModel
 
 
 async def replies_token(db: Any, tenant: Tenant, server: str) -> httpx.AsyncClient:
@@ -50,6 +55,48 @@ async def test_a_conversation_reads_back_with_its_history(tenant: Tenant, stub_m
         ("assistant", "ai", "Hello John!"),
     ]
     assert all(h["function_calls"] == [] and h["created_at"] for h in body["history"])
+
+
+async def test_a_long_history_is_read_from_its_end_and_paged_back_to_its_start(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A conversation's read holds its newest messages only; the rest page in, newest first,
+    each once, while new messages arrive."""
+    conversation_id = (await tenant.reply("m0")).json()["conversation_id"]
+    async with db() as session, session.begin():
+        for n in range(1, HISTORY_LIMIT + 10):
+            await conversations.add_message(session, conversation_id, role="user", author="customer", content=f"m{n}")
+    read = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()
+    assert [h["content"] for h in read["history"]] == [f"m{n}" for n in range(10, HISTORY_LIMIT + 10)]
+    short = (await tenant.client.get(f"/api/conversations/{conversation_id}", params={"limit": 2})).json()
+    assert [h["content"] for h in short["history"]] == [f"m{HISTORY_LIMIT + 8}", f"m{HISTORY_LIMIT + 9}"]
+    pages, cursor = [], None
+    while not pages or cursor:
+        url = f"/api/conversations/{conversation_id}/messages"
+        page = (await tenant.client.get(url, params={"per_page": 40, "cursor": cursor})).json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+        await tenant.reply("arriving meanwhile")
+    texts = [m["content"] for page in pages for m in page["data"]]
+    assert texts[0] == f"m{HISTORY_LIMIT + 9}" and texts[-2:] == ["echo: m0", "m0"]
+    ids = [m["id"] for page in pages for m in page["data"]]
+    assert ids == sorted(set(ids), reverse=True) and len(ids) == HISTORY_LIMIT + 11
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": MAX_HISTORY_LIMIT + 1}])
+async def test_a_history_limit_out_of_range_is_refused(tenant: Tenant, params: dict[str, int]) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    response = await tenant.client.get(f"/api/conversations/{conversation_id}", params=params)
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["query.limit"]
+
+
+async def test_a_ledger_cursor_is_no_history_cursor(tenant: Tenant) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    usage = (await tenant.client.get("/api/account/usage", params={"per_page": 1})).json()
+    response = await tenant.client.get(
+        f"/api/conversations/{conversation_id}/messages", params={"cursor": usage["next_cursor"]}
+    )
+    assert detail_fields(assert_error(response, 422, "VALIDATION_ERROR")) == ["cursor"]
 
 
 async def test_takeover_then_agent_message_then_handback_reaches_the_model(
@@ -155,6 +202,7 @@ async def test_every_conversation_endpoint_answers_for_another_accounts_conversa
     before = await snapshot(theirs.account_id)
     calls = [
         mine.client.get(f"/api/conversations/{conversation_id}"),
+        mine.client.get(f"/api/conversations/{conversation_id}/messages"),
         mine.client.post(f"/api/automate/conversations/{conversation_id}/disable-ai"),
         mine.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai"),
         mine.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "hi"}),
@@ -235,6 +283,59 @@ async def test_pagination_loses_and_repeats_nothing_while_conversations_arrive(t
     assert seen == [f"old-{n}" for n in reversed(range(7))]
 
 
+async def test_pages_through_conversations_active_at_one_moment_repeat_and_skip_none(tenant: Tenant, db: Any) -> None:
+    """Conversations tied on their last activity are ordered by id: the cursor's row value
+    (updated_at, id) steps past each exactly once, forwards and back."""
+    for n in range(7):
+        await tenant.reply("m", customer=f"tied-{n}")
+    async with db() as session, session.begin():
+        owned = Conversation.account_id == tenant.account_id
+        await session.execute(update(Conversation).where(owned).values(updated_at=datetime(2026, 5, 1, tzinfo=UTC)))
+        ids = sorted((await session.scalars(select(Conversation.id).where(owned))).all(), reverse=True)
+    pages, cursor = [], None
+    while not pages or cursor:
+        page = (await tenant.client.get("/api/user/conversations", params={"per_page": 3, "cursor": cursor})).json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+    assert [c["id"] for page in pages for c in page["data"]] == ids
+    back, cursor = [], pages[-1]["prev_cursor"]
+    while cursor:
+        page = (await tenant.client.get("/api/user/conversations", params={"per_page": 3, "cursor": cursor})).json()
+        back = [c["id"] for c in page["data"]] + back
+        cursor = page["prev_cursor"]
+    assert back == ids[:6]
+
+
+async def test_the_listed_counts_and_costs_are_those_of_the_stored_messages(
+    make_tenant: Any, stub_model: StubModel, db: Any
+) -> None:
+    """Every way a message is stored counts it on its conversation: replies, a trigger's
+    handoff, an agent's message, a message while the AI is off, a failed reply answered on
+    retry, and a widget chat's first message."""
+    tenant: Tenant = await make_tenant(reply_fee="0.02", handoff_triggers=["agent"], first_message="Welcome!")
+    conversation_id = (await tenant.reply("hi", customer="kept")).json()["conversation_id"]
+    await tenant.reply("an agent please", customer="kept")
+    await tenant.client.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "Maria here"})
+    await tenant.reply("still there?", customer="kept")
+    await tenant.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai")
+    stub_model.enqueue(Scripted(status=500))
+    assert (await tenant.reply("once more", customer="kept")).status_code == 502
+    assert (await tenant.reply("once more", customer="kept")).status_code == 200
+    widget = (await tenant.client.post("/api/conversations", json={"assistant_id": tenant.assistant_id})).json()
+    await tenant.client.post(f"/api/conversations/{widget['conversation_id']}/messages", json={"message": "hours?"})
+    listed = (await tenant.client.get("/api/user/conversations")).json()["data"]
+    async with db() as session:
+        stored = await session.execute(
+            select(Message.conversation_id, func.count(), func.sum(Message.cost_micros))
+            .join(Conversation)
+            .where(Conversation.account_id == tenant.account_id)
+            .group_by(Message.conversation_id)
+        )
+        expected = {c: (n, format_micros(cost)) for c, n, cost in stored.all()}
+    assert {c["id"]: (c["message_count"], c["total_cost"]) for c in listed} == expected
+    assert expected[conversation_id] == (8, "0.04") and expected[widget["conversation_id"]] == (3, "0.02")
+
+
 async def test_prev_cursor_leads_back_to_the_page_before(tenant: Tenant) -> None:
     for n in range(5):
         await tenant.reply("m", customer=f"c{n}")
@@ -259,6 +360,7 @@ async def test_a_replies_token_reads_but_may_not_manage(tenant: Tenant, db: Any,
     conversation_id = (await tenant.reply()).json()["conversation_id"]
     async with await replies_token(db, tenant, server) as reader:
         assert (await reader.get(f"/api/conversations/{conversation_id}")).status_code == 200
+        assert (await reader.get(f"/api/conversations/{conversation_id}/messages")).status_code == 200
         assert (await reader.get("/api/user/conversations")).status_code == 200
         body = {"assistant_id": tenant.assistant_id, "customer_identifier": "r", "message": "hi"}
         assert (await reader.post("/api/ai/generate-reply", json=body)).status_code == 200

@@ -2,8 +2,15 @@
 
 import asyncio
 import threading
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from replyd.clock import utcnow
+from replyd.services.upkeep import KEYS_BATCH, Upkeep
+from replyd.store.tables import IdempotencyRecord
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
 from tests.servers import Scripted, StubModel
@@ -97,3 +104,34 @@ async def test_a_failed_request_does_not_keep_its_key(tenant: Tenant, stub_model
 async def test_idempotency_key_longer_than_255_characters_is_invalid(tenant: Tenant) -> None:
     response = await tenant.client.post(ROUTE, json=body(tenant), headers={"Idempotency-Key": "k" * 256})
     assert_error(response, 422, "VALIDATION_ERROR")
+
+
+async def test_an_expired_key_is_deleted_and_the_same_key_then_makes_a_new_reply(
+    tenant: Tenant, stub_model: StubModel, snapshot: Any, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Every expired key goes, however many (batch after batch); a fresh one stays."""
+    expired = {"Idempotency-Key": "order-of-yesterday"}
+    first = await tenant.client.post(ROUTE, json=body(tenant), headers=expired)
+    await tenant.client.post(ROUTE, json=body(tenant, "fresh"), headers={"Idempotency-Key": "order-of-today"})
+    day_ago = utcnow() - timedelta(hours=24, seconds=1)
+    async with db() as session, session.begin():
+        mine = IdempotencyRecord.account_id == tenant.account_id
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(mine, IdempotencyRecord.key == expired["Idempotency-Key"])
+            .values(created_at=day_ago)
+        )
+        many = [
+            {"account_id": tenant.account_id, "key": f"old-{n}", "request_sha256": "-", "created_at": day_ago}
+            for n in range(2 * KEYS_BATCH)
+        ]
+        await session.execute(insert(IdempotencyRecord), many)
+    upkeep = Upkeep(db.kw["bind"], db, idempotency_ttl_s=24 * 3600)
+    assert await upkeep.forget_expired_keys() >= 2 * KEYS_BATCH + 1
+    async with db() as session:
+        assert (await session.scalars(select(IdempotencyRecord.key).where(mine))).all() == ["order-of-today"]
+    before = await snapshot(tenant.account_id)
+    again = await tenant.client.post(ROUTE, json=body(tenant), headers=expired)
+    assert again.status_code == 200 and again.json()["reply"] == first.json()["reply"]
+    assert len(stub_model.requests) == 3
+    assert (await snapshot(tenant.account_id)).ledger_entries == before.ledger_entries + 1

@@ -34,6 +34,7 @@ ROUTES = {
     ("POST", "/api/automate/conversations/{conversation_id}/disable-ai"),
     ("POST", "/api/automate/conversations/{conversation_id}/enable-ai"),
     ("POST", "/api/conversations"),
+    ("GET", "/api/conversations/{conversation_id}/messages"),
     ("POST", "/api/conversations/{conversation_id}/messages"),
     ("POST", "/api/conversations/{conversation_id}/agent-messages"),
     ("POST", "/api/assistants"),

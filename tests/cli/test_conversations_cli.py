@@ -204,6 +204,8 @@ def test_show_prints_the_history_with_its_authors(cli: Cli, assistant_id: int) -
         ("assistant", "agent", "A human here."),
     ]
     assert all(m["created_at"].endswith("+00:00") for m in shown["history"])
+    newest = cli.json("conversations", "show", conversation_id, "--limit", "2")
+    assert [m["content"] for m in newest["history"]] == ["echo: hello", "A human here."]
 
 
 def test_show_lists_function_calls_and_variables(cli: Cli, assistant_id: int) -> None:

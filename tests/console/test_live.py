@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.console import live
-from replyd.store import accounts
+from replyd.store import accounts, activity
 from replyd.store.activity import Activity
 from tests.conftest import Tenant
 from tests.console.conftest import Console
+from tests.store.plans import statements_of
 
 Event = tuple[str, dict[str, Any], str | None]
 
@@ -146,10 +147,12 @@ def at(seconds: int) -> datetime:
 def test_a_change_names_new_and_touched_conversations_and_flags_erasures() -> None:
     before = Activity(2, {"a": at(1), "b": at(2)}, 0)
     assert live.change_between(before, before) is None
-    touched = live.change_between(before, Activity(3, {"c": at(5), "a": at(4), "b": at(2)}, 0))
+    touched = live.change_between(before, Activity(2, {"c": at(5), "a": at(4), "b": at(2)}, 0))
     assert touched == live.Change(["c", "a"], is_everything=False)
-    erased = live.change_between(before, Activity(1, {"b": at(2)}, 0))
+    erased = live.change_between(before, Activity(3, {"b": at(2)}, 0))
     assert erased == live.Change([], is_everything=True)
+    erased_long_ago = live.change_between(before, Activity(3, {"a": at(1), "b": at(2)}, 0))
+    assert erased_long_ago == live.Change([], is_everything=True)
     assert live.fingerprint(before) != live.fingerprint(Activity(2, {"a": at(1), "b": at(3)}, 0))
 
 
@@ -158,3 +161,27 @@ def test_a_change_in_the_count_of_conversations_needing_a_human_is_a_change() ->
     waiting = Activity(2, {"a": at(1), "b": at(2)}, 1)
     assert live.change_between(before, waiting) == live.Change([], is_everything=False)
     assert live.fingerprint(before) != live.fingerprint(waiting)
+
+
+async def test_an_erasure_beyond_the_recent_conversations_is_a_change(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    old = (await tenant.reply("m", customer="+4910")).json()["conversation_id"]
+    await tenant.reply("m", customer="+4911")
+    async with db() as session:
+        before = await activity.account_activity(session, tenant.account_id, 1)
+    assert old not in before.recent
+    await tenant.client.delete(f"/api/conversations/{old}")
+    async with db() as session:
+        after = await activity.account_activity(session, tenant.account_id, 1)
+    assert live.change_between(before, after) == live.Change([], is_everything=True)
+
+
+async def test_each_poll_counts_only_the_conversations_waiting_for_a_human(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The poll runs every second for each open page: a count over all of the account's
+    conversations would cost each stream more as they grow."""
+    sent = await statements_of(db, lambda session: activity.account_activity(session, tenant.account_id, 100))
+    counts = [statement for statement, _ in sent if "count(" in statement.lower()]
+    assert counts and all("needs_human" in statement for statement in counts)

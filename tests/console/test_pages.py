@@ -3,12 +3,17 @@ the assistant form shows problems beside their fields, the 'try it' chat and the
 read what the API reads."""
 
 import asyncio
+import html
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.services.conversations import HISTORY_LIMIT
+from replyd.store import conversations
 from tests.conftest import Tenant
 from tests.console.conftest import Console
 from tests.servers import Scripted, StubModel
@@ -285,3 +290,22 @@ async def test_an_assistant_is_deleted_from_its_page_its_conversations_only_when
     assert (await tenant.client.get(f"/api/assistants/{assistant_id}")).status_code == 404
     assert [c["assistant_id"] for c in (await tenant.client.get("/api/user/conversations")).json()["data"]] == []
     assert "Assistant deleted." in (await console.client.get("/console/assistants?deleted=1")).text
+
+
+async def test_a_long_conversation_opens_at_its_end_and_pages_back(
+    make_tenant: Callable[..., Any], open_console: Callable[..., Any], db: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant: Tenant = await make_tenant(reply_fee="0.01")
+    conversation_id = (await tenant.reply("first words")).json()["conversation_id"]
+    async with db() as session, session.begin():
+        for n in range(HISTORY_LIMIT):
+            await conversations.add_message(session, conversation_id, role="user", author="customer", content=f"n{n}!")
+    console: Console = await open_console(tenant)
+    latest = (await console.client.get(f"/console/conversations/{conversation_id}")).text
+    assert "n0!" in latest and f"n{HISTORY_LIMIT - 1}!" in latest and "first words" not in latest
+    assert re.search(r"<dt>Messages</dt><dd>102</dd>", latest) and "0.01 EUR" in latest
+    earlier = re.search(r'href="(/console/conversations/[^"]+\?older=[^"]+)"', latest)
+    assert earlier, "the latest page links to the earlier messages"
+    before = (await console.client.get(html.unescape(earlier.group(1)))).text
+    assert "first words" in before and "n0!" not in before and "Latest messages" in before
+    assert "Earlier messages" not in before

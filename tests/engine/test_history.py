@@ -75,7 +75,7 @@ async def test_a_message_committed_late_with_an_older_id_is_in_the_next_prompt_i
         free_ids = [m.id for m in await conversations.all_messages(session, other_id)]
     await reply_ok(tenant, "two", "kept-2")  # this process now keeps one, its reply, two, its reply
     async with db() as session, session.begin():
-        await conversations.delete_conversation(session, other_id)
+        await conversations.delete_conversation(session, tenant.account_id, other_id)
         late = {"conversation_id": conversation_id, "role": "assistant", "author": "agent", "content": "late"}
         await session.execute(insert(MESSAGES).values(id=free_ids[0], function_calls=[], created_at=utcnow(), **late))
     await reply_ok(tenant, "three", "kept-2")

@@ -4,21 +4,23 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from standardwebhooks import Webhook
 
 from replyd.clock import utcnow
 from replyd.functions.signing import new_message_id, new_webhook_secret, signature_headers
 from replyd.services.assistant_config import AssistantConfig
-from replyd.store import channels, events
+from replyd.store import accounts, channels, conversations, events
 from replyd.store.assistants import create_assistant
-from replyd.store.migrate import upgrade_database
+from replyd.store.migrate import alembic_config, upgrade_database
 from replyd.store.session import create_engine, session_factory
-from tests.conftest import RUN_PREFIX, empty_database
+from tests.conftest import RUN_PREFIX, STUB_MODEL, empty_database, sessions_on
 
 BODY = b'{"function":"book"}'
 
@@ -53,6 +55,58 @@ def test_url_safe_secrets_are_spelled_in_standard_base64_with_the_same_key(datab
         Webhook(receiver).verify(BODY, signature_headers(BODY, new_message_id(), utcnow(), [secret]))
 
 
+def test_message_counts_are_backfilled_from_the_messages_stored_before(database_url: str) -> None:
+    upgrade_database(database_url)
+    talked, quiet = asyncio.run(seed_conversations(database_url, [5, 0, 7], []))
+    command.downgrade(alembic_config(database_url), "0017")
+    upgrade_database(database_url)
+    rows = asyncio.run(run(database_url, "SELECT id, message_count, total_cost_micros FROM conversations"))
+    assert {conversation_id: (count, cost) for conversation_id, count, cost in rows} == {talked: (3, 12), quiet: (0, 0)}
+
+
+async def seed_conversations(database_url: str, *costs_per_conversation: list[int]) -> list[str]:
+    """An account and assistant with a conversation for each list of message costs; their ids."""
+    config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
+    async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+        account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+        assistant = await create_assistant(session, account.id, config.to_columns())
+        ids = []
+        for n, costs in enumerate(costs_per_conversation):
+            started = await conversations.insert_conversation(session, account.id, assistant.id, f"c{n}", {})
+            for cost in costs:
+                await conversations.add_message(
+                    session, started.id, role="user", author="ai", content="-", cost_micros=cost
+                )
+            ids.append(started.id)
+        return ids
+
+
+def test_usage_totals_are_added_up_from_the_ledger_per_utc_day_and_assistant(database_url: str) -> None:
+    upgrade_database(database_url, "0020")
+    asyncio.run(run(database_url, INSERT_ACCOUNT, {"name": "old", "secret": "whsec_", "now": utcnow()}))
+    [(account_id,)] = asyncio.run(run(database_url, "SELECT id FROM accounts"))
+    late, early = datetime(2026, 11, 25, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 26, 0, 0, 1, tzinfo=UTC)
+    for kind, amount, assistant_id, at in [
+        ("top_up", 5_000_000, None, late),
+        ("reply", -10_000, 7, late),
+        ("reply", -20_000, 7, late),
+        ("reply", -40_000, 8, late),
+        ("reply", -80_000, 7, early),
+    ]:
+        entry = {"account": account_id, "kind": kind, "amount": amount, "assistant": assistant_id, "at": at}
+        asyncio.run(run(database_url, INSERT_ENTRY, entry))
+    upgrade_database(database_url)
+    rows = asyncio.run(run(database_url, "SELECT day, assistant_id, replies, spent_micros FROM usage_totals"))
+    assert sorted((str(day), *rest) for day, *rest in rows) == [
+        ("2026-11-25", 7, 2, 30_000),
+        ("2026-11-25", 8, 1, 40_000),
+        ("2026-11-26", 7, 1, 80_000),
+    ]
+
+
+INSERT_ENTRY = """INSERT INTO ledger_entries (account_id, kind, amount_micros, assistant_id, prompt_tokens,
+                                             completion_tokens, created_at)
+                  VALUES (:account, :kind, :amount, :assistant, 0, 0, :at)"""
 INSERT_ACCOUNT = """INSERT INTO accounts (name, currency, balance_micros, webhook_secret, created_at)
                     VALUES (:name, 'EUR', 0, :secret, :now)"""
 

@@ -1,5 +1,6 @@
 """The token's account: balance and limits, and the ledger of what it spent."""
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -21,6 +22,7 @@ from replyd.app_state import State
 from replyd.money import format_micros, parse_amount
 from replyd.services import Services
 from replyd.services.accounts import TokenView
+from replyd.services.usage import Days
 from replyd.services.views import AccountView
 
 router = APIRouter(tags=["account"])
@@ -66,7 +68,7 @@ def _account_out(account: AccountView, token: TokenView, state: Services) -> Acc
 
 @router.get(
     "/api/account/usage",
-    summary="Ledger entries, and totals per day and per assistant",
+    summary="Ledger entries, and totals per day and per assistant over a range of days",
     responses=error_responses(errors.Unauthenticated, errors.Forbidden, errors.ValidationFailed),
 )
 async def get_usage(
@@ -74,13 +76,21 @@ async def get_usage(
     state: State,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    since: Annotated[
+        date | None, Query(description="First UTC day of the totals; 29 days before `until` if not given.")
+    ] = None,
+    until: Annotated[
+        date | None, Query(description="Last UTC day of the totals (included); today if not given.")
+    ] = None,
 ) -> UsageOut:
-    usage = await state.usage.usage(token.account_id, per_page, cursor)
+    usage = await state.usage.usage(token.account_id, per_page, cursor, Days.of(since, until))
     return UsageOut(
         data=[LedgerEntryOut.of(entry) for entry in usage.entries],
         per_page=per_page,
         next_cursor=usage.next_cursor,
         totals=UsageTotals(
+            since=usage.days.since.isoformat(),
+            until=usage.days.until.isoformat(),
             per_day=[DayTotal(day=d, spent=format_micros(m), spent_micros=m, replies=n) for d, m, n in usage.per_day],
             per_assistant=[
                 AssistantTotal(assistant_id=a, spent=format_micros(m), spent_micros=m, replies=n)

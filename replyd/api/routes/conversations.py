@@ -16,6 +16,8 @@ from replyd.api.conversation_schemas import (
     ConversationStateOut,
     DeletedConversationOut,
     HistoryItem,
+    HistoryPageOut,
+    MessageItem,
     StartConversationIn,
     StartedConversationOut,
 )
@@ -26,6 +28,7 @@ from replyd.app_state import State
 from replyd.formats import NO_NUL
 from replyd.services import Services
 from replyd.services.accounts import TokenView
+from replyd.services.conversations import HISTORY_LIMIT, MAX_HISTORY_LIMIT
 from replyd.services.views import MAX_ID
 from replyd.store.conversations import ConversationFilter
 
@@ -36,10 +39,41 @@ ADMIN = (errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, 
 ADMIN_ERRORS = error_responses(*ADMIN)
 
 
-@router.get("/api/conversations/{conversation_id}", summary="A conversation and its history", responses=READ_ERRORS)
-async def get_conversation(conversation_id: str, token: CurrentToken, state: State) -> ConversationOut:
-    view = await state.conversations.get(token.account_id, conversation_id)
+@router.get(
+    "/api/conversations/{conversation_id}",
+    summary="A conversation and its newest messages, oldest first",
+    responses=READ_ERRORS,
+)
+async def get_conversation(
+    conversation_id: str,
+    token: CurrentToken,
+    state: State,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_HISTORY_LIMIT, description="How many of the newest messages the history holds.")
+    ] = HISTORY_LIMIT,
+) -> ConversationOut:
+    view = await state.conversations.get(token.account_id, conversation_id, limit)
     return ConversationOut.of(view)
+
+
+@router.get(
+    "/api/conversations/{conversation_id}/messages",
+    summary="A conversation's messages, newest first, a page at a time",
+    responses=READ_ERRORS,
+)
+async def list_messages(
+    conversation_id: str,
+    token: CurrentToken,
+    state: State,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> HistoryPageOut:
+    page = await state.conversations.history(token.account_id, conversation_id, per_page, cursor)
+    return HistoryPageOut(
+        data=[MessageItem.of(m, page.deliveries.get(m.id)) for m in page.messages],
+        per_page=per_page,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(

@@ -16,6 +16,7 @@ from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render, render_page
 from replyd.errors import AssistantNotFound, ValidationFailed
 from replyd.services import Services
+from replyd.services.conversations import HISTORY_LIMIT
 from replyd.services.operators import Operator
 from replyd.services.views import MAX_ID, ConversationListing, MessageView
 from replyd.store.conversations import ConversationFilter
@@ -119,14 +120,19 @@ async def _list_context(state: Services, operator: Operator, query: ListQuery) -
 
 
 @router.get("/console/conversations/{conversation_id}")
-async def conversation_page(request: Request, state: State, operator: SignedIn, conversation_id: str) -> Response:
-    return await _conversation_response(request, state, operator, conversation_id)
+async def conversation_page(
+    request: Request, state: State, operator: SignedIn, conversation_id: str, older: str = ""
+) -> Response:
+    """The conversation's latest messages, or with ``older`` (a cursor) the page before it."""
+    return await _conversation_response(request, state, operator, conversation_id, older=older)
 
 
 @router.get("/console/conversations/{conversation_id}/live")
-async def conversation_fragment(request: Request, state: State, operator: SignedIn, conversation_id: str) -> Response:
+async def conversation_fragment(
+    request: Request, state: State, operator: SignedIn, conversation_id: str, older: str = ""
+) -> Response:
     """The part of the view that changes: state, history, variables, usage."""
-    return render(request, "_conversation_live.html", await _view_context(state, operator, conversation_id))
+    return render(request, "_conversation_live.html", await _view_context(state, operator, conversation_id, older))
 
 
 async def _conversation_response(
@@ -137,9 +143,10 @@ async def _conversation_response(
     draft: str = "",
     error: str | None = None,
     status: int = 200,
+    older: str = "",
 ) -> Response:
     seen = fingerprint(await read_activity(state, operator.account_id))  # before reading, as for the list
-    context = await _view_context(state, operator, conversation_id)
+    context = await _view_context(state, operator, conversation_id, older)
     context |= {
         "active": "conversations",
         "draft": draft,
@@ -150,30 +157,33 @@ async def _conversation_response(
     return await render_page(request, state, operator, "conversation.html", context, status)
 
 
-async def _view_context(state: Services, operator: Operator, conversation_id: str) -> dict[str, Any]:
-    view = await state.conversations.get(operator.account_id, conversation_id)
-    conversation = view.conversation
+async def _view_context(state: Services, operator: Operator, conversation_id: str, older: str) -> dict[str, Any]:
+    """A page of ``HISTORY_LIMIT`` messages: the latest, or those before ``older``. A long
+    conversation is read from its end, a page at a time, never whole (20,000 messages made a
+    9 MB page)."""
+    try:
+        page = await state.conversations.history(operator.account_id, conversation_id, HISTORY_LIMIT, older or None)
+    except ValidationFailed:  # a cursor edited by hand: the latest messages
+        older = ""
+        page = await state.conversations.history(operator.account_id, conversation_id, HISTORY_LIMIT, None)
+    conversation = page.conversation
     try:
         assistant_name = (await state.assistants.get(operator.account_id, conversation.assistant_id)).name
     except AssistantNotFound:  # deleted while we looked
         assistant_name = f"Assistant {conversation.assistant_id}"
-    replies = [m for m in view.messages if m.author == "ai"]
     return {
         "operator": operator,
         "conversation": conversation,
-        "messages": view.messages,
-        "deliveries": view.deliveries,
+        "messages": page.messages[::-1],
+        "earlier": page.next_cursor,
+        "older": older,
+        "deliveries": page.deliveries,
         "delivery_labels": DELIVERY_LABELS,
         "assistant_name": assistant_name,
         "customer": customer_label(conversation.customer_identifier, conversation.type, conversation.id),
         "currency": (await state.accounts.get(operator.account_id)).currency,
         "authors": AUTHORS,
-        "totals": {
-            "replies": len(replies),
-            "prompt_tokens": sum(m.prompt_tokens for m in replies),
-            "completion_tokens": sum(m.completion_tokens for m in replies),
-            "cost_micros": sum(m.cost_micros for m in view.messages),
-        },
+        "totals": await state.conversations.reply_totals(conversation.id),
     }
 
 

@@ -5,14 +5,15 @@ from datetime import date, timedelta
 from fastapi import APIRouter, Request, Response
 
 from replyd.app_state import State
-from replyd.clock import utcnow
 from replyd.console.chart import Bar, bar_chart, column_chart
 from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render_page
+from replyd.services.usage import DEFAULT_DAYS, Days
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-DAYS = 30
+DAYS = DEFAULT_DAYS
+"""The page shows the API's default range: its totals are the same figures."""
 LEDGER_ROWS = 20
 
 
@@ -30,11 +31,11 @@ def day_bars(per_day: list[tuple[str, int, int]], today: date) -> list[Bar]:
 @router.get("/console/usage")
 async def usage_page(request: Request, state: State, operator: SignedIn) -> Response:
     account = await state.accounts.get(operator.account_id)
-    usage = await state.usage.usage(operator.account_id, LEDGER_ROWS, None)
+    usage = await state.usage.usage(operator.account_id, LEDGER_ROWS, None, Days.of(None, None))
     names = {a.id: a.name for a in await state.assistants.list(operator.account_id)}
-    days = day_bars(usage.per_day, utcnow().date())
+    days = day_bars(usage.per_day, usage.days.until)
     per_assistant = [
-        Bar(names.get(a, f"Assistant {a} (deleted)") if a is not None else "No assistant", micros, _replies(count))
+        Bar(names.get(a, f"Assistant {a} (deleted)"), micros, _replies(count))
         for a, micros, count in usage.per_assistant
     ]
     currency = account.currency
@@ -49,7 +50,11 @@ async def usage_page(request: Request, state: State, operator: SignedIn) -> Resp
             "per-day", "Spend per day", f"What replies cost on each of the last {DAYS} days.", days, currency
         ),
         "assistant_chart": bar_chart(
-            "per-assistant", "Spend per assistant", "What each assistant's replies cost.", per_assistant, currency
+            "per-assistant",
+            "Spend per assistant",
+            f"What each assistant's replies cost over the last {DAYS} days.",
+            per_assistant,
+            currency,
         ),
     }
     return await render_page(request, state, operator, "usage.html", context)
