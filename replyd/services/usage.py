@@ -30,7 +30,11 @@ class Days:
         """The range asked for: ``until`` defaults to today, ``since`` to ``DEFAULT_DAYS`` up to
         ``until``. ``ValidationFailed`` if it runs backwards or over ``MAX_DAYS``."""
         until = until or utcnow().date()
-        since = since or until - timedelta(days=DEFAULT_DAYS - 1)
+        if since is None:
+            if until < date.min + timedelta(days=DEFAULT_DAYS - 1):
+                problem = f"leaves no room for the {DEFAULT_DAYS} days before it; give since too"
+                raise ValidationFailed([FieldProblem("until", problem)])
+            since = until - timedelta(days=DEFAULT_DAYS - 1)
         if since > until:
             raise ValidationFailed([FieldProblem("since", "must not be after until")])
         if (until - since).days >= MAX_DAYS:

@@ -104,6 +104,7 @@ async def test_usage_totals_cover_the_days_asked_for(tenant: Tenant) -> None:
         ({"since": "2026-11-27", "until": "2026-11-26"}, "since"),
         ({"since": "2025-11-25", "until": "2026-11-26"}, "since"),
         ({"since": "2026-02-30"}, "query.since"),
+        ({"until": "0001-01-01"}, "until"),  # its default since would be before the calendar's first day
     ],
 )
 async def test_a_backwards_too_long_or_impossible_range_is_refused(
