@@ -9,7 +9,9 @@ process. Part 1: ``--visitors`` visitors open their conversation and send ``--me
 ``--concurrency`` visitors at a time, as widget.js does (Origin, the visitor id): replies a
 second and their latency. Part 2: one visitor's stream is open (as EventSource holds it); an
 operator posts ``--agent-messages`` agent messages through the API, one after another, each
-after the one before arrived: the time from the POST until the stream carries it.
+after the one before arrived: the time from the POST until the stream carries it. With
+``--workers 2 --redis URL`` the stream and a POST are often held by different workers, so the
+message's notice goes through Redis.
 
 Run from the repository root:  .venv/bin/python -m bench.widget
 """
@@ -49,6 +51,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="part 1: visitors sending at once")
     parser.add_argument("--agent-messages", type=int, default=40, help="part 2: agent messages, one after another")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to run on (a fresh database is made)")
+    parser.add_argument("--redis", metavar="URL", help="a Redis server for shared limits, locks and live notices")
+    parser.add_argument("--workers", type=int, default=1, help="replyd worker processes (more than one wants --redis)")
     return parser.parse_args()
 
 
@@ -145,17 +149,17 @@ async def run(base_url: str, pid: int, key: str, token: str, args: argparse.Name
 
 def main() -> None:
     args = parse_args()
-    deployment = Deployment(args.postgres)
+    deployment = Deployment(args.postgres, args.redis, args.workers)
     work = Path(tempfile.mkdtemp(prefix="replyd-bench-widget-"))
     stub = StubModel()
     with fresh_database(work, deployment.postgres_url) as database_url, serve_in_thread(stub.app()) as stub_url:
         key, token = asyncio.run(seed(database_url))
         port = free_port()
-        env = replyd_env(database_url, f"{stub_url}/v1") | {
+        env = replyd_env(database_url, f"{stub_url}/v1", deployment.redis_url) | {
             "REPLYD_WIDGET_VISITOR_RATE_LIMIT": "1000000/minute",
             "REPLYD_WIDGET_IP_RATE_LIMIT": "1000000/minute",
         }
-        with running("replyd serve", replyd_command(port), port, work / "replyd.log", cwd=work, env=env) as replyd:
+        with running("replyd serve", replyd_command(port, deployment.workers), port, work / "replyd.log", cwd=work, env=env) as replyd:
             lines = asyncio.run(run(f"http://127.0.0.1:{port}", replyd.pid, key, token, args))
     errors = logged_errors(work / "replyd.log")
     print(f"\n{machine(deployment, 'the stub model and the clients in the benchmark process')}\n")

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     """Messages one chat widget visitor may send; the AI's answers are charged like the API's."""
     widget_ip_rate_limit: str = "60/minute"
     """Messages and new visitors of all chat widgets from one IP address."""
+    live_poll_s: float = Field(default=5.0, gt=0)
+    """How often an open chat widget's stream reads the database when no notice came. Notices
+    (in-process, and through Redis when configured) bring changes at once; this catches what
+    one lost while Redis was away, or a change made by another worker without Redis."""
 
     max_message_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -256,6 +256,14 @@ class AgentMessageOut(BaseModel):
     message: HistoryItem
 
 
+class AgentTypingOut(BaseModel):
+    model_config = example(status=True, conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", typing=True)
+
+    status: bool = True
+    conversation_id: str
+    typing: bool = True
+
+
 class DeletedConversationOut(BaseModel):
     model_config = example(status=True, conversation_id="5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", deleted=True)
 

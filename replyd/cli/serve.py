@@ -38,7 +38,8 @@ def serve(
     if workers > 1 and not settings.redis_url:
         errors.print(
             "[yellow]warning:[/] with several workers and no REPLYD_REDIS_URL, each worker keeps its own rate "
-            "limits and conversation order; set REPLYD_REDIS_URL to share them."
+            "limits and conversation order, and a chat widget hears another worker's news only every "
+            "REPLYD_LIVE_POLL_S; set REPLYD_REDIS_URL to share them."
         )
     base = f"http://{host}:{port}"
     errors.print(

@@ -42,6 +42,7 @@ from replyd.functions.toolbox import Toolbox
 from replyd.functions.webhook import CallContext, WebhookCaller
 from replyd.limits import Locks
 from replyd.money import reply_cost_micros
+from replyd.notices import Notices
 from replyd.providers.base import Options
 from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
@@ -122,6 +123,7 @@ class ReplyEngine:
         claims: IdempotencyClaims,
         webhooks: WebhookCaller,
         telemetry: Telemetry,
+        notices: Notices,
         summaries: SummariesAhead | None,
     ) -> None:
         """``summaries``: where summaries are written ahead; None summarises only inline.
@@ -133,6 +135,7 @@ class ReplyEngine:
         self._providers = providers
         self._locks = locks
         self._claims = claims
+        self._notices = notices
         self._webhooks = webhooks
         self._telemetry = telemetry
         self._summaries = summaries
@@ -202,6 +205,7 @@ class ReplyEngine:
         self, caller: Caller, request: ReplyRequest, key: IdempotencyKey | None, channel_id: int | None
     ) -> ReplyResult:
         turn = await self._receive(caller, request, key, channel_id)
+        self._notices.tell(turn.conversation_id)  # the customer's message is there, the AI typing
         if isinstance(turn, ReplyResult):  # the AI is off: a human answers
             return turn
         try:
@@ -210,6 +214,8 @@ class ReplyEngine:
         except BaseException as exc:
             await asyncio.shield(self._mark_failed(caller.account_id, turn, exc))
             raise
+        finally:
+            self._notices.tell(turn.conversation_id)  # answered, or failed: the AI has stopped typing
         if thought.prompt.cut:
             self._telemetry.cuts.labels(thought.prompt.cut).inc()
         if thought.prompt.fold_ahead and self._summaries is not None:

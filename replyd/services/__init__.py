@@ -24,6 +24,7 @@ from replyd.events.delivery import EventDelivery
 from replyd.functions.ssrf import AddressGuard
 from replyd.functions.webhook import WebhookCaller
 from replyd.limits import ConversationLocks, Locks, RateLimiter, redis_client
+from replyd.notices import Notices
 from replyd.outbound import Outbound
 from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
@@ -52,6 +53,7 @@ class Services:
     outbound: Outbound
     channel_sender: ChannelSender
     redis: Redis | None
+    notices: Notices
     limiter: RateLimiter
     reply_limits: ReplyLimits
     replies: ReplyEngine
@@ -84,6 +86,7 @@ class Services:
             if redis
             else ConversationLocks()
         )
+        notices = Notices(redis, f"{settings.redis_key_prefix}:live")
         outbound = Outbound(AddressGuard.from_setting(settings.webhook_allow))
         sealer = Sealer(settings.channel_key)
         platform_urls = PlatformUrls(
@@ -92,7 +95,7 @@ class Services:
         channel_sender = ChannelSender(sessions, sealer, platform_urls)
         limiter = RateLimiter(settings.redis_url, settings.redis_key_prefix)
         reply_limits = ReplyLimits(limiter, settings.rate_limit, telemetry)
-        conversation_service = ConversationService(sessions, locks, settings.max_message_chars)
+        conversation_service = ConversationService(sessions, locks, notices, settings.max_message_chars)
         replies = ReplyEngine(
             db,
             providers,
@@ -100,6 +103,7 @@ class Services:
             IdempotencyClaims(sessions, settings),
             WebhookCaller(outbound),
             telemetry,
+            notices,
             SummariesAhead(sessions, telemetry) if settings.summaries_ahead else None,
         )
         return cls(
@@ -110,6 +114,7 @@ class Services:
             outbound=outbound,
             channel_sender=channel_sender,
             redis=redis,
+            notices=notices,
             limiter=limiter,
             reply_limits=reply_limits,
             replies=replies,
@@ -148,12 +153,13 @@ class Services:
     def start_background_work(self) -> None:
         """What a serving process does besides answering: sweeping abandoned replies, giving
         idle conversations their AI back, delivering events, answering channel messages a
-        stopped process left, and the database's upkeep."""
+        stopped process left, the database's upkeep, and hearing other processes' live notices."""
         self.background.append(asyncio.create_task(self.abandoned.sweep_forever(), name="replyd-sweep"))
         self.background.append(asyncio.create_task(self.idle_resume.sweep_forever(), name="replyd-resume"))
         self.background.append(asyncio.create_task(self.event_delivery.run_forever(), name="replyd-events"))
         self.background.append(asyncio.create_task(self.channels.answer_forgotten_forever(), name="replyd-channels"))
         self.background.append(asyncio.create_task(self.upkeep.run_forever(), name="replyd-upkeep"))
+        self.background.append(asyncio.create_task(self.notices.hear_forever(), name="replyd-notices"))
 
     @classmethod
     @asynccontextmanager
@@ -185,6 +191,7 @@ class Services:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.replies.drain(self.settings.shutdown_grace_s)
+        await self.notices.drain()
         if self.redis is not None:
             await self.redis.aclose()
         await self.outbound.aclose()

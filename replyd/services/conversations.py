@@ -20,6 +20,7 @@ from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem,
 from replyd.events.outbox import conversation_data, emit, emit_message
 from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
+from replyd.notices import AGENT_TYPING, Notices
 from replyd.services.cursors import activity_cursor, history_cursor, read_activity_cursor, read_history_cursor
 from replyd.services.views import (
     ChannelDeliveryView,
@@ -72,9 +73,12 @@ class ConversationPage:
 
 
 class ConversationService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], locks: Locks, max_message_chars: int) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], locks: Locks, notices: Notices, max_message_chars: int
+    ) -> None:
         self._sessions = sessions
         self._locks = locks
+        self._notices = notices
         self.max_message_chars = max_message_chars
 
     def check_message(self, text: str) -> None:
@@ -274,7 +278,14 @@ class ConversationService:
             await conversations.human_answered(session, conversation.id)
             message = await conversations.get_message(session, message_id)
             await _emit_message(session, conversation, message)
-            return MessageView.of(message)
+        self._notices.tell(conversation.id)
+        return MessageView.of(message)
+
+    async def tell_agent_typing(self, account_id: int, conversation_id: str) -> None:
+        """A human agent is writing in the conversation: an open chat widget shows so for a
+        few seconds. Nothing is stored; a page tells again while the agent goes on typing."""
+        conversation = await self._reload(account_id, conversation_id)
+        self._notices.tell(conversation.id, AGENT_TYPING)
 
     async def erase(self, account_id: int, conversation_id: str) -> None:
         """Delete the conversation and its messages, their events, and what channels kept of the

@@ -207,6 +207,7 @@ async def test_every_conversation_endpoint_answers_for_another_accounts_conversa
         mine.client.post(f"/api/automate/conversations/{conversation_id}/enable-ai"),
         mine.client.post(f"/api/conversations/{conversation_id}/messages", json={"message": "hi"}),
         mine.client.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "hi"}),
+        mine.client.post(f"/api/conversations/{conversation_id}/agent-typing"),
     ]
     for call in calls:
         body = assert_error(await call, 404, "CONVERSATION_NOT_FOUND")
@@ -367,6 +368,7 @@ async def test_a_replies_token_reads_but_may_not_manage(tenant: Tenant, db: Any,
         forbidden = [
             reader.post(f"/api/automate/conversations/{conversation_id}/disable-ai"),
             reader.post(f"/api/conversations/{conversation_id}/agent-messages", json={"message": "x"}),
+            reader.post(f"/api/conversations/{conversation_id}/agent-typing"),
             reader.post(f"/api/conversations/{conversation_id}/messages", json={"message": "x"}),
             reader.post("/api/conversations", json={"assistant_id": tenant.assistant_id}),
             reader.delete(f"/api/conversations/{conversation_id}"),

@@ -37,6 +37,7 @@ ROUTES = {
     ("GET", "/api/conversations/{conversation_id}/messages"),
     ("POST", "/api/conversations/{conversation_id}/messages"),
     ("POST", "/api/conversations/{conversation_id}/agent-messages"),
+    ("POST", "/api/conversations/{conversation_id}/agent-typing"),
     ("POST", "/api/assistants"),
     ("GET", "/api/assistants"),
     ("GET", "/api/assistants/{assistant_id}"),

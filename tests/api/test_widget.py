@@ -7,19 +7,23 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import select
 
 from replyd.store.tables import Account, Conversation
-from tests.conftest import Tenant
-from tests.servers import Scripted, StubModel
+from tests.conftest import RUN_PREFIX, Tenant
+from tests.servers import Scripted, StubModel, TcpProxy
 
 SHOP = "https://shop.example.com"
+Events = AsyncGenerator[tuple[str, dict[str, Any], str | None], None]
+"""A stream's events as (name, data, id)."""
 
 
 class Page:
@@ -46,10 +50,8 @@ class Page:
             headers=self.headers | {"X-Replyd-Visitor": opened["visitor"]},
         )
 
-    async def events(
-        self, opened: dict[str, Any], last_event_id: str | None = None
-    ) -> AsyncIterator[tuple[str, dict[str, Any], str | None]]:
-        """The stream's events as (name, data, id), until the caller stops reading."""
+    async def events(self, opened: dict[str, Any], last_event_id: str | None = None) -> Events:
+        """The stream's events, until the caller stops reading."""
         headers = self.headers | ({"Last-Event-ID": last_event_id} if last_event_id else {})
         url = f"/widget/{self.key}/conversations/{opened['conversation_id']}/events"
         async with self.client.stream("GET", url, params={"visitor": opened["visitor"]}, headers=headers) as answer:
@@ -319,11 +321,11 @@ async def test_the_stream_says_the_ai_is_typing_until_its_answer_is_there(page: 
     assert seen.index(("typing", True)) < seen.index(("message", "Green tea, mostly.")) < len(seen) - 1
 
 
-async def test_an_agents_message_stored_by_another_server_reaches_the_stream(
+async def test_an_agents_message_stored_by_another_server_without_redis_reaches_the_stream_by_its_poll(
     page: Page, tenant: Tenant, start_server: Callable[..., AbstractContextManager[str]]
 ) -> None:
     visitor = await opened(page)
-    with start_server() as other:
+    with start_server(redis_url=None) as other:  # its notices reach only its own streams
         await tenant.client.post(
             f"{other}/api/conversations/{visitor['conversation_id']}/agent-messages", json={"message": "Anna here."}
         )
@@ -332,3 +334,120 @@ async def test_an_agents_message_stored_by_another_server_reaches_the_stream(
         if name == "message":
             assert data["content"] == "Anna here."
             break
+
+
+async def first_message(events: Events) -> dict[str, Any]:
+    """The stream's first message; an error if the stream ends (after its lifetime) without one."""
+    async for name, data, _ in events:
+        if name == "message":
+            return data
+    raise AssertionError("the stream ended without a message")
+
+
+async def a_listening_visitor(
+    server: str, make_tenant: Callable[..., Any], make_widget: Callable[..., Any]
+) -> tuple[Tenant, dict[str, Any], Events]:
+    """A tenant of ``server``, a visitor of its widget, and the visitor's stream once it has read
+    the conversation (its first event) and waits for notices."""
+    tenant = await make_tenant(base_url=server)
+    page = Page(tenant.client, await make_widget(tenant, [SHOP]))
+    visitor = await opened(page)
+    events = page.events(visitor)
+    name, data, _ = await anext(events)
+    assert (name, data) == ("typing", {"typing": False, "by": "ai"})
+    return tenant, visitor, events
+
+
+@pytest.fixture
+def quiet_server(start_server: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """A server whose streams read the database only when told to (their poll would come after
+    the stream's lifetime): a message they carry came by a notice."""
+    with start_server(live_poll_s=600) as url:
+        yield url
+
+
+async def test_an_agents_message_reaches_the_stream_by_its_notice(
+    quiet_server: str, make_tenant: Callable[..., Any], make_widget: Callable[..., Any]
+) -> None:
+    tenant, visitor, events = await a_listening_visitor(quiet_server, make_tenant, make_widget)
+
+    await tenant.client.post(
+        f"/api/conversations/{visitor['conversation_id']}/agent-messages", json={"message": "Anna here."}
+    )
+
+    assert (await first_message(events))["content"] == "Anna here."
+    await events.aclose()
+
+
+@pytest.fixture
+def notices_channel(redis_url: str) -> Iterator[tuple[str, redis.Redis]]:
+    """A Redis key prefix of one test's own, and a client that counts the servers listening on it."""
+    prefix = f"{RUN_PREFIX}-{uuid.uuid4().hex[:6]}"
+    client = redis.Redis.from_url(redis_url)
+    yield prefix, client
+    client.close()
+
+
+async def until_listening(servers: int, notices_channel: tuple[str, redis.Redis]) -> None:
+    """Wait until ``servers`` servers listen for notices under the test's prefix (one that lost
+    Redis subscribes again once a second); an error after half a minute."""
+    prefix, client = notices_channel
+    channel = f"{prefix}:live"
+    for _ in range(300):
+        counts = dict(await asyncio.to_thread(client.pubsub_numsub, channel))
+        if counts[channel.encode()] == servers:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{servers} servers never came to listen on {channel}")
+
+
+async def test_with_redis_a_notice_reaches_the_streams_of_another_server(
+    redis_url: str,
+    notices_channel: tuple[str, redis.Redis],
+    start_server: Callable[..., AbstractContextManager[str]],
+    make_tenant: Callable[..., Any],
+    make_widget: Callable[..., Any],
+) -> None:
+    on_redis = {"redis_url": redis_url, "redis_key_prefix": notices_channel[0]}
+    with start_server(**on_redis, live_poll_s=600) as streaming, start_server(**on_redis) as other:
+        await until_listening(2, notices_channel)
+        tenant, visitor, events = await a_listening_visitor(streaming, make_tenant, make_widget)
+        conversation = f"{other}/api/conversations/{visitor['conversation_id']}"
+
+        typing = await tenant.client.post(f"{conversation}/agent-typing")
+        assert typing.status_code == 200, typing.text
+        assert typing.json() == {"status": True, "conversation_id": visitor["conversation_id"], "typing": True}
+        assert await anext(events) == ("typing", {"typing": True, "by": "agent"}, None)
+        await tenant.client.post(f"{conversation}/agent-messages", json={"message": "Anna here."})
+        assert (await first_message(events))["content"] == "Anna here."
+        await events.aclose()
+
+
+async def test_after_redis_was_away_the_streams_hear_again_and_nothing_is_lost(
+    redis_url: str,
+    redis_proxy: TcpProxy,
+    notices_channel: tuple[str, redis.Redis],
+    start_server: Callable[..., AbstractContextManager[str]],
+    make_tenant: Callable[..., Any],
+    make_widget: Callable[..., Any],
+) -> None:
+    prefix = notices_channel[0]
+    with (
+        start_server(redis_url=redis_url, redis_key_prefix=prefix) as other,
+        start_server(redis_url=redis_proxy.url, redis_key_prefix=prefix, live_poll_s=600) as streaming,
+    ):
+        await until_listening(2, notices_channel)
+        tenant, visitor, events = await a_listening_visitor(streaming, make_tenant, make_widget)
+        agent_messages = f"{other}/api/conversations/{visitor['conversation_id']}/agent-messages"
+
+        redis_proxy.cut()
+        await until_listening(1, notices_channel)
+        lost = await tenant.client.post(agent_messages, json={"message": "While Redis was away."})
+        assert lost.status_code == 200, lost.text  # stored; its notice reached no stream
+        redis_proxy.restore()
+        await until_listening(2, notices_channel)
+        await tenant.client.post(agent_messages, json={"message": "And after."})
+
+        assert (await first_message(events))["content"] == "While Redis was away."
+        assert (await first_message(events))["content"] == "And after."
+        await events.aclose()

@@ -32,6 +32,7 @@ async def test_another_accounts_conversation_answers_404_and_cannot_be_changed(
         await console.client.get(f"{path}/live", headers={"X-Console-Fragment": "1"}),
         await console.post(f"{path}/take-over"),
         await console.post(f"{path}/messages", {"message": "hi from elsewhere"}),
+        await console.post(f"{path}/typing"),
     ):
         assert response.status_code == 404
         assert "private" not in response.text

@@ -1,5 +1,5 @@
 """The chat widget in Chromium, on a shop's page served from another origin than replyd: the
-bubble, a reply, history after a reload, a human agent's message arriving live, a refused
+bubble, a reply, history after a reload, a human agent's typing and message arriving live, a refused
 origin, keyboard-only use, a hostile stylesheet, and a phone's screen."""
 
 import hashlib
@@ -96,7 +96,7 @@ async def test_a_visitor_is_answered_and_sees_the_history_after_a_reload(
     )
 
 
-async def test_an_operator_takes_over_in_the_console_and_the_visitor_sees_the_agent_live(
+async def test_an_operator_takes_over_in_the_console_and_the_visitor_sees_the_agent_typing_and_the_message_live(
     shop: tuple[Shop, str], new_page: Callable[..., Any], tenant: Tenant, stub_model: StubModel
 ) -> None:
     stub_model.enqueue("Let me check that for you.")
@@ -110,10 +110,13 @@ async def test_an_operator_takes_over_in_the_console_and_the_visitor_sees_the_ag
     await operator.get_by_role("link", name="visitor:").click()
     await operator.get_by_role("button", name="Take over").click()
     await operator.get_by_label("Message to the customer").fill("Hi, I'm Anna from Greenleaf: it left today.")
-    await operator.get_by_role("button", name="Send as agent").click()
 
+    typing = visitor.get_by_role("status").filter(has_text="An agent is typing…")
+    await expect(typing).to_be_visible()
+    await operator.get_by_role("button", name="Send as agent").click()
     agent = visitor.get_by_role("log").locator("li.agent")
     await expect(agent).to_have_text("AgentHi, I'm Anna from Greenleaf: it left today.")
+    await expect(typing).to_be_hidden()
 
 
 async def test_a_signed_in_user_finds_their_conversation_anywhere_and_leaves_none_behind(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
 from replyd.limits import ConversationLocks
+from replyd.notices import Notices
 from replyd.services.conversations import ConversationService
 from tests.conftest import Tenant
 from tests.events.test_events import subscribe
@@ -80,7 +81,7 @@ async def test_an_agent_writing_keeps_the_ai_off(
     path = f"/api/conversations/{conversation_id}/agent-messages"
     assert (await tenant.client.post(path, json={"message": "I'm here."})).status_code == 200
 
-    service = ConversationService(db, ConversationLocks(), 32_000)
+    service = ConversationService(db, ConversationLocks(), Notices(None, "replyd-test:live"), 32_000)
     assert await service.resume_idle(conversation_id, found_idle_before) is False
     assert (await conversation(tenant, conversation_id))["ai_enabled"] is False
 

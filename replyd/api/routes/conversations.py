@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from replyd import errors
 from replyd.api.conversation_schemas import (
     AgentMessageOut,
+    AgentTypingOut,
     ConversationListItem,
     ConversationMessageIn,
     ConversationOut,
@@ -180,6 +181,20 @@ async def add_agent_message(
 ) -> AgentMessageOut:
     message = await state.conversations.add_agent_message(token.account_id, conversation_id, body.message)
     return AgentMessageOut(conversation_id=conversation_id, message=HistoryItem.of(message))
+
+
+@router.post(
+    "/api/conversations/{conversation_id}/agent-typing",
+    summary="Tell the customer's open chat widget that a human agent is typing",
+    description="Shown for a few seconds; send it again every 2 to 3 seconds while the agent goes on typing. "
+    "Nothing is stored.",
+    responses=error_responses(
+        errors.Unauthenticated, errors.Forbidden, errors.ConversationNotFound, errors.ServiceUnavailable
+    ),
+)
+async def agent_typing(conversation_id: str, token: AdminToken, state: State) -> AgentTypingOut:
+    await state.conversations.tell_agent_typing(token.account_id, conversation_id)
+    return AgentTypingOut(conversation_id=conversation_id)
 
 
 @router.delete(

@@ -163,10 +163,11 @@ async def events(
     state: State,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> StreamingResponse:
-    """New messages and whether the AI is typing, live, after ``after`` (the last message id
-    the page has) or the Last-Event-ID of a reconnecting browser."""
+    """New messages, whether the AI or a human agent is typing, live, after ``after`` (the last
+    message id the page has) or the Last-Event-ID of a reconnecting browser."""
     await state.widgets.check_visitor(page, visitor, conversation_id)
-    stream = message_stream(request, state.widgets, conversation_id, resume_after(request, after))
+    after = resume_after(request, after)
+    stream = message_stream(request, state.widgets, state.notices, state.settings.live_poll_s, conversation_id, after)
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )

@@ -15,6 +15,7 @@
   var base = new URL(script.src).origin;
   var key = script.getAttribute("data-key") || "";
   var STORE = "replyd-widget:" + key;
+  var AGENT_TYPING_MS = 6000;  // how long an agent's typing shows after the console last told of it (it tells every 2 s)
 
   var CSS = [
     ":host{all:initial!important;position:fixed!important;z-index:2147483000!important;bottom:20px!important;display:block!important;",
@@ -126,7 +127,17 @@
     this.label.textContent = words.placeholder;
     this.input.setAttribute("placeholder", words.placeholder);
     this.sendButton.textContent = words.send;
-    this.typing.textContent = words.typing;
+  };
+
+  /* "Typing…" while the AI answers; a human agent's typing for a few seconds after each sign of it. */
+  Widget.prototype.showTyping = function (typing) {
+    var self = this;
+    clearTimeout(this.agentTyping);
+    this.typing.textContent = this.look.strings[typing.by === "agent" ? "agent_typing" : "typing"];
+    this.typing.hidden = !typing.typing;
+    if (typing.by === "agent") {
+      this.agentTyping = setTimeout(function () { self.typing.hidden = true; }, AGENT_TYPING_MS);
+    }
   };
 
   Widget.prototype.toggle = function (open) {
@@ -160,6 +171,7 @@
   Widget.prototype.show = function (message) {
     var item = el("li", { "class": message.author }, message.author === "agent" ? "" : message.content);
     if (message.author === "agent") {
+      this.showTyping({ typing: false, by: "agent" });
       item.append(el("span", { "class": "who" }, this.look.strings.agent), document.createTextNode(message.content));
     }
     if (message.id) item.setAttribute("data-id", message.id);
@@ -218,7 +230,7 @@
       "&visitor=" + encodeURIComponent(this.visitor);
     var stream = new EventSource(url);
     stream.addEventListener("message", function (event) { self.take([JSON.parse(event.data)]); });
-    stream.addEventListener("typing", function (event) { self.widget.typing.hidden = !JSON.parse(event.data).typing; });
+    stream.addEventListener("typing", function (event) { self.widget.showTyping(JSON.parse(event.data)); });
   };
 
   Chat.prototype.send = function () {
@@ -233,7 +245,7 @@
     this.sending.push(pending);
     widget.input.value = "";
     widget.error.hidden = true;
-    widget.typing.hidden = false;
+    widget.showTyping({ typing: true, by: "ai" });
     api("POST", this.path + "/messages", { message: text }, this.visitor)
       .then(function () { return api("GET", self.path + "/messages", null, self.visitor); })
       .then(function (data) { self.take(data.messages); }, function (error) {
@@ -241,7 +253,7 @@
         if (at >= 0) { self.sending.splice(at, 1); pending.item.remove(); widget.input.value = text; }
         self.fail(error);
       })
-      .then(function () { widget.typing.hidden = true; });
+      .then(function () { widget.showTyping({ typing: false, by: "ai" }); });
   };
 
   Chat.prototype.fail = function (error) {

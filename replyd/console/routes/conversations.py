@@ -213,6 +213,13 @@ async def send_agent_message(
     return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)
 
 
+@router.post("/console/conversations/{conversation_id}/typing")
+async def agent_typing(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+    """The operator is writing a reply: the customer's open chat widget shows so."""
+    await state.conversations.tell_agent_typing(operator.account_id, conversation_id)
+    return Response(status_code=204)
+
+
 def _who(operator: Operator) -> str:
     """The operator, as ``conversation.ai_disabled`` and ``ai_enabled`` events tell it."""
     return f"console token {operator.token_id}"

@@ -120,6 +120,21 @@
   document.addEventListener("pointerdown", unlockAudio, { once: true });
   document.addEventListener("keydown", unlockAudio, { once: true });
 
+  // While an operator writes an answer, the customer's open chat widget shows that an agent is
+  // typing: told at most every 2 seconds (the widget shows it for 6).
+  var composer = document.querySelector("form[data-typing]");
+  if (composer && window.fetch) {
+    var toldAt = 0;
+    composer.addEventListener("input", function () {
+      if (Date.now() - toldAt < 2000) {
+        return;
+      }
+      toldAt = Date.now();
+      var body = new URLSearchParams({ csrf_token: composer.elements.csrf_token.value });
+      fetch(composer.getAttribute("data-typing"), { method: "POST", body: body }).catch(function () {});
+    });
+  }
+
   // Keyboard: "/" searches; on the list, j and k move between conversations and Enter opens
   // one (a link's own key); on a conversation, t takes over and r releases; Ctrl+Enter sends
   // the message being written. Keys typed into a field stay the field's.
