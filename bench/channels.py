@@ -16,7 +16,6 @@ Run from the repository root:  .venv/bin/python -m bench.channels [--kind twilio
 import argparse
 import asyncio
 import itertools
-import statistics
 import tempfile
 import time
 from collections import Counter
@@ -29,7 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
 from bench.overhead.report import machine
-from bench.processes import free_port, one_by_one_row, running, tell_logged_errors, tree_cpu_s
+from bench.processes import free_port, one_by_one_row, p50_p99_cells, running, tell_logged_errors, tree_cpu_s
 from replyd.channels.sealing import new_key
 from replyd.functions.signing import new_webhook_secret
 from replyd.services import Services
@@ -155,13 +154,12 @@ async def run(
             await acknowledge(client, kind, path, secret, range(10_000_000 + n, 10_000_001 + n), 1)
             await until_sent(kind, args.updates + n + 1)
             end_to_end.append(time.perf_counter() - started)
-    ms = sorted(a * 1000 for a in acks)
     return [
         "| part | messages | acknowledged/s | ack p50 ms | ack p99 ms | all answers sent after s | answers/s "
         "| replyd CPU ms/message |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         f"| 1: {args.concurrency} at a time | {args.updates} | {args.updates / acked_s:.0f} "
-        f"| {statistics.median(ms):.1f} | {ms[int(len(ms) * 0.99) - 1]:.1f} | {sent_s:.1f} "
+        f"| {p50_p99_cells(acks)} | {sent_s:.1f} "
         f"| {args.updates / sent_s:.0f} | {cpu_s * 1000 / args.updates:.2f} |",
         "",
         *one_by_one_row("POST to the platform's send", end_to_end),

@@ -122,6 +122,12 @@ def memory_gib() -> str:
     return "? GiB"
 
 
+def p50_p99_cells(seconds: list[float]) -> str:
+    """Two table cells: the median and the 99th percentile of ``seconds``, in ms."""
+    ms = sorted(s * 1000 for s in seconds)
+    return f"{statistics.median(ms):.1f} | {ms[int(len(ms) * 0.99) - 1]:.1f}"
+
+
 def one_by_one_row(what: str, seconds: list[float]) -> list[str]:
     """A table of one-after-another timings (``what`` heads the p50 column): p50, p90, max in ms."""
     ms = [s * 1000 for s in seconds]

@@ -21,7 +21,6 @@ import asyncio
 import json
 import random
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import httpx
 
 from bench.overhead.replyd_server import Deployment, fresh_database, replyd_command, replyd_env
 from bench.overhead.report import machine
-from bench.processes import free_port, logged_errors, one_by_one_row, running, tree_cpu_s
+from bench.processes import free_port, logged_errors, one_by_one_row, p50_p99_cells, running, tree_cpu_s
 from replyd.functions.signing import new_webhook_secret
 from replyd.services import Services
 from replyd.services.assistant_config import AssistantConfig
@@ -135,13 +134,12 @@ async def run(base_url: str, pid: int, key: str, token: str, args: argparse.Name
         replies = await chat(client, key, args)
         elapsed_s, cpu_s = time.perf_counter() - started, tree_cpu_s(pid) - cpu_before
         live = await agent_delivery(client, key, token, args.agent_messages)
-    ms = sorted(r * 1000 for r in replies)
     return [
         "| part | visitors | replies | replies/s | reply p50 ms | reply p99 ms | replyd CPU ms/reply |",
         "|---|---:|---:|---:|---:|---:|---:|",
         f"| 1: {args.concurrency} visitors at a time | {args.visitors} | {len(replies)} "
         f"| {len(replies) / elapsed_s:.0f} "
-        f"| {statistics.median(ms):.1f} | {ms[int(len(ms) * 0.99) - 1]:.1f} | {cpu_s * 1000 / len(replies):.2f} |",
+        f"| {p50_p99_cells(replies)} | {cpu_s * 1000 / len(replies):.2f} |",
         "",
         *one_by_one_row("agent's POST to the widget's stream", live),
     ]
@@ -159,7 +157,9 @@ def main() -> None:
             "REPLYD_WIDGET_VISITOR_RATE_LIMIT": "1000000/minute",
             "REPLYD_WIDGET_IP_RATE_LIMIT": "1000000/minute",
         }
-        with running("replyd serve", replyd_command(port, deployment.workers), port, work / "replyd.log", cwd=work, env=env) as replyd:
+        with running(
+            "replyd serve", replyd_command(port, deployment.workers), port, work / "replyd.log", cwd=work, env=env
+        ) as replyd:
             lines = asyncio.run(run(f"http://127.0.0.1:{port}", replyd.pid, key, token, args))
     errors = logged_errors(work / "replyd.log")
     print(f"\n{machine(deployment, 'the stub model and the clients in the benchmark process')}\n")
