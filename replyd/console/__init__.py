@@ -10,11 +10,22 @@ Like ``api/``, it is an HTTP layer over the engine's services; ``app.py`` includ
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from replyd.console.routes import assistants, auth, channels, conversations, events, tokens, usage, webhooks, widget
+from replyd.console.routes import (
+    assistants,
+    auth,
+    canned_replies,
+    channels,
+    conversations,
+    events,
+    tokens,
+    usage,
+    webhooks,
+    widget,
+)
 from replyd.console.web import HERE, STATIC_PATH
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, conversations, assistants, widget, usage, webhooks, channels, tokens, events):
+for _module in (auth, conversations, canned_replies, assistants, widget, usage, webhooks, channels, tokens, events):
     router.include_router(_module.router)
 
 

@@ -58,9 +58,9 @@ async def read_form(request: Request, max_bytes: int) -> Form:
     return Form(fields)
 
 
-def message_problem(failed: ValidationFailed) -> str:
-    """The services' objection to a message typed into the console, as a sentence."""
-    return " ".join(f"The message {problem.message}." for problem in failed.problems)
+def message_problem(failed: ValidationFailed, what: str = "message") -> str:
+    """The services' objection to a message (or a note) typed into the console, as a sentence."""
+    return " ".join(f"The {what} {problem.message}." for problem in failed.problems)
 
 
 def problems_by_field(problems: list[FieldProblem], fields: Collection[str]) -> dict[str, list[str]]:

@@ -30,9 +30,11 @@ from replyd.providers.registry import ProviderRegistry
 from replyd.redis_lock import RedisConversationLocks
 from replyd.services.accounts import AccountService
 from replyd.services.assistants import AssistantService
+from replyd.services.canned_replies import CannedReplyService
 from replyd.services.channels import ChannelService
 from replyd.services.conversations import ConversationService
 from replyd.services.idle_resume import IdleResume
+from replyd.services.notes import NoteService
 from replyd.services.operators import OperatorSessions
 from replyd.services.reply_limits import ReplyLimits
 from replyd.services.upkeep import Upkeep
@@ -58,6 +60,8 @@ class Services:
     reply_limits: ReplyLimits
     replies: ReplyEngine
     conversations: ConversationService
+    notes: NoteService
+    canned_replies: CannedReplyService
     assistants: AssistantService
     accounts: AccountService
     usage: UsageService
@@ -119,6 +123,8 @@ class Services:
             reply_limits=reply_limits,
             replies=replies,
             conversations=conversation_service,
+            notes=NoteService(sessions),
+            canned_replies=CannedReplyService(sessions, settings.max_message_chars),
             assistants=AssistantService(sessions),
             accounts=AccountService(sessions),
             usage=UsageService(sessions),

@@ -144,13 +144,20 @@ async def _conversation_response(
     error: str | None = None,
     status: int = 200,
     older: str = "",
+    note: str = "",
+    note_error: str | None = None,
 ) -> Response:
+    """The page; ``draft`` and ``error`` (or ``note`` and ``note_error``) are a form sent back."""
     seen = fingerprint(await read_activity(state, operator.account_id))  # before reading, as for the list
     context = await _view_context(state, operator, conversation_id, older)
     context |= {
         "active": "conversations",
         "draft": draft,
         "error": error,
+        "notes": await state.notes.newest(operator.account_id, conversation_id),
+        "note": note,
+        "note_error": note_error,
+        "canned": await state.canned_replies.filled_for(context["conversation"]),
         "max_message_chars": state.settings.max_message_chars,
         "fingerprint": seen,
     }
@@ -211,6 +218,22 @@ async def send_agent_message(
         problem = message_problem(failed)
         return await _conversation_response(request, state, operator, conversation_id, text, problem, 422)
     return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/notes")
+async def add_note(
+    request: Request, state: State, operator: SignedIn, form: CheckedForm, conversation_id: str
+) -> Response:
+    """A private note for the other operators: never sent to the customer, never shown to the model."""
+    text = form.text("note")
+    try:
+        await state.notes.add(operator.account_id, conversation_id, _who(operator), text)
+    except ValidationFailed as failed:
+        problem = message_problem(failed, "note")
+        return await _conversation_response(
+            request, state, operator, conversation_id, note=text, note_error=problem, status=422
+        )
+    return RedirectResponse(f"/console/conversations/{conversation_id}#notes", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/typing")

@@ -135,6 +135,18 @@
     });
   }
 
+  // A canned reply picked goes into the answer field (where the cursor is), to edit before sending.
+  var canned = document.querySelector("select[data-canned]");
+  if (canned) {
+    canned.addEventListener("change", function () {
+      var field = canned.form.elements.message;
+      field.setRangeText(canned.value, field.selectionStart, field.selectionEnd, "end");
+      canned.value = "";
+      field.focus();
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+
   // Keyboard: "/" searches; on the list, j and k move between conversations and Enter opens
   // one (a link's own key); on a conversation, t takes over and r releases; Ctrl+Enter sends
   // the message being written. Keys typed into a field stay the field's.

@@ -1,0 +1,48 @@
+"""notes and canned replies: operators' private notes on a conversation, and an account's
+canned replies
+
+Notes are a table of their own, not messages, so nothing that reads messages can show one to
+the customer or the model.
+
+Revision ID: 0024
+Revises: 0021
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0024"
+down_revision = "0021"
+branch_labels = None
+depends_on = None
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "conversation_notes",
+        sa.Column("id", BIG_ID, primary_key=True),
+        sa.Column(
+            "conversation_id", sa.String(36), sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("author", sa.String(100), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_conversation_notes_conversation_id_id", "conversation_notes", ["conversation_id", "id"])
+    op.create_table(
+        "canned_replies",
+        sa.Column("id", BIG_ID, primary_key=True),
+        sa.Column("account_id", BIG_ID, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("title", sa.String(80), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("account_id", "title", name="uq_canned_replies_account_id_title"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("canned_replies")
+    op.drop_index("ix_conversation_notes_conversation_id_id", "conversation_notes")
+    op.drop_table("conversation_notes")
