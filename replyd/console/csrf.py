@@ -59,7 +59,7 @@ async def read_form(request: Request, max_bytes: int) -> Form:
 
 
 def message_problem(failed: ValidationFailed, what: str = "message") -> str:
-    """The services' objection to a message (or a note) typed into the console, as a sentence."""
+    """The services' objection to a message (a note, a label) typed into the console, as a sentence."""
     return " ".join(f"The {what} {problem.message}." for problem in failed.problems)
 
 

@@ -34,6 +34,7 @@ from replyd.services.canned_replies import CannedReplyService
 from replyd.services.channels import ChannelService
 from replyd.services.conversations import ConversationService
 from replyd.services.idle_resume import IdleResume
+from replyd.services.labels import LabelService
 from replyd.services.notes import NoteService
 from replyd.services.operators import OperatorSessions
 from replyd.services.reply_limits import ReplyLimits
@@ -61,6 +62,7 @@ class Services:
     replies: ReplyEngine
     conversations: ConversationService
     notes: NoteService
+    labels: LabelService
     canned_replies: CannedReplyService
     assistants: AssistantService
     accounts: AccountService
@@ -124,6 +126,7 @@ class Services:
             replies=replies,
             conversations=conversation_service,
             notes=NoteService(sessions),
+            labels=LabelService(sessions),
             canned_replies=CannedReplyService(sessions, settings.max_message_chars),
             assistants=AssistantService(sessions),
             accounts=AccountService(sessions),

@@ -144,7 +144,7 @@ class ConversationService:
     ) -> ConversationHistory:
         """The conversation with its newest ``limit`` messages, oldest first."""
         async with self._sessions() as session:
-            conversation = await self._find(session, account_id, conversation_id)
+            conversation = await find_conversation(session, account_id, conversation_id)
             newest = await conversations.newest_messages(session, conversation.id, limit)
             sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
             return ConversationHistory.of(conversation, newest[::-1], sent)
@@ -157,7 +157,7 @@ class ConversationService:
         id: messages arriving meanwhile never shift a page."""
         before_id = read_history_cursor(cursor) if cursor else None
         async with self._sessions() as session:
-            conversation = await self._find(session, account_id, conversation_id)
+            conversation = await find_conversation(session, account_id, conversation_id)
             rows = await conversations.newest_messages(session, conversation.id, per_page + 1, before_id)
             page = [MessageView.of(row) for row in rows[:per_page]]
             next_cursor = history_cursor(page[-1].id) if len(rows) > per_page else None
@@ -224,7 +224,7 @@ class ConversationService:
         the operator, as the event tells it (``api token 7``, ``console token 7``, ``command line``)."""
         conversation = await self._reload(account_id, conversation_id)
         async with self._hold(conversation), self._sessions() as session, session.begin():
-            conversation = await self._find(session, account_id, conversation_id)  # as it is after the wait
+            conversation = await find_conversation(session, account_id, conversation_id)  # as it is after the wait
             if conversation.ai_disabled != enabled:
                 return False
             if enabled:
@@ -270,7 +270,7 @@ class ConversationService:
         self.check_message(text)
         conversation = await self._reload(account_id, conversation_id)
         async with self._hold(conversation), self._sessions() as session, session.begin():
-            conversation = await self._find(session, account_id, conversation_id)  # still there after the wait
+            conversation = await find_conversation(session, account_id, conversation_id)  # still there after the wait
             message_id = await conversations.add_message(
                 session, conversation.id, role="assistant", author="agent", content=text
             )
@@ -311,18 +311,7 @@ class ConversationService:
 
     async def _reload(self, account_id: int | None, conversation_id: str) -> Conversation:
         async with self._sessions() as session:
-            return await self._find(session, account_id, conversation_id)
-
-    @staticmethod
-    async def _find(session: AsyncSession, account_id: int | None, conversation_id: str) -> Conversation:
-        if account_id is None:
-            conversation = await conversations.get_any_conversation(session, conversation_id)
-        else:
-            conversation = await conversations.get_conversation(session, account_id, conversation_id)
-        if conversation is None:
-            where = "in your account" if account_id is not None else "in any account"
-            raise ConversationNotFound(f"Conversation {conversation_id} was not found {where}.")
-        return conversation
+            return await find_conversation(session, account_id, conversation_id)
 
 
 async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:
@@ -331,3 +320,15 @@ async def _emit_message(session: AsyncSession, conversation: Conversation, messa
 
 def _key(row: ConversationListing) -> ActivityKey:
     return ActivityKey(row.conversation.updated_at, row.conversation.id)
+
+
+async def find_conversation(session: AsyncSession, account_id: int | None, conversation_id: str) -> Conversation:
+    """The conversation, in the account (in any, for None); ``ConversationNotFound`` otherwise."""
+    if account_id is None:
+        conversation = await conversations.get_any_conversation(session, conversation_id)
+    else:
+        conversation = await conversations.get_conversation(session, account_id, conversation_id)
+    if conversation is None:
+        where = "in your account" if account_id is not None else "in any account"
+        raise ConversationNotFound(f"Conversation {conversation_id} was not found {where}.")
+    return conversation

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
-from replyd.errors import ConversationNotFound, FieldProblem, ValidationFailed
-from replyd.services.conversations import message_problem
+from replyd.errors import FieldProblem, ValidationFailed
+from replyd.services.conversations import find_conversation, message_problem
 from replyd.services.views import RowView
-from replyd.store import conversations, notes
+from replyd.store import notes
 
 MAX_NOTE_CHARS = 4000
 
@@ -33,16 +33,11 @@ class NoteService:
         if problem is not None:
             raise ValidationFailed([FieldProblem("note", problem)])
         async with self._sessions() as session, session.begin():
-            await _check(session, account_id, conversation_id)
+            await find_conversation(session, account_id, conversation_id)
             return NoteView.of(await notes.add_note(session, conversation_id, author, text, utcnow()))
 
     async def newest(self, account_id: int, conversation_id: str) -> list[NoteView]:
         """Newest first (at most ``notes.NOTES_SHOWN``)."""
         async with self._sessions() as session:
-            await _check(session, account_id, conversation_id)
+            await find_conversation(session, account_id, conversation_id)
             return [NoteView.of(row) for row in await notes.newest_notes(session, conversation_id)]
-
-
-async def _check(session: AsyncSession, account_id: int, conversation_id: str) -> None:
-    if await conversations.get_conversation(session, account_id, conversation_id) is None:
-        raise ConversationNotFound(f"Conversation {conversation_id} was not found in your account.")

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store import notes
+from replyd.store import labels, notes
 from replyd.store.accounts import count_erasure
 from replyd.store.session import Executor
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
@@ -619,6 +619,7 @@ async def held_by_conversation(session: AsyncSession, conversation_id: str) -> i
 async def delete_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> None:
     await count_erasure(session, account_id)
     await notes.erase_notes(session, conversation_id)
+    await labels.erase_labels(session, conversation_id)
     await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
     await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
 

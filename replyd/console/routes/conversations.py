@@ -50,11 +50,23 @@ class ListQuery:
 Listed = Annotated[ListQuery, Depends()]
 
 
+SENT_BACK: dict[str, str | None] = {
+    "draft": "",
+    "error": None,
+    "note": "",
+    "note_error": None,
+    "label": "",
+    "label_error": None,
+}
+"""The conversation page's three forms (answer, note, label), each as sent and its problem."""
+
+
 @dataclass(frozen=True)
 class Row:
     summary: ConversationListing
     customer: str
     last: MessageView | None
+    labels: list[str]
 
 
 def customer_label(customer_identifier: str | None, type: str, conversation_id: str) -> str:
@@ -94,12 +106,15 @@ async def _list_context(state: Services, operator: Operator, query: ListQuery) -
     except ValidationFailed:  # a cursor edited by hand, or from an older replyd: the first page
         cursor = ""
         page = await state.conversations.page(account_id, where, PAGE_SIZE, None)
-    last = await state.conversations.last_messages([s.conversation.id for s in page.rows])
+    listed = [s.conversation.id for s in page.rows]
+    last = await state.conversations.last_messages(listed)
+    labelled = await state.labels.of(listed)
     rows = [
         Row(
             s,
             customer_label(s.conversation.customer_identifier, s.conversation.type, s.conversation.id),
             last.get(s.conversation.id),
+            labelled.get(s.conversation.id, []),
         )
         for s in page.rows
     ]
@@ -140,23 +155,18 @@ async def _conversation_response(
     state: State,
     operator: Operator,
     conversation_id: str,
-    draft: str = "",
-    error: str | None = None,
     status: int = 200,
     older: str = "",
-    note: str = "",
-    note_error: str | None = None,
+    **sent_back: str | None,
 ) -> Response:
-    """The page; ``draft`` and ``error`` (or ``note`` and ``note_error``) are a form sent back."""
+    """The page; ``sent_back``: a form sent back with its problem (see ``SENT_BACK``)."""
     seen = fingerprint(await read_activity(state, operator.account_id))  # before reading, as for the list
     context = await _view_context(state, operator, conversation_id, older)
+    context |= SENT_BACK | sent_back
     context |= {
         "active": "conversations",
-        "draft": draft,
-        "error": error,
         "notes": await state.notes.newest(operator.account_id, conversation_id),
-        "note": note,
-        "note_error": note_error,
+        "labels": (await state.labels.of([conversation_id])).get(conversation_id, []),
         "canned": await state.canned_replies.filled_for(context["conversation"]),
         "max_message_chars": state.settings.max_message_chars,
         "fingerprint": seen,
@@ -216,7 +226,7 @@ async def send_agent_message(
         message = await state.conversations.add_agent_message(operator.account_id, conversation_id, text)
     except ValidationFailed as failed:
         problem = message_problem(failed)
-        return await _conversation_response(request, state, operator, conversation_id, text, problem, 422)
+        return await _conversation_response(request, state, operator, conversation_id, 422, draft=text, error=problem)
     return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)
 
 
@@ -231,9 +241,30 @@ async def add_note(
     except ValidationFailed as failed:
         problem = message_problem(failed, "note")
         return await _conversation_response(
-            request, state, operator, conversation_id, note=text, note_error=problem, status=422
+            request, state, operator, conversation_id, 422, note=text, note_error=problem
         )
     return RedirectResponse(f"/console/conversations/{conversation_id}#notes", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/labels")
+async def add_label(
+    request: Request, state: State, operator: SignedIn, form: CheckedForm, conversation_id: str
+) -> Response:
+    label = form.text("label")
+    try:
+        await state.labels.add(operator.account_id, conversation_id, label)
+    except ValidationFailed as failed:
+        problem = message_problem(failed, "label")
+        return await _conversation_response(
+            request, state, operator, conversation_id, 422, label=label, label_error=problem
+        )
+    return RedirectResponse(f"/console/conversations/{conversation_id}#labels", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/labels/remove")
+async def remove_label(state: State, operator: SignedIn, form: CheckedForm, conversation_id: str) -> Response:
+    await state.labels.remove(operator.account_id, conversation_id, form.text("label"))
+    return RedirectResponse(f"/console/conversations/{conversation_id}#labels", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/typing")

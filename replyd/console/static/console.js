@@ -191,9 +191,10 @@
     }
   });
 
-  // A conversation opens at its newest message, the composer below it in view.
+  // A conversation opens at its newest message, the composer below it in view (its labels and
+  // notes come after, a scroll further down).
   if (document.querySelector("[data-conversation]") && !window.location.hash) {
-    window.scrollTo(0, document.body.scrollHeight);
+    document.getElementById("composer").scrollIntoView({ block: "end" });
   }
 
   var live = window.fetch ? document.querySelector("[data-live-src]") : null;

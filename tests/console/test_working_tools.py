@@ -1,7 +1,8 @@
 """Operators' working tools in the console: private notes on a conversation (kept for the team,
-never shown to the customer, the model or the API's history, erased with the conversation) and
-the account's canned replies (added, refused in plain words, filled with the conversation's
-variables, another account's out of reach); in Chromium, a canned reply picked and sent."""
+never shown to the customer, the model or the API's history, erased with the conversation), the
+account's canned replies (added, refused in plain words, filled with the conversation's
+variables, another account's out of reach) and labels on conversations; in Chromium, a canned
+reply picked and sent."""
 
 import json
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.store.canned_replies import CannedReply
+from replyd.store.labels import Label
 from replyd.store.notes import Note
 from tests.conftest import Tenant
 from tests.console.conftest import Console, browser_sign_in
@@ -160,3 +162,60 @@ async def test_an_operator_picks_a_canned_reply_edits_it_sends_it_and_leaves_a_n
     history = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()["history"]
     assert history[-1]["author"] == "agent"
     assert history[-1]["content"] == "Thank you, Maria. See you!"
+
+
+async def labels_in(db: async_sessionmaker[AsyncSession], conversation_id: str) -> list[str]:
+    async with db() as session:
+        rows = await session.scalars(select(Label.label).where(Label.conversation_id == conversation_id))
+        return sorted(rows.all())
+
+
+async def test_labels_are_added_once_in_lowercase_shown_in_the_list_and_removed(
+    tenant: Tenant, open_console: Callable[..., Any], db: async_sessionmaker[AsyncSession]
+) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    console: Console = await open_console(tenant)
+    labels = f"/console/conversations/{conversation_id}/labels"
+
+    added = await console.post(labels, {"label": "  VIP   Customer "})
+    await console.post(labels, {"label": "vip customer"})
+    await console.post(labels, {"label": "refund"})
+
+    assert added.status_code == 303
+    assert added.headers["location"] == f"/console/conversations/{conversation_id}#labels"
+    assert await labels_in(db, conversation_id) == ["refund", "vip customer"]
+    listed = (await console.client.get("/console/conversations")).text
+    assert '<span class="badge badge-label">vip customer</span>' in listed
+    removed = await console.post(f"{labels}/remove", {"label": "refund"})
+    assert removed.status_code == 303
+    assert await labels_in(db, conversation_id) == ["vip customer"]
+
+
+async def test_a_label_of_signs_only_is_refused_in_plain_words(
+    tenant: Tenant, open_console: Callable[..., Any], db: async_sessionmaker[AsyncSession]
+) -> None:
+    conversation_id = (await tenant.reply()).json()["conversation_id"]
+    console: Console = await open_console(tenant)
+
+    refused = await console.post(f"/console/conversations/{conversation_id}/labels", {"label": "!!!"})
+
+    assert refused.status_code == 422
+    assert "The label must be 1 to 40 letters, digits, spaces or hyphens" in refused.text
+    assert 'value="!!!"' in refused.text  # kept in the field, to correct
+    assert await labels_in(db, conversation_id) == []
+
+
+async def test_another_accounts_conversation_takes_no_label_and_erasure_takes_them_all(
+    make_tenant: Callable[..., Any], open_console: Callable[..., Any], db: async_sessionmaker[AsyncSession]
+) -> None:
+    mine, theirs = await make_tenant(), await make_tenant()
+    conversation_id = (await theirs.reply("private")).json()["conversation_id"]
+    await (await open_console(theirs)).post(f"/console/conversations/{conversation_id}/labels", {"label": "legal"})
+    console: Console = await open_console(mine)
+
+    assert (await console.post(f"/console/conversations/{conversation_id}/labels", {"label": "x"})).status_code == 404
+    remove = await console.post(f"/console/conversations/{conversation_id}/labels/remove", {"label": "legal"})
+    assert remove.status_code == 404
+    assert await labels_in(db, conversation_id) == ["legal"]
+    assert (await theirs.client.delete(f"/api/conversations/{conversation_id}")).status_code == 200
+    assert await labels_in(db, conversation_id) == []

@@ -1,5 +1,5 @@
-"""notes and canned replies: operators' private notes on a conversation, and an account's
-canned replies
+"""notes, canned replies, labels: operators' private notes on a conversation, an account's
+canned replies, and labels on conversations
 
 Notes are a table of their own, not messages, so nothing that reads messages can show one to
 the customer or the model.
@@ -40,9 +40,22 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("account_id", "title", name="uq_canned_replies_account_id_title"),
     )
+    op.create_table(
+        "conversation_labels",
+        sa.Column(
+            "conversation_id",
+            sa.String(36),
+            sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("label", sa.String(40), primary_key=True),
+    )
+    op.create_index("ix_conversation_labels_label", "conversation_labels", ["label"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversation_labels_label", "conversation_labels")
+    op.drop_table("conversation_labels")
     op.drop_table("canned_replies")
     op.drop_index("ix_conversation_notes_conversation_id_id", "conversation_notes")
     op.drop_table("conversation_notes")
