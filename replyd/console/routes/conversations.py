@@ -2,6 +2,7 @@
 agent, hand back. Every read and write goes through the engine's ConversationService, as
 the API's do, so the two cannot disagree; another account's conversation is a 404."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -235,30 +236,40 @@ async def add_note(
     request: Request, state: State, operator: SignedIn, form: CheckedForm, conversation_id: str
 ) -> Response:
     """A private note for the other operators: never sent to the customer, never shown to the model."""
-    text = form.text("note")
-    try:
-        await state.notes.add(operator.account_id, conversation_id, _who(operator), text)
-    except ValidationFailed as failed:
-        problem = message_problem(failed, "note")
-        return await _conversation_response(
-            request, state, operator, conversation_id, 422, note=text, note_error=problem
-        )
-    return RedirectResponse(f"/console/conversations/{conversation_id}#notes", 303)
+
+    async def add(text: str) -> object:
+        return await state.notes.add(operator.account_id, conversation_id, _who(operator), text)
+
+    return await _added_or_sent_back(request, state, operator, conversation_id, form.text("note"), "note", add)
 
 
 @router.post("/console/conversations/{conversation_id}/labels")
 async def add_label(
     request: Request, state: State, operator: SignedIn, form: CheckedForm, conversation_id: str
 ) -> Response:
-    label = form.text("label")
+    async def add(label: str) -> object:
+        return await state.labels.add(operator.account_id, conversation_id, label)
+
+    return await _added_or_sent_back(request, state, operator, conversation_id, form.text("label"), "label", add)
+
+
+async def _added_or_sent_back(
+    request: Request,
+    state: Services,
+    operator: Operator,
+    conversation_id: str,
+    text: str,
+    what: str,
+    add: Callable[[str], Awaitable[object]],
+) -> Response:
+    """``add(text)`` done: back to the page's ``what`` section; refused: the page, with the text
+    in its field and the problem beside it (``what`` names the form, see ``SENT_BACK``)."""
     try:
-        await state.labels.add(operator.account_id, conversation_id, label)
+        await add(text)
     except ValidationFailed as failed:
-        problem = message_problem(failed, "label")
-        return await _conversation_response(
-            request, state, operator, conversation_id, 422, label=label, label_error=problem
-        )
-    return RedirectResponse(f"/console/conversations/{conversation_id}#labels", 303)
+        sent_back = {what: text, f"{what}_error": message_problem(failed, what)}
+        return await _conversation_response(request, state, operator, conversation_id, 422, **sent_back)
+    return RedirectResponse(f"/console/conversations/{conversation_id}#{what}s", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/labels/remove")
