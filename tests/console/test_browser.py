@@ -4,6 +4,7 @@ and the API agrees at each step. Also: refusals seen from the browser, reading w
 JavaScript off, the API docs with no internet, and screenshots of every page (into docs/console/ with
 REPLYD_UPDATE_SCREENSHOTS=1, else into a temporary directory)."""
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,47 @@ async def test_the_tab_title_counts_handoffs_live_and_beeps_only_when_the_operat
     await page.reload()
     await expect(page.get_by_label("Sound when a conversation needs a human")).to_be_checked()
     await expect(page).to_have_title("(2) Conversations · replyd console")
+    await page.context.close()
+
+
+FAKE_NOTIFICATIONS = """
+window.notices = [];
+window.Notification = function (title, options) { window.notices.push([title, options.body]); };
+window.Notification.permission = localStorage.getItem("granted") ? "granted" : "default";
+window.Notification.requestPermission = function () {
+  localStorage.setItem("granted", "1");
+  window.Notification.permission = "granted";
+  return Promise.resolve("granted");
+};
+"""
+"""Records the console's browser notifications; the browser grants the permission when asked,
+and remembers it across page loads."""
+
+
+async def test_a_browser_notification_tells_of_a_handoff_once_the_operator_turned_them_on(
+    make_tenant: Callable[..., Any], new_page: Callable[..., Any]
+) -> None:
+    tenant: Tenant = await make_tenant(handoff_triggers=["agent"])
+    page: Page = await new_page()
+    await page.add_init_script(FAKE_NOTIFICATIONS)
+    await browser_sign_in(page, tenant.token)
+    await wait_until_live(page)
+    await tenant.reply("An agent, please", customer="+4915550020")
+    await expect(page).to_have_title("(1) Conversations · replyd console")
+    assert await page.evaluate("window.notices") == [], "no notification until the operator turns them on"
+
+    await page.get_by_label("Browser notification when a conversation needs a human").check()
+    await tenant.reply("I need an agent", customer="+4915550021")
+
+    for _ in range(150):  # a polling wait_for_function would need eval, which the console's CSP forbids
+        if await page.evaluate("window.notices.length"):
+            break
+        await asyncio.sleep(0.1)
+    assert await page.evaluate("window.notices") == [
+        ["A conversation needs a human", "2 conversations are waiting for a human."]
+    ]
+    await page.reload()
+    await expect(page.get_by_label("Browser notification when a conversation needs a human")).to_be_checked()
     await page.context.close()
 
 

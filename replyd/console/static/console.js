@@ -2,8 +2,8 @@
 // a page marked data-live-src is fetched again whenever the server's event stream says that
 // something it shows has changed, times read as relative ones ("5 minutes ago", the exact local
 // time on hover), and the tab's
-// title and the navigation count the conversations waiting for a human (with a short beep
-// when there are more, if the operator turned the sound on).
+// title and the navigation count the conversations waiting for a human (with a short beep and
+// a browser notification when there are more, if the operator turned them on).
 (function () {
   "use strict";
 
@@ -39,6 +39,7 @@
   }
 
   var SOUND_KEY = "replyd-console-sound";
+  var NOTIFY_KEY = "replyd-console-notify";
   var counter = document.querySelector("[data-needs-human]");
   var waiting = counter ? parseInt(counter.getAttribute("data-needs-human"), 10) || 0 : 0;
   var title = document.title.replace(/^\(\d+\) /, "");
@@ -83,12 +84,34 @@
     tone.stop(now + 0.25);
   }
 
+  // A browser notification, shown even while another tab or program is in front; a click on it
+  // opens the conversations that need a human.
+  function notificationsAreOn() {
+    var store = storage();
+    return Boolean(store) && store.getItem(NOTIFY_KEY) === "on" && Boolean(window.Notification) &&
+      window.Notification.permission === "granted";
+  }
+
+  function notify(count) {
+    var notice = new window.Notification("A conversation needs a human", {
+      body: count + (count === 1 ? " conversation is" : " conversations are") + " waiting for a human.",
+      tag: "replyd-needs-human"
+    });
+    notice.onclick = function () {
+      window.focus();
+      window.location.href = "/console/conversations?needs_human=1";
+    };
+  }
+
   function showWaiting(count) {
     if (typeof count !== "number") {
       return;
     }
     if (count > waiting && soundIsOn()) {
       beep();
+    }
+    if (count > waiting && notificationsAreOn()) {
+      notify(count);
     }
     waiting = count;
     document.title = count > 0 ? "(" + count + ") " + title : title;
@@ -98,16 +121,35 @@
     }
   }
 
-  var toggle = document.querySelector("[data-sound-toggle]");
-  if (toggle && storage()) {
+  // A check box the browser remembers (where it keeps site data); ``turnOn`` decides whether
+  // ticking it takes (and does what that needs), by calling back with true or false.
+  function rememberedToggle(selector, key, isOn, turnOn) {
+    var toggle = document.querySelector(selector);
+    if (!toggle || !storage()) {
+      return;
+    }
     var box = toggle.querySelector("input");
-    box.checked = soundIsOn();
+    box.checked = isOn();
     toggle.hidden = false;
     box.addEventListener("change", function () {
-      storage().setItem(SOUND_KEY, box.checked ? "on" : "off");
-      if (box.checked) {
-        beep(); // so the operator hears what it sounds like; a click also lets the page play sound
+      if (!box.checked) {
+        storage().setItem(key, "off");
+        return;
       }
+      turnOn(function (taken) {
+        storage().setItem(key, taken ? "on" : "off");
+        box.checked = taken;
+      });
+    });
+  }
+
+  rememberedToggle("[data-sound-toggle]", SOUND_KEY, soundIsOn, function (done) {
+    done(true);
+    beep(); // so the operator hears what it sounds like; a click also lets the page play sound
+  });
+  if (window.Notification) {
+    rememberedToggle("[data-notify-toggle]", NOTIFY_KEY, notificationsAreOn, function (done) {
+      window.Notification.requestPermission().then(function (permission) { done(permission === "granted"); });
     });
   }
   // Browsers let a page play sound only after the reader did something on it.
