@@ -135,8 +135,7 @@ class ConversationService:
             async with self._sessions() as session:
                 found = await conversations.find_conversation(session, assistant_id, customer_identifier)
                 if found is not None:
-                    newest = await conversations.newest_messages(session, found.id, HISTORY_LIMIT)
-                    return ConversationHistory.of(found, newest[::-1])
+                    return await _with_newest(session, found, HISTORY_LIMIT)
             return await self.start(account_id, assistant_id, type, None, customer_identifier)
 
     async def get(
@@ -144,10 +143,7 @@ class ConversationService:
     ) -> ConversationHistory:
         """The conversation with its newest ``limit`` messages, oldest first."""
         async with self._sessions() as session:
-            conversation = await find_conversation(session, account_id, conversation_id)
-            newest = await conversations.newest_messages(session, conversation.id, limit)
-            sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
-            return ConversationHistory.of(conversation, newest[::-1], sent)
+            return await _with_newest(session, await find_conversation(session, account_id, conversation_id), limit)
 
     async def history(
         self, account_id: int | None, conversation_id: str, per_page: int, cursor: str | None
@@ -316,6 +312,14 @@ class ConversationService:
 
 async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:
     await emit_message(session, conversation.account_id, conversation, message)
+
+
+async def _with_newest(session: AsyncSession, conversation: Conversation, limit: int) -> ConversationHistory:
+    """The conversation with its newest ``limit`` messages, oldest first, and what became of
+    those sent on its channel."""
+    newest = await conversations.newest_messages(session, conversation.id, limit)
+    sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
+    return ConversationHistory.of(conversation, newest[::-1], sent)
 
 
 def _key(row: ConversationListing) -> ActivityKey:
