@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from replyd.api.validation import read_json_object, validate_model
 from replyd.app_state import State
-from replyd.engine.reply import UNKNOWN_TOKEN
+from replyd.engine.reply import OPERATOR_TOKEN, UNKNOWN_TOKEN
 from replyd.engine.settings_cache import Caller
 from replyd.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from replyd.limits import RateDecision
@@ -35,6 +35,8 @@ async def authenticate(request: Request, state: State) -> TokenView:
     token = await state.accounts.active_token(bearer_secret(request))
     if token is None:
         raise Unauthenticated(UNKNOWN_TOKEN)
+    if token.scope == "operator":
+        raise Forbidden(OPERATOR_TOKEN)
     request.state.token_id = token.id  # for the request's log line
     with contextlib.suppress(ServiceUnavailable):  # reads go on while Redis is away, without the headers
         set_rate_limit_headers(request, await state.reply_limits.peek(token.id, token.rate_limit))

@@ -15,15 +15,20 @@ TOKEN_EXAMPLE: dict[str, JsonValue] = {
     "rate_limit": "60/minute",
     "created_at": "2026-12-03T17:40:12.123456Z",
     "revoked_at": None,
+    "name": None,
 }
 
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scope: Literal["admin", "replies"] = Field(
+    scope: Literal["admin", "replies", "operator"] = Field(
         default="replies",
-        description="replies: generate replies and read conversations; admin: every endpoint of the account.",
+        description="replies: generate replies and read conversations; admin: every endpoint of the account; "
+        "operator: one person's sign-in to the console's conversations (no API).",
+    )
+    name: StrictStr | None = Field(
+        default=None, max_length=80, description="Whose token it is; required for an operator token."
     )
     rate_limit: StrictStr | None = Field(
         default=None,
@@ -39,6 +44,7 @@ class TokenData(BaseModel):
     rate_limit: str | None
     created_at: datetime
     revoked_at: datetime | None
+    name: str | None
 
     @classmethod
     def of(cls, token: TokenListing) -> "TokenData":
@@ -49,6 +55,7 @@ class TokenData(BaseModel):
             rate_limit=token.rate_limit,
             created_at=token.created_at,
             revoked_at=token.revoked_at,
+            name=token.name,
         )
 
 

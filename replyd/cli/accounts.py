@@ -137,20 +137,22 @@ def create_token(
     scope: str = typer.Option(
         "replies",
         help="replies: generate replies and read conversations (for the systems that answer customers); "
-        "admin: every endpoint of the account.",
+        "admin: every endpoint of the account; operator: one person's sign-in to the console's "
+        "conversations (no API; needs --name).",
     ),
     rate_limit: str | None = typer.Option(None, help="This token's generate-reply limit, e.g. 60/minute."),
+    name: str | None = typer.Option(None, help="Whose token it is, e.g. Anna; required for an operator token."),
     as_json: bool = JsonOption,
 ) -> None:
     """Create an API token for an account; it is shown once. Least privilege by default."""
 
     async def work(services: Services) -> NewToken:
-        return await services.accounts.create_token(account_id, scope, rate_limit)
+        return await services.accounts.create_token(account_id, scope, rate_limit, name)
 
     new = with_services(load_settings(), work)
     emit(
         as_json,
-        {"token_id": new.token_id, "api_token": new.secret, "scope": scope},
+        {"token_id": new.token_id, "api_token": new.secret, "scope": scope, "name": new.name},
         f"Created {scope} token {new.token_id} for account {account_id} (shown once): [bold]{new.secret}[/]",
     )
 
@@ -171,6 +173,7 @@ def list_tokens(account_id: int = typer.Argument(...), as_json: bool = JsonOptio
         "id",
         "starts with",
         "scope",
+        "name",
         "rate limit",
         "created (UTC)",
         "revoked (UTC)",
@@ -180,7 +183,13 @@ def list_tokens(account_id: int = typer.Argument(...), as_json: bool = JsonOptio
     for t in tokens:
         revoked = t.revoked_at.strftime("%Y-%m-%d %H:%M") if t.revoked_at else ""
         table.add_row(
-            str(t.id), t.prefix, t.scope, t.rate_limit or "default", t.created_at.strftime("%Y-%m-%d %H:%M"), revoked
+            str(t.id),
+            t.prefix,
+            t.scope,
+            t.name or "",
+            t.rate_limit or "default",
+            t.created_at.strftime("%Y-%m-%d %H:%M"),
+            revoked,
         )
     console.print(table)
 
@@ -190,6 +199,7 @@ def _token_json(token: TokenListing) -> dict[str, Any]:
         "id": token.id,
         "prefix": token.prefix,
         "scope": token.scope,
+        "name": token.name,
         "rate_limit": token.rate_limit,
         "created_at": token.created_at.isoformat(),
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from replyd.app_state import State
-from replyd.console.web import SignInRequired
+from replyd.console.web import AdminsOnly, SignInRequired
 from replyd.services.operators import SESSION_LIFETIME, Operator
 
 COOKIE = "replyd_console"
@@ -23,6 +23,16 @@ async def current_operator(request: Request, state: State) -> Operator:
 
 
 SignedIn = Annotated[Operator, Depends(current_operator)]
+
+
+async def current_admin(operator: SignedIn) -> Operator:
+    """The signed-in operator, if an admin: the account's settings pages are theirs alone."""
+    if not operator.is_admin:
+        raise AdminsOnly()
+    return operator
+
+
+AdminSignedIn = Annotated[Operator, Depends(current_admin)]
 
 
 def is_https(request: Request) -> bool:

@@ -131,6 +131,10 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     return render(request, "error.html", {"title": title, "message": message, "operator": None}, status)
 
 
+class AdminsOnly(Exception):
+    """An operator (not an admin) asked for one of the account's settings pages."""
+
+
 class ConsoleRoute(APIRoute):
     """Answers the console's refusals as pages, and puts security headers on every answer."""
 
@@ -157,6 +161,13 @@ class ConsoleRoute(APIRoute):
                 response = error_page(request, 404, "Not found", "There is nothing here, or it is not yours to see.")
             except BadForm as exc:
                 response = error_page(request, exc.status, "Form refused", exc.message)
+            except AdminsOnly:
+                response = error_page(
+                    request,
+                    403,
+                    "For the account's admins",
+                    "This page is for the account's admins. An operator's sign-in opens the conversations.",
+                )
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response

@@ -33,7 +33,7 @@ from replyd.engine.receive import ReplyRequest
 from replyd.engine.settings_cache import CachedAssistant, CachedToken, Caller, SettingsCache
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
-from replyd.errors import AssistantNotFound, ConversationNotFound, ReplydError, Unauthenticated
+from replyd.errors import AssistantNotFound, ConversationNotFound, Forbidden, ReplydError, Unauthenticated
 from replyd.events.outbox import Subscriptions, conversation_data, emit, emit_message, subscriptions
 from replyd.events.types import CONVERSATION_CREATED, FUNCTION_FAILED, HANDOFF_REQUESTED
 from replyd.functions.signing import valid_secrets
@@ -54,6 +54,7 @@ from replyd.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 UNKNOWN_TOKEN = "The API token is unknown or revoked; create one with `replyd tokens create`."
+OPERATOR_TOKEN = "An operator token signs in to the console only; the API takes replies and admin tokens."
 
 GENERATE_REPLY_ROUTE = "/api/ai/generate-reply"
 """Part of an Idempotency-Key's fingerprint, so a key means one request of one endpoint."""
@@ -151,6 +152,8 @@ class ReplyEngine:
             token = await accounts.find_active_token(session, secret)
             if token is None:
                 raise Unauthenticated(UNKNOWN_TOKEN)
+            if token.scope == "operator":
+                raise Forbidden(OPERATOR_TOKEN)
             funds = await accounts.get_funds(session, token.account_id)
         caller = Caller(token.account_id, CachedToken(token.id, digest, token.rate_limit, funds.settings_version))
         self._cache.keep_caller(digest, caller)

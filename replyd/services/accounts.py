@@ -15,6 +15,7 @@ from replyd.store import accounts, ledger
 from replyd.store.tables import Account, ApiToken
 
 SCOPES = accounts.SCOPES
+MAX_NAME_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class NewToken:
     scope: str
     secret: str
     """The token itself: shown once, never stored."""
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ class TokenListing:
     rate_limit: str | None
     created_at: datetime
     revoked_at: datetime | None
+    name: str | None
 
     @classmethod
     def of(cls, row: ApiToken) -> "TokenListing":
-        return cls(row.id, row.prefix, row.scope, row.rate_limit, row.created_at, row.revoked_at)
+        return cls(row.id, row.prefix, row.scope, row.rate_limit, row.created_at, row.revoked_at, row.name)
 
 
 class AccountService:
@@ -110,8 +113,14 @@ class AccountService:
             await accounts.rotate_webhook_secret(session, account_id, secret)
         return secret
 
-    async def create_token(self, account_id: int, scope: str, rate_limit: str | None) -> NewToken:
+    async def create_token(
+        self, account_id: int, scope: str, rate_limit: str | None, name: str | None = None
+    ) -> NewToken:
+        """``name``: whose it is; an ``operator`` token must have one (the console shows it)."""
         _check(scope in SCOPES, "scope", f"{scope!r} is not a scope; use one of: {', '.join(SCOPES)}")
+        name = " ".join((name or "").split()) or None
+        _check(name is not None or scope != "operator", "name", "must be given for an operator token: whose is it?")
+        _check(name is None or len(name) <= MAX_NAME_CHARS, "name", f"must be at most {MAX_NAME_CHARS} characters")
         if rate_limit is not None:
             try:
                 parse_rate(rate_limit)
@@ -119,7 +128,7 @@ class AccountService:
                 raise ValidationFailed([FieldProblem("rate_limit", str(exc))]) from None
         async with self._sessions() as session, session.begin():
             await _find(session, account_id)
-            return await _new_token(session, account_id, rate_limit, scope)
+            return await _new_token(session, account_id, rate_limit, scope, name)
 
     async def tokens(self, account_id: int) -> list[TokenListing]:
         async with self._sessions() as session:
@@ -166,6 +175,8 @@ async def _find(session: AsyncSession, account_id: int) -> Account:
     return row
 
 
-async def _new_token(session: AsyncSession, account_id: int, rate_limit: str | None, scope: str) -> NewToken:
-    new = await accounts.create_token(session, account_id, rate_limit, scope)
-    return NewToken(new.token.id, account_id, scope, new.secret)
+async def _new_token(
+    session: AsyncSession, account_id: int, rate_limit: str | None, scope: str, name: str | None = None
+) -> NewToken:
+    new = await accounts.create_token(session, account_id, rate_limit, scope, name)
+    return NewToken(new.token.id, account_id, scope, new.secret, name)

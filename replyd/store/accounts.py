@@ -114,11 +114,16 @@ async def get_funds(db: Executor, account_id: int) -> Funds:
     return Funds(*row) if row else Funds(0, 0, "", 0, None, None, None)
 
 
-SCOPES = ("admin", "replies")
+SCOPES = ("admin", "replies", "operator")
+"""``operator``: a named person of the account, who signs in to the console only."""
 
 
 async def create_token(
-    session: AsyncSession, account_id: int, rate_limit: str | None = None, scope: str = "admin"
+    session: AsyncSession,
+    account_id: int,
+    rate_limit: str | None = None,
+    scope: str = "admin",
+    name: str | None = None,
 ) -> NewToken:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
@@ -127,6 +132,7 @@ async def create_token(
         prefix=secret[:12],
         rate_limit=rate_limit,
         scope=scope,
+        name=name,
         created_at=utcnow(),
     )
     session.add(token)

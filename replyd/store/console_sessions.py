@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from replyd.clock import utcnow
 from replyd.store.tables import ApiToken, Base, BigId
 
+CONSOLE_SCOPES = ("admin", "operator")
+"""The tokens that sign in to the console: an admin's (every page) and an operator's (conversations)."""
+
 
 class ConsoleSession(Base):
     __tablename__ = "console_sessions"
@@ -57,20 +60,23 @@ async def create_console_session(session: AsyncSession, token: ApiToken, lifetim
     return NewConsoleSession(row, session_id)
 
 
-async def find_console_session(session: AsyncSession, session_id: str) -> ConsoleSession | None:
-    """The unexpired session with this id whose admin token is still unrevoked."""
+async def find_console_session(session: AsyncSession, session_id: str) -> tuple[ConsoleSession, ApiToken] | None:
+    """The unexpired session with this id whose token (admin or operator) is still unrevoked,
+    with that token."""
     if not session_id or len(session_id) > 200:
         return None
-    return await session.scalar(
-        select(ConsoleSession)
+    found = await session.execute(
+        select(ConsoleSession, ApiToken)
         .join(ApiToken, ApiToken.id == ConsoleSession.token_id)
         .where(
             ConsoleSession.session_sha256 == hash_session_id(session_id),
             ConsoleSession.expires_at > utcnow(),
             ApiToken.revoked_at.is_(None),
-            ApiToken.scope == "admin",
+            ApiToken.scope.in_(CONSOLE_SCOPES),
         )
     )
+    row = found.first()
+    return None if row is None else (row[0], row[1])
 
 
 async def end_console_session(session: AsyncSession, session_id: str) -> None:

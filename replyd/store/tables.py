@@ -86,7 +86,10 @@ class ApiToken(Base):
     """The first characters of the token, so an operator can tell tokens apart."""
     rate_limit: Mapped[str | None] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(16))
-    """``admin`` (everything of its account) or ``replies`` (generate-reply and reading conversations)."""
+    """``admin`` (everything of its account), ``replies`` (generate-reply and reading conversations)
+    or ``operator`` (the console's conversations, for one named person; no API)."""
+    name: Mapped[str | None] = mapped_column(String(80))
+    """Whose it is: an operator's name, shown in the console and in events."""
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 

@@ -42,6 +42,7 @@ async def test_a_created_token_works_at_once_and_is_listed_without_its_secret(te
         "prefix": new["api_token"][:12],
         "scope": "replies",
         "rate_limit": "60/minute",
+        "name": None,
         "created_at": None,
         "revoked_at": None,
     }

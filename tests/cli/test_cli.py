@@ -609,3 +609,19 @@ def test_assistant_functions_are_validated_from_the_config_file(cli: Cli, tmp_pa
     assistant_id = cli.json("assistants", "create", str(account_id), "--config", str(config))["assistant_id"]
     stored = cli.query("SELECT functions, handoff_enabled FROM assistants WHERE id = ?", assistant_id)
     assert json.loads(stored[0][0])[0]["name"] == "book" and stored[0][1] == 1
+
+
+def test_an_operator_token_is_named_and_the_api_refuses_it(cli: Cli, live_server: httpx.Client) -> None:
+    account_id = cli.json("accounts", "create", "Shop")["account_id"]
+    assistant_id = make_stub_assistant(cli, account_id)
+    nameless = cli("tokens", "create", str(account_id), "--scope", "operator")
+    anna = cli.json("tokens", "create", str(account_id), "--scope", "operator", "--name", "  Anna  Berg ")
+
+    assert nameless.exit_code == 1
+    assert "must be given for an operator token" in plain(nameless.stderr)
+    assert (anna["scope"], anna["name"]) == ("operator", "Anna Berg")
+    listed = cli.json("tokens", "list", str(account_id))["tokens"]
+    assert [(t["scope"], t["name"]) for t in listed][0] == ("operator", "Anna Berg")
+    refused = generate_reply(live_server, anna["api_token"], assistant_id)
+    assert refused.status_code == 403, refused.text
+    assert "console only" in refused.json()["error"]

@@ -32,7 +32,7 @@ async def list_tokens(token: AdminToken, state: State) -> TokenListOut:
 async def create_token(
     token: AdminToken, state: State, body: Annotated[TokenIn, Depends(body_of(TokenIn))]
 ) -> NewTokenOut:
-    new = await state.accounts.create_token(token.account_id, body.scope, body.rate_limit)
+    new = await state.accounts.create_token(token.account_id, body.scope, body.rate_limit, body.name)
     return NewTokenOut(token_id=new.token_id, scope=new.scope, api_token=new.secret)
 
 

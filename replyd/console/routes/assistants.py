@@ -11,7 +11,7 @@ from replyd.app_state import State
 from replyd.console.assistant_form import FIELD_NAMES, FIELDS, settings_from, values_from, values_of
 from replyd.console.csrf import CheckedForm, message_problem, problems_by_field
 from replyd.console.routes.conversations import AUTHORS
-from replyd.console.sessions import SignedIn
+from replyd.console.sessions import AdminSignedIn
 from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import AssistantInUse, NotFound, ReplydError, ValidationFailed
 from replyd.services import Services
@@ -24,7 +24,7 @@ AssistantId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/console/assistants")
-async def assistant_list(request: Request, state: State, operator: SignedIn, deleted: str = "") -> Response:
+async def assistant_list(request: Request, state: State, operator: AdminSignedIn, deleted: str = "") -> Response:
     context = {
         "active": "assistants",
         "assistants": await state.assistants.list(operator.account_id),
@@ -35,12 +35,12 @@ async def assistant_list(request: Request, state: State, operator: SignedIn, del
 
 
 @router.get("/console/assistants/new")
-async def new_assistant(request: Request, state: State, operator: SignedIn) -> Response:
+async def new_assistant(request: Request, state: State, operator: AdminSignedIn) -> Response:
     return await _form_page(request, state, operator, None, values_of(None))
 
 
 @router.post("/console/assistants")
-async def create_assistant(request: Request, state: State, operator: SignedIn, form: CheckedForm) -> Response:
+async def create_assistant(request: Request, state: State, operator: AdminSignedIn, form: CheckedForm) -> Response:
     values = values_of(None) | values_from(form)
     settings, problems = settings_from(values)
     if not problems:
@@ -57,7 +57,7 @@ async def create_assistant(request: Request, state: State, operator: SignedIn, f
 
 @router.get("/console/assistants/{assistant_id}")
 async def edit_assistant(
-    request: Request, state: State, operator: SignedIn, assistant_id: AssistantId, chat: str = "", saved: str = ""
+    request: Request, state: State, operator: AdminSignedIn, assistant_id: AssistantId, chat: str = "", saved: str = ""
 ) -> Response:
     assistant = await state.assistants.get(operator.account_id, assistant_id)
     return await _form_page(request, state, operator, assistant, values_of(assistant), chat_id=chat, saved=bool(saved))
@@ -65,7 +65,7 @@ async def edit_assistant(
 
 @router.post("/console/assistants/{assistant_id}")
 async def update_assistant(
-    request: Request, state: State, operator: SignedIn, form: CheckedForm, assistant_id: AssistantId
+    request: Request, state: State, operator: AdminSignedIn, form: CheckedForm, assistant_id: AssistantId
 ) -> Response:
     assistant = await state.assistants.get(operator.account_id, assistant_id)
     values = values_of(assistant) | values_from(form)
@@ -84,7 +84,7 @@ async def update_assistant(
 
 @router.post("/console/assistants/{assistant_id}/delete")
 async def delete_assistant(
-    request: Request, state: State, operator: SignedIn, form: CheckedForm, assistant_id: AssistantId
+    request: Request, state: State, operator: AdminSignedIn, form: CheckedForm, assistant_id: AssistantId
 ) -> Response:
     """As the API's DELETE: one with conversations stays unless they are to be erased with it."""
     assistant = await state.assistants.get(operator.account_id, assistant_id)
@@ -99,7 +99,7 @@ async def delete_assistant(
 
 @router.post("/console/assistants/{assistant_id}/try")
 async def try_assistant(
-    request: Request, state: State, operator: SignedIn, form: CheckedForm, assistant_id: AssistantId
+    request: Request, state: State, operator: AdminSignedIn, form: CheckedForm, assistant_id: AssistantId
 ) -> Response:
     """One customer message in a test chat (started on the first), answered by the same
     pipeline as every reply: rate limit, balance, functions, charging."""

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from replyd.app_state import State
 from replyd.channels.kinds import KINDS
 from replyd.console.csrf import CheckedForm, Form
-from replyd.console.sessions import SignedIn
+from replyd.console.sessions import AdminSignedIn
 from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import ChannelKeyMissing, NotFound, ValidationFailed
 from replyd.services import Services
@@ -31,12 +31,12 @@ FORM_FIELDS = {"kind", "assistant_id"} | {
 
 
 @router.get("/console/channels")
-async def channel_list(request: Request, state: State, operator: SignedIn, removed: str = "") -> Response:
+async def channel_list(request: Request, state: State, operator: AdminSignedIn, removed: str = "") -> Response:
     return await _list_page(request, state, operator, removed=bool(removed))
 
 
 @router.post("/console/channels")
-async def add_channel(request: Request, state: State, operator: SignedIn, form: CheckedForm) -> Response:
+async def add_channel(request: Request, state: State, operator: AdminSignedIn, form: CheckedForm) -> Response:
     """Answers with the page itself: the platform's secret is shown on it once."""
     kind = form.text("kind")
     credentials = {field: form.text(f"{kind}.{field}").strip() for field in CREDENTIAL_FIELDS.get(kind, [])}
@@ -57,7 +57,7 @@ async def add_channel(request: Request, state: State, operator: SignedIn, form: 
 
 
 @router.post("/console/channels/{channel_id}/remove")
-async def remove_channel(state: State, operator: SignedIn, _: CheckedForm, channel_id: Id) -> Response:
+async def remove_channel(state: State, operator: AdminSignedIn, _: CheckedForm, channel_id: Id) -> Response:
     if not await state.channels.remove(operator.account_id, channel_id):
         raise NotFound(f"There is no channel {channel_id}.")
     return RedirectResponse("/console/channels?removed=1", 303)

@@ -207,13 +207,13 @@ async def _view_context(state: Services, operator: Operator, conversation_id: st
 
 @router.post("/console/conversations/{conversation_id}/take-over")
 async def take_over(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
-    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False, _who(operator))
+    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False, operator.who)
     return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/hand-back")
 async def hand_back(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
-    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True, _who(operator))
+    await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True, operator.who)
     return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
@@ -238,7 +238,7 @@ async def add_note(
     """A private note for the other operators: never sent to the customer, never shown to the model."""
 
     async def add(text: str) -> object:
-        return await state.notes.add(operator.account_id, conversation_id, _who(operator), text)
+        return await state.notes.add(operator.account_id, conversation_id, operator.who, text)
 
     return await _added_or_sent_back(request, state, operator, conversation_id, form.text("note"), "note", add)
 
@@ -283,8 +283,3 @@ async def agent_typing(state: State, operator: SignedIn, _: CheckedForm, convers
     """The operator is writing a reply: the customer's open chat widget shows so."""
     await state.conversations.tell_agent_typing(operator.account_id, conversation_id)
     return Response(status_code=204)
-
-
-def _who(operator: Operator) -> str:
-    """The operator, as ``conversation.ai_disabled`` and ``ai_enabled`` events tell it."""
-    return f"console token {operator.token_id}"

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from replyd.app_state import State
 from replyd.console.chart import Bar, bar_chart, column_chart
-from replyd.console.sessions import SignedIn
+from replyd.console.sessions import AdminSignedIn
 from replyd.console.web import ConsoleRoute, render_page
 from replyd.services.usage import DEFAULT_DAYS, Days
 
@@ -29,7 +29,7 @@ def day_bars(per_day: list[tuple[str, int, int]], today: date) -> list[Bar]:
 
 
 @router.get("/console/usage")
-async def usage_page(request: Request, state: State, operator: SignedIn) -> Response:
+async def usage_page(request: Request, state: State, operator: AdminSignedIn) -> Response:
     account = await state.accounts.get(operator.account_id)
     usage = await state.usage.usage(operator.account_id, LEDGER_ROWS, None, Days.of(None, None))
     names = {a.id: a.name for a in await state.assistants.list(operator.account_id)}

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from replyd.app_state import State
 from replyd.console.csrf import CheckedForm, problems_by_field
-from replyd.console.sessions import SignedIn
+from replyd.console.sessions import AdminSignedIn
 from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import NotFound, ValidationFailed
 from replyd.events.types import EVENT_TYPES
@@ -30,13 +30,13 @@ DELIVERIES_SHOWN = 50
 
 @router.get("/console/webhooks")
 async def endpoint_list(
-    request: Request, state: State, operator: SignedIn, removed: str = "", enabled: str = ""
+    request: Request, state: State, operator: AdminSignedIn, removed: str = "", enabled: str = ""
 ) -> Response:
     return await _list_page(request, state, operator, removed=bool(removed), enabled=bool(enabled))
 
 
 @router.post("/console/webhooks")
-async def add_endpoint(request: Request, state: State, operator: SignedIn, form: CheckedForm) -> Response:
+async def add_endpoint(request: Request, state: State, operator: AdminSignedIn, form: CheckedForm) -> Response:
     """Answers with the page itself, not a redirect: the new secret is shown on it once, and
     a redirect would have to carry it in the address (and so into history and logs)."""
     url = form.text("url").strip()
@@ -50,21 +50,21 @@ async def add_endpoint(request: Request, state: State, operator: SignedIn, form:
 
 
 @router.post("/console/webhooks/{endpoint_id}/remove")
-async def remove_endpoint(state: State, operator: SignedIn, _: CheckedForm, endpoint_id: Id) -> Response:
+async def remove_endpoint(state: State, operator: AdminSignedIn, _: CheckedForm, endpoint_id: Id) -> Response:
     if not await state.webhooks.remove(operator.account_id, endpoint_id):
         raise NotFound(f"There is no endpoint {endpoint_id}.")
     return RedirectResponse("/console/webhooks?removed=1", 303)
 
 
 @router.post("/console/webhooks/{endpoint_id}/enable")
-async def enable_endpoint(state: State, operator: SignedIn, _: CheckedForm, endpoint_id: Id) -> Response:
+async def enable_endpoint(state: State, operator: AdminSignedIn, _: CheckedForm, endpoint_id: Id) -> Response:
     await state.webhooks.enable(operator.account_id, endpoint_id)
     return RedirectResponse("/console/webhooks?enabled=1", 303)
 
 
 @router.get("/console/webhooks/{endpoint_id}/deliveries")
 async def delivery_list(
-    request: Request, state: State, operator: SignedIn, endpoint_id: Id, replayed: str = ""
+    request: Request, state: State, operator: AdminSignedIn, endpoint_id: Id, replayed: str = ""
 ) -> Response:
     endpoint = await _own_endpoint(state, operator, endpoint_id)
     context = {
@@ -78,7 +78,7 @@ async def delivery_list(
 
 @router.post("/console/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay")
 async def replay_delivery(
-    state: State, operator: SignedIn, _: CheckedForm, endpoint_id: Id, delivery_id: Id
+    state: State, operator: AdminSignedIn, _: CheckedForm, endpoint_id: Id, delivery_id: Id
 ) -> Response:
     await _own_endpoint(state, operator, endpoint_id)
     await state.webhooks.replay(operator.account_id, delivery_id)

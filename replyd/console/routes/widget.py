@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from replyd.app_state import State
 from replyd.console.csrf import CheckedForm, problems_by_field
 from replyd.console.routes.assistants import AssistantId
-from replyd.console.sessions import SignedIn
+from replyd.console.sessions import AdminSignedIn
 from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import ValidationFailed
 from replyd.services import Services
@@ -24,7 +24,7 @@ FIELDS = ("enabled", "allowed_origins", "color", "title", "greeting", "position"
 
 @router.get("/console/assistants/{assistant_id}/widget")
 async def widget_page(
-    request: Request, state: State, operator: SignedIn, assistant_id: AssistantId, saved: str = ""
+    request: Request, state: State, operator: AdminSignedIn, assistant_id: AssistantId, saved: str = ""
 ) -> Response:
     widget = await state.widgets.settings(operator.account_id, assistant_id)
     config = widget.config if widget else WidgetConfig()
@@ -33,7 +33,7 @@ async def widget_page(
 
 @router.post("/console/assistants/{assistant_id}/widget")
 async def save_widget(
-    request: Request, state: State, operator: SignedIn, form: CheckedForm, assistant_id: AssistantId
+    request: Request, state: State, operator: AdminSignedIn, form: CheckedForm, assistant_id: AssistantId
 ) -> Response:
     values = {name: form.text(name) for name in (*FIELDS[1:-1], *(f"string_{n}" for n in STRING_NAMES))}
     values["enabled"] = "on" if form.has("enabled") else ""

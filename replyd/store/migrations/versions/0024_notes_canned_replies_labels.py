@@ -1,5 +1,5 @@
-"""notes, canned replies, labels: operators' private notes on a conversation, an account's
-canned replies, and labels on conversations
+"""notes, canned replies, labels, operators: operators' private notes on a conversation, an
+account's canned replies, labels on conversations, and a name on API tokens (operators' tokens)
 
 Notes are a table of their own, not messages, so nothing that reads messages can show one to
 the customer or the model.
@@ -51,9 +51,12 @@ def upgrade() -> None:
         sa.Column("label", sa.String(40), primary_key=True),
     )
     op.create_index("ix_conversation_labels_label", "conversation_labels", ["label"])
+    op.add_column("api_tokens", sa.Column("name", sa.String(80), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("name")
     op.drop_index("ix_conversation_labels_label", "conversation_labels")
     op.drop_table("conversation_labels")
     op.drop_table("canned_replies")
