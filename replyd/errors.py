@@ -92,6 +92,10 @@ class RequestInProgress(ReplydError):
     status, error_code = 409, "REQUEST_IN_PROGRESS"
 
 
+class AssignedElsewhere(ReplydError):
+    status, error_code = 409, "CONVERSATION_ASSIGNED"
+
+
 class AssistantInUse(ReplydError):
     status, error_code = 409, "ASSISTANT_IN_USE"
 

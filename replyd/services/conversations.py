@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.engine.reply import lock_key
 from replyd.engine.variables import Scalar, merge_variables
-from replyd.errors import AssistantNotFound, ConversationNotFound, FieldProblem, ValidationFailed
+from replyd.errors import AssignedElsewhere, AssistantNotFound, ConversationNotFound, FieldProblem, ValidationFailed
 from replyd.events.outbox import conversation_data, emit, emit_message
 from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
@@ -33,7 +33,7 @@ from replyd.services.views import (
 from replyd.store import accounts, activity, assistants, channels, conversations, events
 from replyd.store.activity import Activity
 from replyd.store.conversations import ActivityKey, ConversationFilter, ReplyTotals
-from replyd.store.tables import Conversation, Message
+from replyd.store.tables import ApiToken, Conversation, Message
 
 
 def message_problem(text: str, max_chars: float) -> str | None:
@@ -259,14 +259,19 @@ class ConversationService:
         type = AI_DISABLED if conversation.ai_disabled else AI_ENABLED
         await emit(session, conversation.account_id, type, data, conversation.id)
 
-    async def add_agent_message(self, account_id: int | None, conversation_id: str, text: str) -> MessageView:
+    async def add_agent_message(
+        self, account_id: int | None, conversation_id: str, text: str, by_token: int | None = None
+    ) -> MessageView:
         """A human operator's message: stored in order with the rest (it waits for a reply in
         progress), seen by the model later as the assistant's, never charged. A handoff it
-        answers waits for a human no more."""
+        answers waits for a human no more. ``by_token``: the console sign-in writing it, which
+        the conversation is then assigned to; one assigned to another is ``AssignedElsewhere``."""
         self.check_message(text)
         conversation = await self._reload(account_id, conversation_id)
         async with self._hold(conversation), self._sessions() as session, session.begin():
             conversation = await find_conversation(session, account_id, conversation_id)  # still there after the wait
+            if by_token is not None:
+                await _claim(session, conversation, by_token)
             message_id = await conversations.add_message(
                 session, conversation.id, role="assistant", author="agent", content=text
             )
@@ -276,6 +281,12 @@ class ConversationService:
             await _emit_message(session, conversation, message)
         self._notices.tell(conversation.id)
         return MessageView.of(message)
+
+    async def assign(self, account_id: int, conversation_id: str, token_id: int | None) -> None:
+        """Hand the conversation to one of the account's console sign-ins (None: to nobody)."""
+        async with self._sessions() as session, session.begin():
+            conversation = await find_conversation(session, account_id, conversation_id)
+            await conversations.assign(session, conversation.id, token_id)
 
     async def tell_agent_typing(self, account_id: int, conversation_id: str) -> None:
         """A human agent is writing in the conversation: an open chat widget shows so for a
@@ -336,3 +347,14 @@ async def find_conversation(session: AsyncSession, account_id: int | None, conve
         where = "in your account" if account_id is not None else "in any account"
         raise ConversationNotFound(f"Conversation {conversation_id} was not found {where}.")
     return conversation
+
+
+async def _claim(session: AsyncSession, conversation: Conversation, token_id: int) -> None:
+    """The conversation is ``token_id``'s to answer: assigned to it now if it was nobody's."""
+    holder = conversation.assigned_token_id
+    if holder is None:
+        await conversations.assign(session, conversation.id, token_id)
+    elif holder != token_id:
+        token = await session.get(ApiToken, holder)
+        who = token.name if token is not None and token.name else f"console token {holder}"
+        raise AssignedElsewhere(f"{who} is handling this conversation; assign it to yourself first to answer.")

@@ -58,6 +58,8 @@ class ConversationView(RowView):
     ai_disabled_reason: str | None
     needs_human: bool
     """A handoff that no human has answered yet."""
+    assigned_token_id: int | None
+    """The console sign-in handling it, if any."""
     message_count: int
     total_cost_micros: int
     created_at: datetime

@@ -472,6 +472,16 @@ async def turn_ai_on(db: Executor, conversation_id: str) -> None:
     )
 
 
+async def assign(db: Executor, conversation_id: str, token_id: int | None) -> None:
+    """Hand the conversation to a console sign-in (None: to nobody), as new activity: every open
+    console page redraws it."""
+    await db.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(assigned_token_id=token_id, updated_at=utcnow())
+    )
+
+
 async def human_answered(db: Executor, conversation_id: str) -> None:
     """An agent wrote: a handoff waits no more, and an idle resume counts from now."""
     await db.execute(

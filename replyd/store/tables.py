@@ -136,6 +136,7 @@ class Conversation(Base):
         Index("ix_conversations_type_activity", "account_id", "type", "updated_at", "id"),
         Index("ix_conversations_customer", "account_id", "customer_identifier"),
         Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
+        Index("ix_conversations_assigned_activity", "assigned_token_id", "updated_at", "id"),
         Index(
             "ix_conversations_needs_human",
             "account_id",
@@ -161,9 +162,12 @@ class Conversation(Base):
     (a keyword trigger); the last two are handoffs. None for conversations older than that."""
     ai_disabled_reason: Mapped[str | None] = mapped_column(Text)
     needs_human: Mapped[bool] = mapped_column(default=False)
+    """A handoff that no human has answered yet (an agent's message or the AI back clears it)."""
     channel_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("channels.id", ondelete="SET NULL"))
     """The channel it last spoke on (WhatsApp, SMS, Telegram): its AI and agents' messages go out there."""
-    """A handoff that no human has answered yet (an agent's message or the AI back clears it)."""
+    assigned_token_id: Mapped[int | None] = mapped_column(BigId)
+    """The console sign-in (an operator's or admin's token) handling it; None: nobody yet. Only
+    they answer it from the console, so two operators never answer one customer at once."""
     human_active_at: Mapped[datetime | None]
     """While the AI is off: when it went off or an agent last wrote. The assistant's
     ``resume_ai_after_s`` counts from here."""

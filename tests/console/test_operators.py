@@ -1,14 +1,18 @@
 """Operators: named people of an account, each signing in to the console with a token of their
 own (scope ``operator``). They work the conversations (take over, answer, notes) under their
-name; the account's settings pages and the API stay the admins'."""
+name; the account's settings pages and the API stay the admins'. A conversation assigned to one
+operator is answered by that one alone: two operators in Chromium at once see an assignment
+live, and the customer gets one answer."""
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import Tenant
-from tests.console.conftest import Console, csrf_token, sign_in
+from tests.console.conftest import Console, browser_sign_in, csrf_token, sign_in
 
 ADMIN_PAGES = [
     "/console/assistants",
@@ -25,16 +29,29 @@ async def operator_token(tenant: Tenant, name: str | None = "Anna") -> httpx.Res
 
 
 @pytest.fixture
-async def anna(tenant: Tenant, server: str) -> Any:
-    """The tenant's operator Anna, signed in to the console."""
-    created = await operator_token(tenant)
-    assert created.status_code == 200, created.text
-    client = httpx.AsyncClient(base_url=server, timeout=30)
-    signed_in = await sign_in(client, created.json()["api_token"])
-    assert signed_in.status_code == 303, signed_in.text
-    page = await client.get("/console/conversations")
-    yield Console(client, csrf_token(page.text)), created.json()
-    await client.aclose()
+async def operator_console(tenant: Tenant, server: str) -> Any:
+    """``await operator_console(name)``: the tenant's operator of that name, signed in to the
+    console; returns the Console and the token as created."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def open(name: str) -> tuple[Console, dict[str, Any]]:
+        created = await operator_token(tenant, name)
+        assert created.status_code == 200, created.text
+        client = httpx.AsyncClient(base_url=server, timeout=30)
+        clients.append(client)
+        signed_in = await sign_in(client, created.json()["api_token"])
+        assert signed_in.status_code == 303, signed_in.text
+        page = await client.get("/console/conversations")
+        return Console(client, csrf_token(page.text)), created.json()
+
+    yield open
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def anna(operator_console: Any) -> Any:
+    return await operator_console("Anna")
 
 
 async def test_an_operator_works_a_conversation_under_their_name(tenant: Tenant, anna: Any) -> None:
@@ -94,3 +111,65 @@ async def test_an_operator_token_needs_a_name(tenant: Tenant) -> None:
         {"field": "name", "message": "must be given for an operator token: whose is it?"}
     ]
     assert [t["scope"] for t in (await tenant.client.get("/api/tokens")).json()["data"]] == ["admin"]
+
+
+async def agents_messages(tenant: Tenant, conversation_id: str) -> list[str]:
+    history = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()["history"]
+    return [m["content"] for m in history if m["author"] == "agent"]
+
+
+async def test_only_the_operator_a_conversation_is_assigned_to_answers_it(
+    tenant: Tenant, operator_console: Any
+) -> None:
+    (anna, _), (ben, _) = await operator_console("Anna"), await operator_console("Ben")
+    conversation_id = (await tenant.reply("My order is late.")).json()["conversation_id"]
+    path = f"/console/conversations/{conversation_id}"
+
+    assert (await anna.post(f"{path}/assign")).status_code == 303
+    refused = await ben.post(f"{path}/messages", {"message": "Ben here!"})
+    answered = await anna.post(f"{path}/messages", {"message": "Anna here."})
+
+    assert refused.status_code == 409
+    assert "Anna is handling this conversation; assign it to yourself first to answer." in refused.text
+    assert "Ben here!" in refused.text  # kept in the field
+    assert answered.status_code == 303
+    assert await agents_messages(tenant, conversation_id) == ["Anna here."]
+    assert "Assigned to Anna" in (await ben.client.get(path)).text
+    assert (await anna.post(f"{path}/unassign")).status_code == 303
+    assert (await ben.post(f"{path}/messages", {"message": "Ben takes it."})).status_code == 303  # and so claims it
+    assert "Assigned to you" in (await ben.client.get(path)).text
+    assert "Assigned to Ben" in (await anna.client.get(path)).text
+    assert await agents_messages(tenant, conversation_id) == ["Anna here.", "Ben takes it."]
+
+
+async def test_another_accounts_conversation_cannot_be_assigned(make_tenant: Callable[..., Any], anna: Any) -> None:
+    console, _ = anna
+    theirs: Tenant = await make_tenant()
+    conversation_id = (await theirs.reply("private")).json()["conversation_id"]
+
+    for action in ("assign", "unassign"):
+        assert (await console.post(f"/console/conversations/{conversation_id}/{action}")).status_code == 404
+
+
+async def test_two_operators_at_once_see_an_assignment_live_and_never_answer_twice(
+    tenant: Tenant, new_page: Callable[..., Any]
+) -> None:
+    tokens = [(await operator_token(tenant, name)).json()["api_token"] for name in ("Anna", "Ben")]
+    conversation_id = (await tenant.reply("Can someone help me?")).json()["conversation_id"]
+    anna, ben = await new_page(), await new_page()
+    for page, token in zip((anna, ben), tokens, strict=True):
+        await browser_sign_in(page, token)
+        await page.goto(f"/console/conversations/{conversation_id}")
+    await expect(ben.locator("[data-live-status]")).to_contain_text("Live")
+
+    await anna.get_by_role("button", name="Assign to me").click()
+    await expect(anna.locator("[data-assigned]")).to_have_text("Assigned to you")
+    await expect(ben.locator("[data-assigned]")).to_have_text("Assigned to Anna")  # live: Ben did not reload
+    await ben.get_by_label("Message to the customer").fill("Ben here!")
+    await ben.get_by_role("button", name="Send as agent").click()
+    await expect(ben.get_by_role("alert")).to_contain_text("Anna is handling this conversation")
+    await anna.get_by_label("Message to the customer").fill("Anna here, let me look.")
+    await anna.get_by_role("button", name="Send as agent").click()
+
+    await expect(ben.locator(".message-agent .message-text")).to_have_text(["Anna here, let me look."])
+    assert await agents_messages(tenant, conversation_id) == ["Anna here, let me look."]

@@ -15,7 +15,7 @@ from replyd.console.csrf import CheckedForm, message_problem
 from replyd.console.live import fingerprint, read_activity
 from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render, render_page
-from replyd.errors import AssistantNotFound, ValidationFailed
+from replyd.errors import AssignedElsewhere, AssistantNotFound, ValidationFailed
 from replyd.services import Services
 from replyd.services.conversations import HISTORY_LIMIT
 from replyd.services.operators import Operator
@@ -202,7 +202,16 @@ async def _view_context(state: Services, operator: Operator, conversation_id: st
         "currency": (await state.accounts.get(operator.account_id)).currency,
         "authors": AUTHORS,
         "totals": await state.conversations.reply_totals(conversation.id),
+        "assignee": await _assignee(state, operator, conversation.assigned_token_id),
     }
+
+
+async def _assignee(state: Services, operator: Operator, token_id: int | None) -> str | None:
+    """Who handles the conversation, as the page names them; None: nobody."""
+    if token_id is None:
+        return None
+    names = {token.id: token.name for token in await state.accounts.tokens(operator.account_id)}
+    return names.get(token_id) or f"console token {token_id}"
 
 
 @router.post("/console/conversations/{conversation_id}/take-over")
@@ -224,11 +233,30 @@ async def send_agent_message(
     """Stored as the agent-messages endpoint stores it: in order, never charged."""
     text = form.text("message")
     try:
-        message = await state.conversations.add_agent_message(operator.account_id, conversation_id, text)
+        message = await state.conversations.add_agent_message(
+            operator.account_id, conversation_id, text, operator.token_id
+        )
+    except AssignedElsewhere as taken:
+        return await _conversation_response(
+            request, state, operator, conversation_id, 409, draft=text, error=taken.message
+        )
     except ValidationFailed as failed:
         problem = message_problem(failed)
         return await _conversation_response(request, state, operator, conversation_id, 422, draft=text, error=problem)
     return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/assign")
+async def assign_to_me(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+    """The conversation becomes the operator's: only they answer it from the console."""
+    await state.conversations.assign(operator.account_id, conversation_id, operator.token_id)
+    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
+
+
+@router.post("/console/conversations/{conversation_id}/unassign")
+async def unassign(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+    await state.conversations.assign(operator.account_id, conversation_id, None)
+    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
 
 
 @router.post("/console/conversations/{conversation_id}/notes")

@@ -1,5 +1,6 @@
 """notes, canned replies, labels, operators: operators' private notes on a conversation, an
-account's canned replies, labels on conversations, and a name on API tokens (operators' tokens)
+account's canned replies, labels on conversations, a name on API tokens (operators' tokens) and
+the sign-in a conversation is assigned to
 
 Notes are a table of their own, not messages, so nothing that reads messages can show one to
 the customer or the model.
@@ -52,11 +53,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_conversation_labels_label", "conversation_labels", ["label"])
     op.add_column("api_tokens", sa.Column("name", sa.String(80), nullable=True))
+    op.add_column("conversations", sa.Column("assigned_token_id", BIG_ID, nullable=True))
+    op.create_index("ix_conversations_assigned_activity", "conversations", ["assigned_token_id", "updated_at", "id"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("api_tokens") as batch:
-        batch.drop_column("name")
+    # Not in batch mode: a batch copy of a table drops the original, and its foreign keys'
+    # ON DELETE CASCADE would take the messages (or console sessions) with it.
+    op.drop_index("ix_conversations_assigned_activity", "conversations")
+    op.drop_column("conversations", "assigned_token_id")
+    op.drop_column("api_tokens", "name")
     op.drop_index("ix_conversation_labels_label", "conversation_labels")
     op.drop_table("conversation_labels")
     op.drop_table("canned_replies")
