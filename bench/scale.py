@@ -70,6 +70,8 @@ class Seeded:
     """A place four fifths down the conversation list."""
     customer: str
     """A customer with one conversation."""
+    order_number: str
+    """A word of that customer's first message, and of no other."""
     oldest_entry_id: int
     oldest_message_id: int
     """Of the long conversation."""
@@ -113,6 +115,11 @@ def conversations_of(account_id: int, assistant_ids: list[int], count: int) -> I
         }
 
 
+def order_number(n: int) -> str:
+    """A word only the n-th conversation's first message holds, for a search that finds one."""
+    return f"R{n}"
+
+
 def messages_of(count: int) -> Iterator[dict[str, Any]]:
     now = utcnow()
     for n in range(count):
@@ -122,7 +129,7 @@ def messages_of(count: int) -> Iterator[dict[str, Any]]:
                 "conversation_id": conversation_id(n),
                 "role": "assistant" if is_ai else "user",
                 "author": "ai" if is_ai else "customer",
-                "content": TEXT,
+                "content": f"{TEXT} Order {order_number(n)}." if m == 0 else TEXT,
                 "function_calls": [],
                 "prompt_tokens": 400 if is_ai else 0,
                 "completion_tokens": 40 if is_ai else 0,
@@ -215,6 +222,7 @@ async def fill(database_url: str, account_token: tuple[str, int], count: int) ->
             long_id,
             deep,
             f"+49{count // 2:09d}",
+            order_number(count // 2),
             oldest_entry + 100,
             oldest_message + 200,
             time.perf_counter() - started,
@@ -238,6 +246,9 @@ def endpoints(seeded: Seeded) -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "conversations of a customer": ("/api/user/conversations", {"external_identifier": seeded.customer}),
         "conversations needing a human": ("/api/user/conversations", {"needs_human": "true"}),
+        "search: a word of every conversation": ("/api/user/conversations", {"q": "afternoon"}),
+        "search: a word of one conversation": ("/api/user/conversations", {"q": seeded.order_number}),
+        "search: part of a customer identifier": ("/api/user/conversations", {"q": seeded.customer[-6:]}),
         "the long conversation": (conversation, {}),
         "its oldest messages": (f"{conversation}/messages", {"cursor": history_cursor(seeded.oldest_message_id)}),
         "console: conversation list": ("/console/conversations", {}),

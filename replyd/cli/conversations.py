@@ -15,14 +15,15 @@ from replyd.errors import NotFound
 from replyd.money import format_micros
 from replyd.services import Services
 from replyd.services.conversations import HISTORY_LIMIT
+from replyd.services.list_filters import list_filter
 from replyd.services.views import ChannelDeliveryView, ConversationHistory, ConversationListing, MessageView
-from replyd.store.conversations import ConversationFilter
 
 conversations_app = typer.Typer(
     help="List and read conversations; take one over from the AI and answer as a human.", no_args_is_help=True
 )
 
 ConversationType = Literal["api", "widget", "test"]
+AiState = Literal["on", "off"]
 
 
 def _when(moment: datetime) -> str:
@@ -67,14 +68,37 @@ def list_(
     account: int | None = typer.Option(None, "--account", help="Only this account's."),
     assistant: int | None = typer.Option(None, "--assistant", help="Only this assistant's."),
     customer: str | None = typer.Option(None, "--customer", help="Only this customer identifier's."),
+    search: str | None = typer.Option(
+        None,
+        "--search",
+        "-s",
+        help="Only those whose customer identifier or a variable's value holds this text (any part, case aside), "
+        "or with a message holding each of its words.",
+    ),
     type: ConversationType | None = typer.Option(None, "--type", help="Only generate-reply, widget or test chats."),
+    ai: AiState | None = typer.Option(None, "--ai", help="Only those with the AI on, or off."),
+    since: datetime | None = typer.Option(
+        None, "--since", formats=["%Y-%m-%d"], help="Only those last active on this UTC day or later."
+    ),
+    until: datetime | None = typer.Option(
+        None, "--until", formats=["%Y-%m-%d"], help="Only those last active on this UTC day or earlier."
+    ),
     limit: int = typer.Option(20, min=1, help="At most this many, newest activity first."),
     as_json: bool = JsonOption,
 ) -> None:
-    """List conversations, newest activity first."""
-    where = ConversationFilter(assistant_id=assistant, type=type, customer_identifier=customer)
+    """List conversations, newest activity first; --search finds them by customer, variables or words."""
 
     async def work(services: Services) -> list[ConversationListing]:
+        where = list_filter(
+            assistant_id=assistant,
+            type=type,
+            customer_identifier=customer,
+            search=search,
+            ai_enabled=None if ai is None else ai == "on",
+            since=since and since.date(),
+            until=until and until.date(),
+            search_field="--search",
+        )
         return await services.conversations.list(account, where, limit)
 
     summaries = with_services(load_settings(), work)

@@ -40,6 +40,11 @@ class LabelService:
             await find_conversation(session, account_id, conversation_id)
             await labels.remove_label(session, conversation_id, label)
 
+    async def in_use(self, account_id: int) -> list[str]:
+        """The account's labels on any conversation, alphabetically."""
+        async with self._sessions() as session:
+            return await labels.labels_in_use(session, account_id)
+
     async def of(self, conversation_ids: Sequence[str]) -> dict[str, list[str]]:
         """Each conversation's labels, alphabetically; the caller has checked the ids are its own."""
         async with self._sessions() as session:

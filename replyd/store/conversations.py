@@ -26,9 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store import labels, notes
+from replyd.store import labels, notes, search
 from replyd.store.accounts import count_erasure
-from replyd.store.session import Executor
+from replyd.store.session import Executor, on_postgresql
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
 
@@ -39,6 +39,19 @@ class ConversationFilter:
     customer_identifier: str | None = None
     needs_human: bool = False
     """Only handoffs no human has answered yet."""
+    search: str | None = None
+    """Text as ``store/search.py`` finds it: in the customer identifier, a variable, a message."""
+    ai_enabled: bool | None = None
+    active_since: datetime | None = None
+    """Last activity at or after this moment."""
+    active_before: datetime | None = None
+    """Last activity before this moment."""
+    assigned_token_id: int | None = None
+    """Only those assigned to this console sign-in."""
+    unassigned: bool = False
+    """Only those assigned to nobody."""
+    label: str | None = None
+    """Only those with this label."""
 
 
 NEEDS_HUMAN: ColumnClause[Any] = literal_column("conversations.needs_human")
@@ -664,7 +677,7 @@ async def list_conversations(
     query = (
         select(Conversation, Assistant.name)
         .join(Assistant, Assistant.id == Conversation.assistant_id)
-        .where(*_filters(where))
+        .where(*_filters(where, on_postgresql(session)))
     )
     if account_id is not None:
         query = query.where(Conversation.account_id == account_id)
@@ -681,7 +694,7 @@ async def list_conversations(
     return [ConversationSummary(conversation, name) for conversation, name in rows]
 
 
-def _filters(where: ConversationFilter) -> list[Any]:
+def _filters(where: ConversationFilter, postgresql: bool) -> list[Any]:
     clauses = []
     if where.assistant_id is not None:
         clauses.append(Conversation.assistant_id == where.assistant_id)
@@ -691,6 +704,20 @@ def _filters(where: ConversationFilter) -> list[Any]:
         clauses.append(Conversation.customer_identifier == where.customer_identifier)
     if where.needs_human:
         clauses.append(NEEDS_HUMAN)
+    if where.search:
+        clauses.append(search.matching(where.search, postgresql))
+    if where.ai_enabled is not None:
+        clauses.append(Conversation.ai_disabled.is_(not where.ai_enabled))
+    if where.active_since is not None:
+        clauses.append(Conversation.updated_at >= where.active_since)
+    if where.active_before is not None:
+        clauses.append(Conversation.updated_at < where.active_before)
+    if where.assigned_token_id is not None:
+        clauses.append(Conversation.assigned_token_id == where.assigned_token_id)
+    if where.unassigned:
+        clauses.append(Conversation.assigned_token_id.is_(None))
+    if where.label is not None:
+        clauses.append(Conversation.id.in_(labels.labelled(where.label)))
     return clauses
 
 

@@ -3,11 +3,11 @@ sort their work by."""
 
 from collections.abc import Sequence
 
-from sqlalchemy import ForeignKey, Index, String, delete, select
+from sqlalchemy import ForeignKey, Index, Select, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from replyd.store.tables import Base
+from replyd.store.tables import Base, Conversation
 
 
 class Label(Base):
@@ -40,6 +40,23 @@ async def labels_of(session: AsyncSession, conversation_ids: Sequence[str]) -> d
     for conversation_id, label in rows:
         found.setdefault(conversation_id, []).append(label)
     return found
+
+
+def labelled(label: str) -> Select[str]:
+    """The ids of the conversations that have ``label``, as a subquery for the list."""
+    return select(Label.conversation_id).where(Label.label == label)
+
+
+async def labels_in_use(session: AsyncSession, account_id: int) -> list[str]:
+    """The account's labels on any conversation, alphabetically: what the list filters by."""
+    rows = await session.scalars(
+        select(Label.label)
+        .join(Conversation, Conversation.id == Label.conversation_id)
+        .where(Conversation.account_id == account_id)
+        .distinct()
+        .order_by(Label.label)
+    )
+    return list(rows.all())
 
 
 async def erase_labels(session: AsyncSession, conversation_id: str) -> None:

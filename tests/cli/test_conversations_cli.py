@@ -123,6 +123,38 @@ def test_list_filters_by_account_assistant_customer_and_type(cli: Cli, assistant
     assert listed(cli, "--account", "99") == []
 
 
+def test_list_searches_customers_variables_and_words_and_filters_by_ai_and_days(cli: Cli, assistant_id: int) -> None:
+    chat(cli, assistant_id, "+49155551234", "My bicycle has a flat tyre")
+    chat(cli, assistant_id, "+3161234", "Where is my parcel?")
+    widget = insert_conversation(cli, 1, assistant_id, "widget")  # its variables name Anna
+    assert cli("conversations", "takeover", conversation_of(cli, "+3161234")).exit_code == 0
+
+    def customers(*filters: str) -> list[str | None]:
+        return [item["customer_identifier"] for item in listed(cli, *filters)]
+
+    assert customers("--search", "5551") == ["+49155551234"]
+    assert customers("--search", "1234") == ["+3161234", "+49155551234"]
+    assert customers("--search", "TYRE") == ["+49155551234"]
+    assert [item["id"] for item in listed(cli, "-s", "anna")] == [widget]
+    assert customers("--search", "zebra") == []
+    assert customers("--search", "1234", "--ai", "off") == ["+3161234"]
+    assert customers("--ai", "on", "--type", "api") == ["+49155551234"]
+    assert customers("--until", "2000-01-01") == []
+    assert len(listed(cli, "--since", "2000-01-01")) == 3
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--search", "x" * 201], "--search: must be at most 200 characters (it has 201)"),
+        (["--since", "2026-12-03", "--until", "2026-12-01"], "since: must not be after until"),
+    ],
+)
+def test_a_search_it_cannot_run_says_why(cli: Cli, options: list[str], says: str) -> None:
+    result = cli("conversations", "list", *options)
+    assert result.exit_code == 1 and says in plain(result.stderr)
+
+
 def test_list_for_people_is_a_table_marking_taken_over_conversations(
     cli: Cli, assistant_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

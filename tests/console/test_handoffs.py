@@ -92,12 +92,12 @@ async def test_the_filter_combines_with_the_others_and_pages(
 
     first = (await console.client.get("/console/conversations", params=WAITING)).text
     assert listed(first) == ["+4912"]
-    next_page = re.search(r'<a href="(/console/conversations\?[^"]+)">Older conversations', first)
+    next_page = re.search(r'<a href="(/console/conversations\?[^"]+)" rel="next">Older conversations', first)
     assert next_page and "needs_human=1" in next_page.group(1)
     second = (await console.client.get(next_page.group(1).replace("&amp;", "&"))).text
     assert listed(second) == ["+4911"] and "Older conversations" not in second
 
-    one_customer = (await console.client.get("/console/conversations", params=WAITING | {"customer": "+4911"})).text
+    one_customer = (await console.client.get("/console/conversations", params=WAITING | {"q": "+4911"})).text
     assert listed(one_customer) == ["+4911"]
     elsewhere = {"assistant": "999999"} | WAITING
     assert (

@@ -173,3 +173,20 @@ async def test_two_operators_at_once_see_an_assignment_live_and_never_answer_twi
 
     await expect(ben.locator(".message-agent .message-text")).to_have_text(["Anna here, let me look."])
     assert await agents_messages(tenant, conversation_id) == ["Anna here, let me look."]
+
+
+async def test_the_list_shows_an_operators_own_conversations_and_the_unassigned(
+    tenant: Tenant, operator_console: Any
+) -> None:
+    (anna, _), (ben, _) = await operator_console("Anna"), await operator_console("Ben")
+    annas, bens, nobodys = [
+        (await tenant.reply("Hi", customer=f"+49155500{n}")).json()["conversation_id"] for n in (41, 42, 43)
+    ]
+    await anna.post(f"/console/conversations/{annas}/assign")
+    await ben.post(f"/console/conversations/{bens}/assign")
+
+    mine = (await anna.client.get("/console/conversations", params={"assigned": "me"})).text
+    unassigned = (await anna.client.get("/console/conversations", params={"assigned": "nobody"})).text
+
+    assert annas in mine and bens not in mine and nobodys not in mine
+    assert nobodys in unassigned and annas not in unassigned and bens not in unassigned

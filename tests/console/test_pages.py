@@ -60,7 +60,7 @@ async def test_another_accounts_assistant_answers_404(
     assert (await theirs.client.get(f"/api/assistants/{theirs.assistant_id}")).json()["assistant"]["name"] != "hijacked"
 
 
-async def test_the_list_shows_only_this_accounts_conversations_filtered_by_assistant_and_customer(
+async def test_the_list_shows_only_this_accounts_conversations_filtered_by_assistant_and_searched(
     make_tenant: Callable[..., Any], open_console: Callable[..., Any]
 ) -> None:
     mine: Tenant = await make_tenant()
@@ -72,10 +72,15 @@ async def test_the_list_shows_only_this_accounts_conversations_filtered_by_assis
     everything = (await console.client.get("/console/conversations")).text
     assert "+4911" in everything and "+4922" in everything and "+4933" not in everything
     assert everything.index("+4922") < everything.index("+4911"), "newest activity first"
-    filtered = (await console.client.get("/console/conversations", params={"customer": "+4911"})).text
+    filtered = (await console.client.get("/console/conversations", params={"q": "911"})).text
     assert "+4911" in filtered and "+4922" not in filtered
+    by_word = (await console.client.get("/console/conversations", params={"q": "SECOND", "ai": "on"})).text
+    assert "+4922" in by_word and "+4911" not in by_word
+    assert "+4933" not in (await console.client.get("/console/conversations", params={"q": "elsewhere"})).text
     other_assistant = (await console.client.get("/console/conversations", params={"assistant": "999999"})).text
-    assert "+4911" not in other_assistant and "No conversations yet that match the filter" in other_assistant
+    assert "+4911" not in other_assistant and "No conversation matches with these filters" in other_assistant
+    nothing = (await console.client.get("/console/conversations", params={"q": "zebra"})).text
+    assert "No conversation matches “zebra”." in nothing
     rows = await console.client.get(
         "/console/conversations/rows", params={"assistant": str(mine.assistant_id)}, headers={"X-Console-Fragment": "1"}
     )

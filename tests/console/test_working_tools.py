@@ -219,3 +219,14 @@ async def test_another_accounts_conversation_takes_no_label_and_erasure_takes_th
     assert await labels_in(db, conversation_id) == ["legal"]
     assert (await theirs.client.delete(f"/api/conversations/{conversation_id}")).status_code == 200
     assert await labels_in(db, conversation_id) == []
+
+
+async def test_the_list_filters_by_a_label_in_use(tenant: Tenant, open_console: Callable[..., Any]) -> None:
+    refund, other = [(await tenant.reply("Hi", customer=f"+49155500{n}")).json()["conversation_id"] for n in (51, 52)]
+    console: Console = await open_console(tenant)
+    await console.post(f"/console/conversations/{refund}/labels", {"label": "Refund"})
+
+    listed = (await console.client.get("/console/conversations", params={"label": "refund"})).text
+
+    assert '<option value="refund" selected>refund</option>' in listed
+    assert refund in listed and other not in listed

@@ -104,6 +104,32 @@ def test_usage_totals_are_added_up_from_the_ledger_per_utc_day_and_assistant(dat
     ]
 
 
+def test_messages_stored_before_search_are_found_by_their_words(database_url: str) -> None:
+    upgrade_database(database_url, "0021")
+    config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
+
+    async def seed() -> None:
+        async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+            account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+            assistant = await create_assistant(session, account.id, config.to_columns())
+            for customer, words in [("+4901", "My bicycle has a flat tyre"), ("+4902", "Where is my parcel?")]:
+                started = await conversations.insert_conversation(session, account.id, assistant.id, customer, {})
+                await conversations.add_message(session, started.id, role="user", author="customer", content=words)
+
+    async def search(text: str) -> list[str | None]:
+        async with sessions_on(database_url) as sessions, sessions() as session:
+            where = conversations.ConversationFilter(search=text)
+            found = await conversations.list_conversations(session, None, where, 10)
+        return [row.conversation.customer_identifier for row in found]
+
+    asyncio.run(seed())
+    upgrade_database(database_url)
+    assert asyncio.run(search("tyre")) == ["+4901"] and asyncio.run(search("PARCEL")) == ["+4902"]
+    command.downgrade(alembic_config(database_url), "0021")
+    upgrade_database(database_url)
+    assert asyncio.run(search("bicycle")) == ["+4901"]
+
+
 INSERT_ENTRY = """INSERT INTO ledger_entries (account_id, kind, amount_micros, assistant_id, prompt_tokens,
                                              completion_tokens, created_at)
                   VALUES (:account, :kind, :amount, :assistant, 0, 0, :at)"""

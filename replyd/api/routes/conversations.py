@@ -1,6 +1,7 @@
 """Conversations with Famulor's paths and shapes: read, list, take over, hand back, widget and
 test chats, a human operator's messages, and erasure. Answers carry ``"status"``."""
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -30,8 +31,9 @@ from replyd.formats import NO_NUL
 from replyd.services import Services
 from replyd.services.accounts import TokenView
 from replyd.services.conversations import HISTORY_LIMIT, MAX_HISTORY_LIMIT
+from replyd.services.list_filters import list_filter
 from replyd.services.views import MAX_ID
-from replyd.store.conversations import ConversationFilter
+from replyd.store.search import MAX_SEARCH_CHARS
 
 router = APIRouter(tags=["conversations"], route_class=StatusEnvelopeRoute)
 
@@ -79,7 +81,7 @@ async def list_messages(
 
 @router.get(
     "/api/user/conversations",
-    summary="List conversations, newest activity first",
+    summary="List and search conversations, newest activity first",
     responses=error_responses(errors.Unauthenticated, errors.ValidationFailed),
 )
 async def list_conversations(
@@ -93,10 +95,31 @@ async def list_conversations(
         str | None, Query(max_length=255, pattern=NO_NUL.pattern, description="Alias of external_identifier.")
     ] = None,
     needs_human: Annotated[bool, Query(description="Only handoffs that no human has answered yet.")] = False,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SEARCH_CHARS,
+            pattern=NO_NUL.pattern,
+            description="Search: conversations whose customer identifier or a variable's value holds this text "
+            "(any part of it, case aside), or with a message holding each of its words (or words starting so).",
+        ),
+    ] = None,
+    ai_enabled: Annotated[bool | None, Query(description="Only those with the AI on (true) or off (false).")] = None,
+    since: Annotated[date | None, Query(description="Only those last active on this UTC day or later.")] = None,
+    until: Annotated[date | None, Query(description="Only those last active on this UTC day or earlier.")] = None,
     per_page: Annotated[int, Query(ge=1, le=100)] = 15,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ConversationPage:
-    where = ConversationFilter(assistant_id, type, external_identifier or customer_phone, needs_human)
+    where = list_filter(
+        assistant_id=assistant_id,
+        type=type,
+        customer_identifier=external_identifier or customer_phone,
+        needs_human=needs_human,
+        search=q,
+        ai_enabled=ai_enabled,
+        since=since,
+        until=until,
+    )
     page = await state.conversations.page(token.account_id, where, per_page, cursor)
     return ConversationPage(
         data=[ConversationListItem.of(row) for row in page.rows],

@@ -4,6 +4,7 @@ the API's do, so the two cannot disagree; another account's conversation is a 40
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,9 +19,11 @@ from replyd.console.web import ConsoleRoute, render, render_page
 from replyd.errors import AssignedElsewhere, AssistantNotFound, ValidationFailed
 from replyd.services import Services
 from replyd.services.conversations import HISTORY_LIMIT
+from replyd.services.list_filters import list_filter
 from replyd.services.operators import Operator
 from replyd.services.views import MAX_ID, ConversationListing, MessageView
 from replyd.store.conversations import ConversationFilter
+from replyd.store.search import MAX_SEARCH_CHARS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -39,13 +42,28 @@ DELIVERY_LABELS = {
 
 @dataclass(frozen=True)
 class ListQuery:
-    """The list's filters and page, as its address carries them (and the filter form sends them)."""
+    """The list's search, filters and page, as its address carries them (and the filter form
+    sends them). Anything malformed is read as not given: an address is typed by hand."""
 
+    q: str = ""
     assistant: str = ""
-    customer: str = ""
+    type: str = ""
+    ai: str = ""
+    """``on`` or ``off``."""
+    since: str = ""
+    until: str = ""
+    """UTC days, as a date field sends them (``2026-12-03``)."""
     needs_human: str = ""
     """``1``: only handoffs no human has answered yet."""
+    assigned: str = ""
+    """``me``: assigned to the signed-in operator; ``nobody``: to no one."""
+    label: str = ""
     cursor: str = ""
+
+
+TYPES = {"api": "Generate-reply (API)", "widget": "Widget", "test": "Test chat"}
+AI_STATES = {"on": True, "off": False}
+ASSIGNED = {"me": "To me", "nobody": "To nobody"}
 
 
 Listed = Annotated[ListQuery, Depends()]
@@ -88,19 +106,55 @@ async def conversation_rows(request: Request, state: State, operator: SignedIn, 
     return render(request, "_conversation_rows.html", await _list_context(state, operator, query))
 
 
-def _filter_of(query: ListQuery) -> tuple[ConversationFilter, dict[str, str]]:
+def _filter_of(query: ListQuery, operator: Operator) -> tuple[ConversationFilter, dict[str, str]]:
     """What the list shows, and the filters as the next page's address repeats them."""
     assistant_id = int(query.assistant) if query.assistant.isdigit() and 1 <= int(query.assistant) <= MAX_ID else None
-    customer = query.customer.replace("\x00", "").strip()[:255]
+    search = query.q.replace("\x00", "").strip()[:MAX_SEARCH_CHARS]
+    type = query.type if query.type in TYPES else None
+    ai_enabled = AI_STATES.get(query.ai)
+    since, until = _day(query.since), _day(query.until)
+    if since and until and since > until:  # given the wrong way round
+        since, until = until, since
     needs_human = query.needs_human == "1"
-    given = {"assistant": str(assistant_id or ""), "customer": customer, "needs_human": "1" if needs_human else ""}
-    return ConversationFilter(assistant_id, None, customer or None, needs_human), {k: v for k, v in given.items() if v}
+    assigned = query.assigned if query.assigned in ASSIGNED else ""
+    label = " ".join(query.label.split()).lower()[:40]
+    given = {
+        "q": search,
+        "assistant": str(assistant_id or ""),
+        "type": type or "",
+        "ai": query.ai if ai_enabled is not None else "",
+        "since": since.isoformat() if since else "",
+        "until": until.isoformat() if until else "",
+        "needs_human": "1" if needs_human else "",
+        "assigned": assigned,
+        "label": label,
+    }
+    where = list_filter(
+        assistant_id=assistant_id,
+        type=type,
+        needs_human=needs_human,
+        search=search,
+        ai_enabled=ai_enabled,
+        since=since,
+        until=until,
+        assigned_token_id=operator.token_id if assigned == "me" else None,
+        unassigned=assigned == "nobody",
+        label=label or None,
+    )
+    return where, {k: v for k, v in given.items() if v}
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 async def _list_context(state: Services, operator: Operator, query: ListQuery) -> dict[str, Any]:
     account_id = operator.account_id
     seen = fingerprint(await read_activity(state, account_id))  # before reading: a change in between is re-sent
-    where, filters = _filter_of(query)
+    where, filters = _filter_of(query, operator)
     cursor = query.cursor
     try:
         page = await state.conversations.page(account_id, where, PAGE_SIZE, cursor[:1000] or None)
@@ -119,16 +173,21 @@ async def _list_context(state: Services, operator: Operator, query: ListQuery) -
         )
         for s in page.rows
     ]
-    next_cursor = page.next_cursor
     address = filters | ({"cursor": cursor} if cursor else {})
     return {
         "operator": operator,
         "rows": rows,
         "assistants": await state.assistants.list(account_id),
+        "types": TYPES,
+        "assigned_choices": ASSIGNED,
+        "assigned": filters.get("assigned", ""),
+        "labels_in_use": await state.labels.in_use(account_id),
+        "max_search_chars": MAX_SEARCH_CHARS,
         "where": where,
+        "filters": filters,
         "is_filtered": bool(filters),
-        "next_cursor": next_cursor,
-        "next_query": "?" + urlencode(filters | {"cursor": next_cursor or ""}),
+        "next_query": "?" + urlencode(filters | {"cursor": page.next_cursor}) if page.next_cursor else None,
+        "prev_query": "?" + urlencode(filters | {"cursor": page.prev_cursor}) if page.prev_cursor else None,
         "query": "?" + urlencode(address) if address else "",
         "fingerprint": seen,
         "authors": AUTHORS,

@@ -6,14 +6,14 @@ Notes are a table of their own, not messages, so nothing that reads messages can
 the customer or the model.
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0021"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
