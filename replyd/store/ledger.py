@@ -95,6 +95,17 @@ async def record(
     return entry_id
 
 
+async def anonymise_conversation(session: AsyncSession, conversation_id: str) -> int:
+    """An erased conversation's charges stay, with their amounts, tokens and assistant, but no
+    longer say which conversation or message they were for; how many."""
+    result = await session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.conversation_id == conversation_id)
+        .values(conversation_id=None, message_id=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def balance_micros(session: AsyncSession, account_id: int) -> int:
     balance = await session.scalar(select(Account.balance_micros).where(Account.id == account_id))
     return balance or 0
