@@ -234,11 +234,15 @@ async def sessions_on(database_url: str) -> AsyncIterator[async_sessionmaker[Asy
         await engine.dispose()
 
 
+def conversations_on(sessions: async_sessionmaker[AsyncSession]) -> ConversationService:
+    """The conversation service a server acts through, here on the test's sessions."""
+    return ConversationService(sessions, ConversationLocks(), 10_000)
+
+
 def upkeep_on(sessions: async_sessionmaker[AsyncSession]) -> Upkeep:
     """The database upkeep a server runs (its default 24-hour Idempotency-Key window), here on
     the test's sessions, for a test to run a round of it when it likes."""
-    conversation_service = ConversationService(sessions, ConversationLocks(), 10_000)
-    return Upkeep(sessions.kw["bind"], sessions, conversation_service, idempotency_ttl_s=24 * 3600)
+    return Upkeep(sessions.kw["bind"], sessions, conversations_on(sessions), idempotency_ttl_s=24 * 3600)
 
 
 @pytest.fixture
