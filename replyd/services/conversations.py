@@ -314,12 +314,12 @@ class ConversationService:
             held = await conversations.held_by_conversation(session, conversation.id)
             await accounts.release(session, account_id, held)
             await events.erase_conversation_events(session, conversation.id)
-            await idempotency.erase_conversation(session, conversation.id)
+            await idempotency.erase_conversations(session, [conversation.id])
             await channels.erase_sent(session, conversation.id)
             if conversation.customer_identifier is not None:
                 of_channels = channels.channels_of_assistant(conversation.assistant_id)
                 await channels.erase_inbound(session, of_channels, conversation.customer_identifier)
-            anonymised = await ledger.anonymise_conversation(session, conversation.id)
+            anonymised = await ledger.anonymise_conversations(session, [conversation.id])
             messages = await conversations.delete_conversation(session, account_id, conversation.id)
             return Erasure((conversation.id,), messages, anonymised)
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import Select, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -98,9 +98,9 @@ async def complete(
     )
 
 
-async def erase_conversation(session: AsyncSession, conversation_id: str) -> None:
-    """The keys whose stored answers were given in an erased conversation (they hold its reply)."""
-    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.conversation_id == conversation_id))
+async def erase_conversations(session: AsyncSession, conversation_ids: Select[str] | list[str]) -> None:
+    """The keys whose stored answers were given in erased conversations (they hold their replies)."""
+    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.conversation_id.in_(conversation_ids)))
 
 
 async def release(session: AsyncSession, account_id: int, key: str) -> None:

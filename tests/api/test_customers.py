@@ -135,3 +135,18 @@ async def test_identifiers_with_slashes_are_erased_and_only_admins_may_erase(ten
     assert (await tenant.client.get(f"/api/conversations/{conversation_id}")).status_code == 404
     assert_error(await tenant.client.delete("/api/customers/%20"), 422, "VALIDATION_ERROR")
     assert_error(await tenant.client.delete(f"/api/customers/{'x' * 256}"), 422, "VALIDATION_ERROR")
+
+
+async def test_deleting_an_assistant_with_its_conversations_erases_them_by_the_same_rules(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    made = await tenant.client.post("/api/assistants", json={"name": "Gone soon", "model": STUB_MODEL})
+    assistant_id, customer = made.json()["assistant"]["id"], f"cust-{uuid.uuid4().hex}"
+    key = {"Idempotency-Key": f"key-{uuid.uuid4().hex}"}
+    body = {"assistant_id": assistant_id, "customer_identifier": customer, "message": "Hi"}
+    conversation_id = (await tenant.client.post("/api/ai/generate-reply", json=body, headers=key)).json()[
+        "conversation_id"
+    ]
+    deleted = await tenant.client.delete(f"/api/assistants/{assistant_id}", params={"force": "true"})
+    assert deleted.status_code == 200
+    assert await rows_holding(db, customer, key["Idempotency-Key"], conversation_id) == []
