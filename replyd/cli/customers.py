@@ -42,7 +42,6 @@ def erase(
         return await services.conversations.erase_customer(account_id, customer_identifier)
 
     erased = with_services(load_settings(), work)
-    count = len(erased.conversation_ids)
     emit(
         as_json,
         {
@@ -52,7 +51,7 @@ def erase(
             "messages": erased.messages,
             "ledger_entries_anonymised": erased.ledger_entries_anonymised,
         },
-        f"Erased {count} conversation{'' if count == 1 else 's'} of {escape(customer_identifier)} in account "
+        f"Erased {_conversations(len(erased.conversation_ids))} of {escape(customer_identifier)} in account "
         f"{account_id} ({erased.messages} messages); {erased.ledger_entries_anonymised} ledger entries "
         "no longer name them.",
     )
@@ -63,7 +62,7 @@ def _show(account_id: int, customer_identifier: str, listed: list[ConversationLi
     if not listed:
         typer.echo(f"Account {account_id} has no conversation with {customer_identifier}.", err=True)
         return
-    typer.echo(f"Account {account_id} has {len(listed)} conversation(s) with {customer_identifier}:", err=True)
+    typer.echo(f"Account {account_id} has {_conversations(len(listed))} with {customer_identifier}:", err=True)
     for row in listed:
         conversation = row.conversation
         typer.echo(
@@ -71,3 +70,7 @@ def _show(account_id: int, customer_identifier: str, listed: list[ConversationLi
             f"{conversation.message_count} messages, last {conversation.updated_at:%Y-%m-%d %H:%M} UTC",
             err=True,
         )
+
+
+def _conversations(count: int) -> str:
+    return f"{count} conversation{'' if count == 1 else 's'}"

@@ -133,6 +133,10 @@ async def test_identifiers_with_slashes_are_erased_and_only_admins_may_erase(ten
     erased = await tenant.client.delete(f"/api/customers/{customer.replace('/', '%2F')}")
     assert erased.json()["conversation_ids"] == [conversation_id]
     assert (await tenant.client.get(f"/api/conversations/{conversation_id}")).status_code == 404
+    broken = f"line\nbreak {uuid.uuid4().hex}"  # generate-reply takes it, so erasure must too
+    await tenant.reply("Hi", customer=broken)
+    erased_broken = await tenant.client.delete(f"/api/customers/{broken.replace(chr(10), '%0A')}")
+    assert len(erased_broken.json()["conversation_ids"]) == 1
     assert_error(await tenant.client.delete("/api/customers/%20"), 422, "VALIDATION_ERROR")
     assert_error(await tenant.client.delete(f"/api/customers/{'x' * 256}"), 422, "VALIDATION_ERROR")
 

@@ -18,7 +18,7 @@ def test_erasing_a_customer_asks_first_and_then_erases_every_conversation_of_the
 
     declined = cli("customers", "erase", str(account_id), "anna@example.com", input="n\n")
     assert declined.exit_code == 1
-    assert "has 2 conversation(s) with anna@example.com" in plain(declined.output)
+    assert "has 2 conversations with anna@example.com" in plain(declined.output)
     assert len(cli.query("SELECT id FROM conversations WHERE customer_identifier = 'anna@example.com'")) == 2
 
     erased = cli("customers", "erase", str(account_id), "anna@example.com", input="y\n")

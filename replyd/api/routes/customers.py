@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from starlette.convertors import Convertor, register_url_convertor
 
 from replyd import errors
 from replyd.api.customer_schemas import ErasedCustomerOut
@@ -13,8 +14,24 @@ from replyd.app_state import State
 router = APIRouter(tags=["customers"])
 
 
+class AnyText(Convertor[str]):
+    """Any text in a path, slashes and line breaks included (Starlette's ``path`` stops at a line
+    break): a customer identifier is whatever generate-reply was sent."""
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("text", AnyText())
+
+
 @router.delete(
-    "/api/customers/{customer_identifier:path}",
+    "/api/customers/{customer_identifier:text}",
     summary="Erase everything of one customer (the right to erasure)",
     description="Every conversation of the customer with any of your assistants, with its messages, variables, "
     "events and what channels kept; charges stay in the ledger without naming it. Idempotent: a customer "
