@@ -311,17 +311,7 @@ class ConversationService:
                 return Erasure()
             if idle_since_before is not None and conversation.updated_at >= idle_since_before:
                 return Erasure()
-            held = await conversations.held_by_conversation(session, conversation.id)
-            await accounts.release(session, account_id, held)
-            await events.erase_conversation_events(session, conversation.id)
-            await idempotency.erase_conversations(session, [conversation.id])
-            await channels.erase_sent(session, conversation.id)
-            if conversation.customer_identifier is not None:
-                of_channels = channels.channels_of_assistant(conversation.assistant_id)
-                await channels.erase_inbound(session, of_channels, conversation.customer_identifier)
-            anonymised = await ledger.anonymise_conversations(session, [conversation.id])
-            messages = await conversations.delete_conversation(session, account_id, conversation.id)
-            return Erasure((conversation.id,), messages, anonymised)
+            return await _erase_held(session, conversation)
 
     async def erase_customer(self, account_id: int, customer_identifier: str) -> Erasure:
         """The customer's right to erasure: every conversation of theirs with any of the
@@ -356,6 +346,21 @@ class ConversationService:
             where = "in your account" if account_id is not None else "in any account"
             raise ConversationNotFound(f"Conversation {conversation_id} was not found {where}.")
         return conversation
+
+
+async def _erase_held(session: AsyncSession, conversation: Conversation) -> Erasure:
+    """``erase``'s deletions, in its transaction, under the conversation's lock."""
+    held = await conversations.held_by_conversation(session, conversation.id)
+    await accounts.release(session, conversation.account_id, held)
+    await events.erase_conversation_events(session, conversation.id)
+    await idempotency.erase_conversations(session, [conversation.id])
+    await channels.erase_sent(session, conversation.id)
+    if conversation.customer_identifier is not None:
+        of_channels = channels.channels_of_assistant(conversation.assistant_id)
+        await channels.erase_inbound(session, of_channels, conversation.customer_identifier)
+    anonymised = await ledger.anonymise_conversations(session, [conversation.id])
+    messages = await conversations.delete_conversation(session, conversation.account_id, conversation.id)
+    return Erasure((conversation.id,), messages, anonymised)
 
 
 async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:
