@@ -223,6 +223,7 @@
     var anchor = list.firstElementChild;
     var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
     var path = "/console/conversations/" + live.getAttribute("data-conversation") + "/earlier?cursor=";
+    var rewatch = false;
     fetch(path + encodeURIComponent(link.getAttribute("data-earlier")), {
       headers: { "X-Console-Fragment": "1" },
       credentials: "same-origin",
@@ -231,24 +232,28 @@
       return response.ok ? response.text() : null;
     }).then(function (html) {
       if (typeof html !== "string") {
+        throw new Error("no earlier messages");
+      }
+      list = live.querySelector(".messages");
+      rewatch = true; // loaded, or to ask again: a live refresh may have replaced the page meanwhile
+      if (!anchor || !list.contains(anchor)) {
         return;
       }
       var page = document.createElement("div");
       page.innerHTML = html;
       var older = page.querySelector(".messages");
-      list = live.querySelector(".messages"); // a live refresh may have replaced it meanwhile
       list.prepend.apply(list, Array.prototype.slice.call(older.children));
       localTimes(list);
       earlier = older.getAttribute("data-earlier") || "";
       showEarlier();
-      if (anchor && list.contains(anchor)) {
-        window.scrollBy(0, anchor.getBoundingClientRect().top - anchorTop);
-      }
+      window.scrollBy(0, anchor.getBoundingClientRect().top - anchorTop);
     }).catch(function () {
       say("Could not load the earlier messages; scroll up to try again.");
     }).then(function () {
       loadingEarlier = false;
-      watchEarlier();
+      if (rewatch) {
+        watchEarlier(); // the link may still be in view: then the next page comes at once
+      }
     });
   }
 
