@@ -2,6 +2,7 @@
 (every assistant, the API's and a channel's), with everything that held their words or their
 identifier, is gone; the ledger keeps the money without naming them."""
 
+import hmac
 import secrets
 import uuid
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.store.tables import LedgerEntry
+from replyd.store.tables import Account, LedgerEntry
 from tests.api.test_errors import assert_error
+from tests.api.test_widget import SHOP, Page, opened
 from tests.channels.test_telegram import post, update
 from tests.conftest import STUB_MODEL, Tenant
 from tests.events.test_events import subscribe
@@ -154,3 +156,23 @@ async def test_deleting_an_assistant_with_its_conversations_erases_them_by_the_s
     deleted = await tenant.client.delete(f"/api/assistants/{assistant_id}", params={"force": "true"})
     assert deleted.status_code == 200
     assert await rows_holding(db, customer, key["Idempotency-Key"], conversation_id) == []
+
+
+async def test_a_signed_in_widget_visitor_is_erased_and_their_page_starts_afresh(
+    tenant: Tenant, make_widget: Any, db: async_sessionmaker[AsyncSession]
+) -> None:
+    page = Page(tenant.client, await make_widget(tenant, [SHOP]))
+    user_id, words = f"user-{uuid.uuid4().hex}", f"words-{uuid.uuid4().hex}"
+    async with db() as session:
+        secret = await session.scalar(select(Account.widget_secret).where(Account.id == tenant.account_id))
+    assert secret
+    identity = {"user_id": user_id, "user_hash": hmac.new(secret.encode(), user_id.encode(), "sha256").hexdigest()}
+    visit = await opened(page, **identity)
+    assert (await page.send(visit, f"My secret is {words}")).status_code == 200
+
+    erased = await tenant.client.delete(f"/api/customers/{user_id}")
+    assert erased.json()["conversation_ids"] == [visit["conversation_id"]]
+    assert await rows_holding(db, user_id, words, visit["conversation_id"]) == []
+    assert (await page.history(visit)).status_code == 404
+    again = await opened(page, **identity)
+    assert again["conversation_id"] != visit["conversation_id"]
