@@ -3,7 +3,7 @@ and the secret replyd made for the platform's calls to the channel's inbound URL
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Select, String, Text, UniqueConstraint, case, delete, insert, select, update
+from sqlalchemy import ForeignKey, Index, Select, String, Text, UniqueConstraint, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,7 +68,10 @@ class ChannelInbound(Base):
     """A customer's message as the platform delivered it, kept before it is acknowledged."""
 
     __tablename__ = "channel_inbound"
-    __table_args__ = (UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_inbound_message"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_inbound_message"),
+        Index("ix_channel_inbound_customer", "channel_id", "customer_identifier"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))

@@ -4,7 +4,8 @@
 conversations idle longer than that. Erasing a conversation (one, a customer's, or a retention
 sweep's) now also finds what pointed at it elsewhere: the Idempotency-Key answers that hold its
 reply (their ``conversation_id``, backfilled from the answer they stored) and the ledger entries
-that name it (anonymised, not deleted). Each gets an index, so an erasure reads no whole table.
+that name it (anonymised, not deleted). Each gets an index, so an erasure reads no whole table;
+so do the messages channels kept, found by their customer.
 
 Revision ID: 0022
 Revises: 0021
@@ -33,6 +34,7 @@ def upgrade() -> None:
     answered_in = ANSWERED_IN[op.get_bind().dialect.name]
     op.execute(f"UPDATE idempotency_keys SET conversation_id = {answered_in} WHERE response IS NOT NULL")
     op.create_index("ix_idempotency_keys_conversation", "idempotency_keys", ["conversation_id"])
+    op.create_index("ix_channel_inbound_customer", "channel_inbound", ["channel_id", "customer_identifier"])
     op.create_index(
         "ix_ledger_entries_conversation",
         "ledger_entries",
@@ -44,6 +46,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_ledger_entries_conversation", "ledger_entries")
+    op.drop_index("ix_channel_inbound_customer", "channel_inbound")
     op.drop_index("ix_idempotency_keys_conversation", "idempotency_keys")
     # In place, not in batch mode: SQLite's batch copy would drop and make again the table every
     # other table's foreign keys point to (accounts).
