@@ -22,6 +22,7 @@ from replyd.api.routes import (
     channel_inbound,
     channels,
     conversations,
+    customers,
     health,
     replies,
     tokens,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
     for module in (
         replies,
         conversations,
+        customers,
         assistants,
         account,
         tokens,

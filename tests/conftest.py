@@ -21,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.app import create_app
 from replyd.functions.signing import new_webhook_secret
+from replyd.limits import ConversationLocks
 from replyd.money import parse_amount
 from replyd.services.assistant_config import AssistantConfig
+from replyd.services.conversations import ConversationService
+from replyd.services.upkeep import Upkeep
 from replyd.services.widget_config import WidgetConfig
 from replyd.settings import Settings
 from replyd.store import accounts, ledger, widgets
@@ -229,6 +232,17 @@ async def sessions_on(database_url: str) -> AsyncIterator[async_sessionmaker[Asy
         yield session_factory(engine)
     finally:
         await engine.dispose()
+
+
+def conversations_on(sessions: async_sessionmaker[AsyncSession]) -> ConversationService:
+    """The conversation service a server acts through, here on the test's sessions."""
+    return ConversationService(sessions, ConversationLocks(), 10_000)
+
+
+def upkeep_on(sessions: async_sessionmaker[AsyncSession]) -> Upkeep:
+    """The database upkeep a server runs (its default 24-hour Idempotency-Key window), here on
+    the test's sessions, for a test to run a round of it when it likes."""
+    return Upkeep(sessions.kw["bind"], sessions, conversations_on(sessions), idempotency_ttl_s=24 * 3600)
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from replyd.api.openapi import example
 from replyd.money import format_micros
+from replyd.services.accounts import MAX_RETENTION_DAYS
 from replyd.services.assistant_config import Amount
 from replyd.services.views import LedgerEntryView
 
@@ -25,6 +26,7 @@ class AccountOut(BaseModel):
         balance="9.98",
         balance_micros=9_980_000,
         balance_low_threshold="5.00",
+        conversation_retention_days=None,
         token={"id": 1, "scope": "admin", "rate_limit": "5/minute"},
     )
 
@@ -37,14 +39,27 @@ class AccountOut(BaseModel):
     balance_low_threshold: str | None = Field(
         description="A charge that takes the balance below this sends account.balance_low; null: never."
     )
+    conversation_retention_days: int | None = Field(
+        description="Conversations idle longer than this many days are erased; null: kept for ever."
+    )
     token: TokenInfo
 
 
 class AccountChangesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"balance_low_threshold": "5.00"}]})
+    """Partial: what is not sent keeps its value."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"balance_low_threshold": "5.00"}, {"conversation_retention_days": 90}]},
+    )
 
     balance_low_threshold: Amount | None = Field(
-        description="Send account.balance_low when a charge takes the balance below this; null turns it off."
+        None, description="Send account.balance_low when a charge takes the balance below this; null turns it off."
+    )
+    conversation_retention_days: StrictInt | None = Field(
+        None,
+        description=f"Erase conversations idle longer than this many days (1 to {MAX_RETENTION_DAYS}); "
+        "null keeps them for ever.",
     )
 
 

@@ -95,7 +95,7 @@ def balance_alert(
     threshold_micros = None if threshold.lower() == "off" else _amount(threshold)
 
     async def work(services: Services) -> AccountView:
-        return await services.accounts.set_balance_low(account_id, threshold_micros)
+        return await services.accounts.change(account_id, {"balance_low_micros": threshold_micros})
 
     account = with_services(load_settings(), work)
     shown = None if threshold_micros is None else format_micros(threshold_micros)
@@ -105,6 +105,38 @@ def balance_alert(
         f"Account {account_id}: "
         + (f"account.balance_low is sent below {shown}." if shown else "no low-balance alert."),
     )
+
+
+@accounts_app.command("retention")
+def retention(
+    account_id: int = typer.Argument(...),
+    days: str = typer.Argument(..., help="Keep conversations this many days after their last message; off: for ever."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Erase the account's conversations once idle for DAYS days (checked every ten minutes by
+    each serving process), as DELETE /api/conversations/{id} erases one; off keeps them for ever."""
+    retention_days = None if days.lower() == "off" else _days(days)
+
+    async def work(services: Services) -> AccountView:
+        return await services.accounts.change(account_id, {"conversation_retention_days": retention_days})
+
+    with_services(load_settings(), work)
+    emit(
+        as_json,
+        {"account_id": account_id, "conversation_retention_days": retention_days},
+        f"Account {account_id}: "
+        + (
+            f"conversations idle for {retention_days} days are erased."
+            if retention_days
+            else "conversations are kept for ever."
+        ),
+    )
+
+
+def _days(text: str) -> int:
+    if not text.isdigit():
+        fail(f"{text!r} is not a number of days; give one like 90, or off to keep conversations for ever.")
+    return int(text)
 
 
 @accounts_app.command("show")
@@ -125,9 +157,15 @@ def show(account_id: int = typer.Argument(...), as_json: bool = JsonOption) -> N
             "balance": balance,
             "balance_micros": account.balance_micros,
             "balance_low_threshold": None if threshold is None else format_micros(threshold),
+            "conversation_retention_days": account.conversation_retention_days,
         },
         f"Account {account_id} ({escape(account.name)}): balance {balance} {account.currency}"
-        + (f", alert below {format_micros(threshold)}." if threshold is not None else "."),
+        + (f", alert below {format_micros(threshold)}" if threshold is not None else "")
+        + (
+            f", conversations erased after {account.conversation_retention_days} idle days."
+            if account.conversation_retention_days
+            else "."
+        ),
     )
 
 

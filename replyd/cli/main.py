@@ -8,6 +8,7 @@ from replyd.cli.accounts import accounts_app, tokens_app
 from replyd.cli.assistants import assistants_app
 from replyd.cli.channels import channels_app
 from replyd.cli.conversations import conversations_app
+from replyd.cli.customers import customers_app
 from replyd.cli.webhooks import webhooks_app
 
 app = typer.Typer(
@@ -39,5 +40,6 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(assistants_app, name="assistants")
 app.add_typer(conversations_app, name="conversations")
+app.add_typer(customers_app, name="customers")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(channels_app, name="channels")

@@ -22,6 +22,7 @@ from replyd.client._models import (
     ConversationReply,
     ConversationState,
     ConversationSummary,
+    ErasedCustomer,
     Reply,
     StartedConversation,
     Usage,
@@ -147,6 +148,9 @@ class AsyncReplydClient:
 
     async def delete_conversation(self, conversation_id: str) -> None:
         await self._send(api.delete_conversation(conversation_id))
+
+    async def erase_customer(self, customer_identifier: str) -> ErasedCustomer:
+        return await self._send(api.erase_customer(customer_identifier))
 
     async def create_assistant(self, name: str, **fields: Any) -> Assistant:
         return await self._send(api.create_assistant({"name": name, **fields}))

@@ -17,6 +17,7 @@ from replyd.client._models import (
     ConversationPage,
     ConversationReply,
     ConversationState,
+    ErasedCustomer,
     Reply,
     StartedConversation,
     Usage,
@@ -115,6 +116,11 @@ def add_agent_message(conversation_id: str, message: str) -> Call[AgentMessage]:
 
 def delete_conversation(conversation_id: str) -> Call[None]:
     return Call("DELETE", _conversation(conversation_id), ignore_body, is_idempotent=True)
+
+
+def erase_customer(customer_identifier: str) -> Call[ErasedCustomer]:
+    path = f"/api/customers/{quote(customer_identifier, safe='')}"
+    return Call("DELETE", path, ErasedCustomer.model_validate, is_idempotent=True)
 
 
 def create_assistant(fields: Mapping[str, Any]) -> Call[Assistant]:

@@ -106,6 +106,16 @@ class ConversationReply(_Answer):
     ai_disabled: bool
 
 
+class ErasedCustomer(_Answer):
+    """What erasing a customer erased: their conversations (one per assistant at most) with
+    their messages; the ledger entries that named them keep their amounts."""
+
+    customer_identifier: str
+    conversation_ids: list[str]
+    messages: int
+    ledger_entries_anonymised: int
+
+
 class AgentMessage(_Answer):
     """A human operator's message, as stored in the history."""
 
@@ -160,6 +170,8 @@ class Account(_Answer):
     balance_micros: int
     balance_low_threshold: Decimal | None = None
     """Below this, a charge sends ``account.balance_low`` to the account's event endpoints."""
+    conversation_retention_days: int | None = None
+    """Conversations idle longer than this many days are erased; None: kept for ever."""
     token: TokenInfo
     """The token the client authenticates with."""
 

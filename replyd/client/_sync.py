@@ -21,6 +21,7 @@ from replyd.client._models import (
     ConversationReply,
     ConversationState,
     ConversationSummary,
+    ErasedCustomer,
     Reply,
     StartedConversation,
     Usage,
@@ -148,6 +149,10 @@ class ReplydClient:
     def delete_conversation(self, conversation_id: str) -> None:
         """Erase the conversation and its messages."""
         self._send(api.delete_conversation(conversation_id))
+
+    def erase_customer(self, customer_identifier: str) -> ErasedCustomer:
+        """Erase every conversation of the customer with the account's assistants."""
+        return self._send(api.erase_customer(customer_identifier))
 
     def create_assistant(self, name: str, **fields: Any) -> Assistant:
         """A new assistant; ``fields`` are its settings (see the README), the rest default."""

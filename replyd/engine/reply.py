@@ -485,7 +485,7 @@ async def _remember_answer(
     db: AsyncConnection, account_id: int, key: IdempotencyKey | None, result: ReplyResult
 ) -> None:
     if key is not None:
-        await idempotency.complete(db, account_id, key.key, 200, asdict(result))
+        await idempotency.complete(db, account_id, key.key, 200, asdict(result), result.conversation_id)
 
 
 def _summary_job(turn: Turn, thought: Thought, providers: ProviderRegistry) -> SummaryJob:

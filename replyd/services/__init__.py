@@ -155,7 +155,7 @@ class Services:
                 settings.webhook_timeout_s,
                 settings.webhook_lease_s,
             ),
-            upkeep=Upkeep(db, sessions, settings.idempotency_ttl_s),
+            upkeep=Upkeep(db, sessions, conversation_service, settings.idempotency_ttl_s),
             telemetry=telemetry,
         )
 

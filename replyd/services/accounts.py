@@ -3,6 +3,7 @@ them up, the API and the console read them and authenticate with them."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,6 +17,18 @@ from replyd.store.tables import Account, ApiToken
 
 SCOPES = accounts.SCOPES
 MAX_NAME_CHARS = 80
+MAX_RETENTION_DAYS = 36_500
+"""A hundred years: beyond that, keeping for ever (None) says it better."""
+
+
+class AccountChanges(TypedDict, total=False):
+    """An account's own settings to change; those left out keep their values."""
+
+    balance_low_micros: int | None
+    """A charge that takes the balance below this sends ``account.balance_low``; None: never."""
+    conversation_retention_days: int | None
+    """Conversations idle longer than this many days are erased by the upkeep
+    (``services/upkeep.py``); None: kept for ever."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +108,24 @@ class AccountService:
             await ledger.record(session, account_id, "top_up", amount_micros)
         return await self.get(account_id)
 
-    async def set_balance_low(self, account_id: int, threshold_micros: int | None) -> AccountView:
-        """A charge that takes the balance below ``threshold_micros`` sends
-        ``account.balance_low``; None: never."""
-        _check(threshold_micros is None or threshold_micros > 0, "balance_low_threshold", "must be above zero")
+    async def change(self, account_id: int, changes: "AccountChanges") -> AccountView:
+        """The account's own settings sent in ``changes``, checked all before any is written."""
+        if "balance_low_micros" in changes:
+            threshold = changes["balance_low_micros"]
+            _check(threshold is None or threshold > 0, "balance_low_threshold", "must be above zero")
+        if "conversation_retention_days" in changes:
+            days = changes["conversation_retention_days"]
+            _check(
+                days is None or 1 <= days <= MAX_RETENTION_DAYS,
+                "conversation_retention_days",
+                f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, or null to keep them for ever",
+            )
         async with self._sessions() as session, session.begin():
             await _find(session, account_id)
-            await accounts.set_balance_low(session, account_id, threshold_micros)
+            if "balance_low_micros" in changes:
+                await accounts.set_balance_low(session, account_id, changes["balance_low_micros"])
+            if "conversation_retention_days" in changes:
+                await accounts.set_retention(session, account_id, changes["conversation_retention_days"])
         return await self.get(account_id)
 
     async def rotate_webhook_secret(self, account_id: int) -> str:

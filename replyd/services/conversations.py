@@ -30,7 +30,7 @@ from replyd.services.views import (
     MessageView,
     deliveries_of,
 )
-from replyd.store import accounts, activity, assistants, channels, conversations, events
+from replyd.store import accounts, activity, assistants, channels, conversations, events, idempotency, ledger
 from replyd.store.activity import Activity
 from replyd.store.conversations import ActivityKey, ConversationFilter, ReplyTotals
 from replyd.store.tables import ApiToken, Conversation, Message
@@ -61,6 +61,23 @@ class HistoryPage:
     """Opaque, to the older messages; None when none are left."""
     deliveries: dict[int, ChannelDeliveryView]
     """Per message id, what became of those sent on the conversation's channel."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure removed, for its answer: conversations with their messages; the ledger
+    entries that named them keep their amounts and no longer do."""
+
+    conversation_ids: tuple[str, ...] = ()
+    messages: int = 0
+    ledger_entries_anonymised: int = 0
+
+    def __add__(self, other: "Erasure") -> "Erasure":
+        return Erasure(
+            self.conversation_ids + other.conversation_ids,
+            self.messages + other.messages,
+            self.ledger_entries_anonymised + other.ledger_entries_anonymised,
+        )
 
 
 @dataclass(frozen=True)
@@ -294,24 +311,41 @@ class ConversationService:
         conversation = await self._reload(account_id, conversation_id)
         self._notices.tell(conversation.id, AGENT_TYPING)
 
-    async def erase(self, account_id: int, conversation_id: str) -> None:
-        """Delete the conversation and its messages, their events, and what channels kept of the
-        customer's messages; ledger entries stay (they hold no text).
+    async def erase(self, account_id: int, conversation_id: str, idle_since_before: datetime | None = None) -> Erasure:
+        """Delete the conversation and its messages, their events, the Idempotency-Key answers
+        given in it, and what channels kept of the customer's messages; its ledger entries
+        stay (the money), no longer naming it. With ``idle_since_before`` (retention), only if it
+        still had no activity since then once its lock is held.
         Idempotent: one that is not there (erased already, never there, another account's)
         is left alone alike, so a retried DELETE succeeds as the first did and tells nobody
         whether another account has such a conversation."""
         async with self._sessions() as session:
+            found = await conversations.get_conversation(session, account_id, conversation_id)
+        if found is None:
+            return Erasure()
+        async with self._hold(found), self._sessions() as session, session.begin():
             conversation = await conversations.get_conversation(session, account_id, conversation_id)
-        if conversation is None:
-            return
-        async with self._hold(conversation), self._sessions() as session, session.begin():
-            held = await conversations.held_by_conversation(session, conversation.id)
-            await accounts.release(session, conversation.account_id, held)
-            await events.erase_conversation_events(session, conversation.id)
-            if conversation.customer_identifier is not None:
-                customer = conversation.customer_identifier
-                await channels.erase_customer(session, conversation.assistant_id, customer, conversation.id)
-            await conversations.delete_conversation(session, conversation.account_id, conversation.id)
+            if conversation is None:  # erased while we waited
+                return Erasure()
+            if idle_since_before is not None and conversation.updated_at >= idle_since_before:
+                return Erasure()
+            return await _erase_held(session, conversation)
+
+    async def erase_customer(self, account_id: int, customer_identifier: str) -> Erasure:
+        """The customer's right to erasure: every conversation of theirs with any of the
+        account's assistants, erased as ``erase`` erases one, and what the account's channels
+        kept of messages of theirs that started none. Idempotent: a customer the account does
+        not know (or no longer) is an empty erasure."""
+        if not customer_identifier.strip():
+            raise ValidationFailed([FieldProblem("customer_identifier", "must not be blank")])
+        async with self._sessions() as session:
+            conversation_ids = await conversations.of_customer(session, account_id, customer_identifier)
+        erased = Erasure()
+        for conversation_id in conversation_ids:
+            erased += await self.erase(account_id, conversation_id)
+        async with self._sessions() as session, session.begin():
+            await channels.erase_inbound(session, channels.channels_of_account(account_id), customer_identifier)
+        return erased
 
     def _hold(self, conversation: Conversation) -> AbstractAsyncContextManager[None]:
         return self._locks.hold(lock_key(conversation.assistant_id, conversation.customer_identifier, conversation.id))
@@ -319,6 +353,21 @@ class ConversationService:
     async def _reload(self, account_id: int | None, conversation_id: str) -> Conversation:
         async with self._sessions() as session:
             return await find_conversation(session, account_id, conversation_id)
+
+
+async def _erase_held(session: AsyncSession, conversation: Conversation) -> Erasure:
+    """``erase``'s deletions, in its transaction, under the conversation's lock."""
+    held = await conversations.held_by_conversation(session, conversation.id)
+    await accounts.release(session, conversation.account_id, held)
+    await events.erase_conversation_events(session, conversation.id)
+    await idempotency.erase_conversations(session, [conversation.id])
+    await channels.erase_sent(session, conversation.id)
+    if conversation.customer_identifier is not None:
+        of_channels = channels.channels_of_assistant(conversation.assistant_id)
+        await channels.erase_inbound(session, of_channels, conversation.customer_identifier)
+    anonymised = await ledger.anonymise_conversations(session, [conversation.id])
+    messages = await conversations.delete_conversation(session, conversation.account_id, conversation.id)
+    return Erasure((conversation.id,), messages, anonymised)
 
 
 async def _emit_message(session: AsyncSession, conversation: Conversation, message: Message) -> None:

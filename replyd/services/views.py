@@ -142,6 +142,8 @@ class AccountView(RowView):
     balance_micros: int
     balance_low_micros: int | None
     """Below this, a charge sends ``account.balance_low``; None: never."""
+    conversation_retention_days: int | None
+    """Conversations idle longer than this many days are erased; None: kept for ever."""
 
 
 @dataclass(frozen=True)

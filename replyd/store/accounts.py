@@ -109,6 +109,21 @@ async def set_balance_low(session: AsyncSession, account_id: int, threshold_micr
     await session.execute(update(Account).where(Account.id == account_id).values(balance_low_micros=threshold_micros))
 
 
+async def set_retention(session: AsyncSession, account_id: int, days: int | None) -> None:
+    """Conversations idle longer than ``days`` are erased from now on; None: kept for ever."""
+    await session.execute(update(Account).where(Account.id == account_id).values(conversation_retention_days=days))
+
+
+async def with_retention(session: AsyncSession) -> list[tuple[int, int]]:
+    """(account id, retention days) of every account that keeps its conversations for a time."""
+    rows = await session.execute(
+        select(Account.id, Account.conversation_retention_days)
+        .where(Account.conversation_retention_days.is_not(None))
+        .order_by(Account.id)
+    )
+    return [(account_id, days) for account_id, days in rows.all() if days is not None]
+
+
 async def get_funds(db: Executor, account_id: int) -> Funds:
     row = (await db.execute(GET_FUNDS, {"id": account_id})).first()
     return Funds(*row) if row else Funds(0, 0, "", 0, None, None, None)

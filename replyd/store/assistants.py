@@ -6,6 +6,7 @@ from sqlalchemy import ScalarSelect, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from replyd.clock import utcnow
+from replyd.store import idempotency, ledger
 from replyd.store.accounts import count_erasure, settings_changed
 from replyd.store.events import Event
 from replyd.store.tables import ASSISTANTS, Account, Assistant, Conversation, Message
@@ -58,9 +59,10 @@ async def update_assistant(session: AsyncSession, assistant_id: int, fields: dic
 
 
 async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
-    """The assistant and its conversations with their messages and events (their text); ledger
-    entries stay. What their messages still hold of the balance (replies whose process died) is
-    given back. Its channels go by their foreign key, with what they kept."""
+    """The assistant and its conversations with their messages, events and Idempotency-Key
+    answers (their text); ledger entries stay, no longer naming them. What their messages still
+    hold of the balance (replies whose process died) is given back. Its channels go by their
+    foreign key, with what they kept."""
     await settings_changed(session, _account_of(assistant_id))
     await count_erasure(session, _account_of(assistant_id))
     conversation_ids = select(Conversation.id).where(Conversation.assistant_id == assistant_id)
@@ -73,6 +75,8 @@ async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
         .values(reserved_micros=Account.reserved_micros - held.scalar_subquery())
     )
     await session.execute(delete(Event).where(Event.conversation_id.in_(conversation_ids)))
+    await idempotency.erase_conversations(session, conversation_ids)
+    await ledger.anonymise_conversations(session, conversation_ids)
     await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
     await session.execute(delete(Conversation).where(Conversation.assistant_id == assistant_id))
     await session.execute(delete(Assistant).where(Assistant.id == assistant_id))

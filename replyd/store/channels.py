@@ -3,7 +3,7 @@ and the secret replyd made for the platform's calls to the channel's inbound URL
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, case, delete, insert, select, update
+from sqlalchemy import ForeignKey, Index, Select, String, Text, UniqueConstraint, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,7 +68,10 @@ class ChannelInbound(Base):
     """A customer's message as the platform delivered it, kept before it is acknowledged."""
 
     __tablename__ = "channel_inbound"
-    __table_args__ = (UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_inbound_message"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "platform_message_id", name="uq_channel_inbound_message"),
+        Index("ix_channel_inbound_customer", "channel_id", "customer_identifier"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(BigId, ForeignKey("channels.id", ondelete="CASCADE"))
@@ -198,16 +201,25 @@ async def statuses_in(session: AsyncSession, conversation_id: str) -> list[Chann
     return list(rows.all())
 
 
-async def erase_customer(
-    session: AsyncSession, assistant_id: int, customer_identifier: str, conversation_id: str
-) -> None:
-    """What the assistant's channels keep of a customer whose conversation is erased: the
-    messages kept as the platforms delivered them (their text), and the statuses of those sent."""
+def channels_of_assistant(assistant_id: int) -> Select[int]:
+    return select(Channel.id).where(Channel.assistant_id == assistant_id)
+
+
+def channels_of_account(account_id: int) -> Select[int]:
+    return select(Channel.id).where(Channel.account_id == account_id)
+
+
+async def erase_sent(session: AsyncSession, conversation_id: str) -> None:
+    """The statuses of an erased conversation's messages sent on a channel."""
     sent = select(Message.id).where(Message.conversation_id == conversation_id)
     await session.execute(delete(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(sent)))
+
+
+async def erase_inbound(session: AsyncSession, of_channels: Select[int], customer_identifier: str) -> None:
+    """What ``of_channels`` kept of an erased customer's messages as the platforms delivered
+    them (their text)."""
     await session.execute(
         delete(ChannelInbound).where(
-            ChannelInbound.channel_id.in_(select(Channel.id).where(Channel.assistant_id == assistant_id)),
-            ChannelInbound.customer_identifier == customer_identifier,
+            ChannelInbound.channel_id.in_(of_channels), ChannelInbound.customer_identifier == customer_identifier
         )
     )

@@ -639,12 +639,37 @@ async def held_by_conversation(session: AsyncSession, conversation_id: str) -> i
     return int(held or 0)
 
 
-async def delete_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> None:
+async def delete_conversation(session: AsyncSession, account_id: int, conversation_id: str) -> int:
+    """The conversation and its messages; how many messages."""
     await count_erasure(session, account_id)
     await notes.erase_notes(session, conversation_id)
     await labels.erase_labels(session, conversation_id)
-    await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+    deleted = await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
     await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+    return int(deleted.rowcount)  # type: ignore[attr-defined]
+
+
+async def of_customer(session: AsyncSession, account_id: int, customer_identifier: str) -> list[str]:
+    """The ids of the customer's conversations with any of the account's assistants (one per
+    assistant at most; from the (account, customer) index)."""
+    rows = await session.scalars(
+        select(Conversation.id).where(
+            Conversation.account_id == account_id, Conversation.customer_identifier == customer_identifier
+        )
+    )
+    return list(rows.all())
+
+
+async def idle_since_before(session: AsyncSession, account_id: int, before: datetime, limit: int) -> list[str]:
+    """The ids of up to ``limit`` of the account's conversations with no activity since
+    ``before``, the longest idle first (a range of the account's activity index)."""
+    rows = await session.scalars(
+        select(Conversation.id)
+        .where(Conversation.account_id == account_id, Conversation.updated_at < before)
+        .order_by(Conversation.updated_at, Conversation.id)
+        .limit(limit)
+    )
+    return list(rows.all())
 
 
 async def count_for_assistant(session: AsyncSession, assistant_id: int) -> int:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import Select, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
@@ -86,13 +86,21 @@ async def renew(session: AsyncSession, account_id: int, key: str) -> None:
     )
 
 
-async def complete(db: Executor, account_id: int, key: str, status_code: int, response: dict[str, Any]) -> None:
-    """Store the answer; called inside the transaction that stores the exchange itself."""
+async def complete(
+    db: Executor, account_id: int, key: str, status_code: int, response: dict[str, Any], conversation_id: str
+) -> None:
+    """Store the answer, given in ``conversation_id``; called inside the transaction that stores
+    the exchange itself."""
     await db.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
-        .values(status_code=status_code, response=response)
+        .values(status_code=status_code, response=response, conversation_id=conversation_id)
     )
+
+
+async def erase_conversations(session: AsyncSession, conversation_ids: Select[str] | list[str]) -> None:
+    """The keys whose stored answers were given in erased conversations (they hold their replies)."""
+    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.conversation_id.in_(conversation_ids)))
 
 
 async def release(session: AsyncSession, account_id: int, key: str) -> None:

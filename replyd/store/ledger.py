@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeAlias
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import Executable, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -93,6 +93,17 @@ async def record(
     }
     entry_id: int = (await db.execute(INSERT_ENTRY, entry)).scalar_one()
     return entry_id
+
+
+async def anonymise_conversations(session: AsyncSession, conversation_ids: Select[str] | list[str]) -> int:
+    """Erased conversations' charges stay, with their amounts, tokens and assistant, but no
+    longer say which conversation or message they were for; how many."""
+    result = await session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.conversation_id.in_(conversation_ids))
+        .values(conversation_id=None, message_id=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def balance_micros(session: AsyncSession, account_id: int) -> int:

@@ -40,6 +40,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index of only the rows where ``where`` holds, on both databases."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime()}
 
@@ -73,6 +78,8 @@ class Account(Base):
     conversations_erased: Mapped[int] = mapped_column(BigInteger, default=0)
     """Erasures of its conversations (one's, or an assistant's with all of its), counted in
     the erasing transaction: the console's live pages see one gone by this moving on."""
+    conversation_retention_days: Mapped[int | None]
+    """Conversations idle longer than this many days are erased by the upkeep; None: kept for ever."""
     created_at: Mapped[datetime]
 
 
@@ -137,14 +144,7 @@ class Conversation(Base):
         Index("ix_conversations_customer", "account_id", "customer_identifier"),
         Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
         Index("ix_conversations_assigned_activity", "assigned_token_id", "updated_at", "id"),
-        Index(
-            "ix_conversations_needs_human",
-            "account_id",
-            "updated_at",
-            "id",
-            postgresql_where=text("needs_human"),
-            sqlite_where=text("needs_human"),
-        ),
+        partial_index("ix_conversations_needs_human", "account_id", "updated_at", "id", where="needs_human"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -195,12 +195,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
-        Index(
-            "ix_messages_pending",
-            "created_at",
-            postgresql_where=text("reply_status = 'pending'"),
-            sqlite_where=text("reply_status = 'pending'"),
-        ),
+        partial_index("ix_messages_pending", "created_at", where="reply_status = 'pending'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -230,7 +225,10 @@ class Message(Base):
 
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_account_id_id", "account_id", "id"),)
+    __table_args__ = (
+        Index("ix_ledger_entries_account_id_id", "account_id", "id"),
+        partial_index("ix_ledger_entries_conversation", "conversation_id", where="conversation_id IS NOT NULL"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -241,6 +239,7 @@ class LedgerEntry(Base):
     assistant_id: Mapped[int | None] = mapped_column(BigInteger)
     """No foreign keys here: entries outlive deleted assistants and erased conversations."""
     conversation_id: Mapped[str | None] = mapped_column(String(36))
+    """None for a top-up, and for a reply whose conversation was erased (the amount stays)."""
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)
@@ -264,7 +263,10 @@ class UsageTotal(Base):
 
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
-    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_idempotency_keys_created_at", "created_at"),
+        Index("ix_idempotency_keys_conversation", "conversation_id"),
+    )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -272,6 +274,8 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None]
     """None while the first request is still running."""
     response: Mapped[dict[str, Any] | None]
+    conversation_id: Mapped[str | None] = mapped_column(String(36))
+    """The conversation the answer was given in (it holds the reply): erasing it deletes the key."""
     created_at: Mapped[datetime]
     """When the first request claimed the key (renewed while it runs): the key is forgotten,
     and then deleted, ``idempotency_ttl_s`` after."""

@@ -9,10 +9,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
-from replyd.services.upkeep import KEYS_BATCH, Upkeep
+from replyd.services.upkeep import KEYS_BATCH
 from replyd.store.tables import IdempotencyRecord
 from tests.api.test_errors import assert_error
-from tests.conftest import Tenant
+from tests.conftest import Tenant, upkeep_on
 from tests.servers import Scripted, StubModel
 
 ROUTE = "/api/ai/generate-reply"
@@ -126,7 +126,7 @@ async def test_an_expired_key_is_deleted_and_the_same_key_then_makes_a_new_reply
             for n in range(2 * KEYS_BATCH)
         ]
         await session.execute(insert(IdempotencyRecord), many)
-    upkeep = Upkeep(db.kw["bind"], db, idempotency_ttl_s=24 * 3600)
+    upkeep = upkeep_on(db)
     assert await upkeep.forget_expired_keys() >= 2 * KEYS_BATCH + 1
     async with db() as session:
         assert (await session.scalars(select(IdempotencyRecord.key).where(mine))).all() == ["order-of-today"]

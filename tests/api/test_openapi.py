@@ -30,6 +30,7 @@ ROUTES = {
     ("POST", "/api/ai/generate-reply"),
     ("GET", "/api/conversations/{conversation_id}"),
     ("DELETE", "/api/conversations/{conversation_id}"),
+    ("DELETE", "/api/customers/{customer_identifier}"),
     ("GET", "/api/user/conversations"),
     ("POST", "/api/automate/conversations/{conversation_id}/disable-ai"),
     ("POST", "/api/automate/conversations/{conversation_id}/enable-ai"),

@@ -112,7 +112,8 @@ def test_help_lists_every_command(cli: Cli) -> None:
     commands_section = plain(result.stdout).partition("Commands")[2]
     listed = re.findall(r"^\W*([a-z-]+) {2,}\S", commands_section, flags=re.MULTILINE)
     assert listed == [
-        "init", "migrate", "serve", "chat", "accounts", "tokens", "assistants", "conversations", "webhooks", "channels"
+        "init", "migrate", "serve", "chat", "accounts", "tokens", "assistants", "conversations", "customers",
+        "webhooks", "channels"
     ]  # fmt: skip
 
 
@@ -205,6 +206,7 @@ def test_balance_follows_opening_balance_and_top_ups(cli: Cli) -> None:
         "balance": "2.50",
         "balance_micros": 2_500_000,
         "balance_low_threshold": None,
+        "conversation_retention_days": None,
     }
 
     topped = cli.json("accounts", "top-up", str(account_id), "1.25")

@@ -100,6 +100,20 @@ async def test_a_started_chat_answers_messages_and_can_be_erased(
     assert (raised.value.status, raised.value.error_code) == (404, "CONVERSATION_NOT_FOUND")
 
 
+async def test_a_customer_is_erased_across_assistants_whatever_their_identifier_holds(
+    client: AsyncReplydClient, tenant: Tenant
+) -> None:
+    customer = "crm/42 +49 (0) 155"
+    conversation_id = (await client.generate_reply(tenant.assistant_id, customer, "hi")).conversation_id
+    erased = await client.erase_customer(customer)
+    assert (erased.customer_identifier, erased.conversation_ids, erased.messages) == (customer, [conversation_id], 2)
+    assert erased.ledger_entries_anonymised == 1
+    with pytest.raises(ConversationNotFoundError):
+        await client.get_conversation(conversation_id)
+    assert (await client.erase_customer(customer)).conversation_ids == []
+    assert (await client.get_account()).conversation_retention_days is None
+
+
 async def test_assistants_are_created_listed_read_changed_and_deleted(
     client: AsyncReplydClient, tenant: Tenant
 ) -> None:

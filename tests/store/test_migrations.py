@@ -190,3 +190,20 @@ async def channels_of_an_older_replyd(database_url: str) -> dict[str, int]:
             return made
     finally:
         await engine.dispose()
+
+
+def test_idempotency_keys_learn_the_conversation_their_stored_answer_was_given_in(database_url: str) -> None:
+    upgrade_database(database_url, "0021")
+    asyncio.run(run(database_url, INSERT_ACCOUNT, {"name": "old", "secret": "whsec_", "now": utcnow()}))
+    [(account_id,)] = asyncio.run(run(database_url, "SELECT id FROM accounts"))
+    answer = {"conversation_id": "5b0f6c1e-3f7a-4e0b-9a43-2d7f4c1f9e21", "reply": "Booked.", "ai_disabled": False}
+    for key, status, response in [("answered", 200, json.dumps(answer)), ("running", None, None)]:
+        values = {"account": account_id, "key": key, "status": status, "response": response, "now": utcnow()}
+        asyncio.run(run(database_url, INSERT_KEY, values))
+    upgrade_database(database_url)
+    rows = asyncio.run(run(database_url, "SELECT key, conversation_id FROM idempotency_keys"))
+    assert sorted(rows) == [("answered", answer["conversation_id"]), ("running", None)]
+
+
+INSERT_KEY = """INSERT INTO idempotency_keys (account_id, key, request_sha256, status_code, response, created_at)
+                VALUES (:account, :key, '-', :status, :response, :now)"""

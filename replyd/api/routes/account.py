@@ -21,7 +21,7 @@ from replyd.api.openapi import BODY_ERRORS, error_responses, json_body
 from replyd.app_state import State
 from replyd.money import format_micros, parse_amount
 from replyd.services import Services
-from replyd.services.accounts import TokenView
+from replyd.services.accounts import AccountChanges, TokenView
 from replyd.services.usage import Days
 from replyd.services.views import AccountView
 
@@ -39,17 +39,25 @@ async def get_account(token: AdminToken, state: State) -> AccountOut:
 
 @router.patch(
     "/api/account",
-    summary="Change the account's low-balance threshold",
+    summary="Change the account's low-balance threshold or its conversations' retention",
+    description="Only the fields sent change.",
     openapi_extra=json_body(AccountChangesIn),
     responses=error_responses(*BODY_ERRORS, errors.Unauthenticated, errors.Forbidden),
 )
 async def update_account(
     token: AdminToken, state: State, changes: Annotated[AccountChangesIn, Depends(body_of(AccountChangesIn))]
 ) -> AccountOut:
-    threshold = changes.balance_low_threshold
-    account = await state.accounts.set_balance_low(
-        token.account_id, None if threshold is None else parse_amount(threshold)
-    )
+    sent = changes.model_fields_set
+    if not sent:
+        problem = "send balance_low_threshold, conversation_retention_days or both"
+        raise errors.ValidationFailed([errors.FieldProblem("body", problem)])
+    wanted = AccountChanges()
+    if "balance_low_threshold" in sent:
+        threshold = changes.balance_low_threshold
+        wanted["balance_low_micros"] = None if threshold is None else parse_amount(threshold)
+    if "conversation_retention_days" in sent:
+        wanted["conversation_retention_days"] = changes.conversation_retention_days
+    account = await state.accounts.change(token.account_id, wanted)
     return _account_out(account, token, state)
 
 
@@ -62,6 +70,7 @@ def _account_out(account: AccountView, token: TokenView, state: Services) -> Acc
         balance=format_micros(account.balance_micros),
         balance_micros=account.balance_micros,
         balance_low_threshold=None if threshold is None else format_micros(threshold),
+        conversation_retention_days=account.conversation_retention_days,
         token=TokenInfo(id=token.id, scope=token.scope, rate_limit=state.reply_limits.rate_of(token.rate_limit)),
     )
 

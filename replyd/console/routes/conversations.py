@@ -18,7 +18,7 @@ from replyd.console.sessions import SignedIn
 from replyd.console.web import ConsoleRoute, render, render_page
 from replyd.errors import AssignedElsewhere, AssistantNotFound, ValidationFailed
 from replyd.services import Services
-from replyd.services.conversations import HISTORY_LIMIT
+from replyd.services.conversations import HISTORY_LIMIT, HistoryPage
 from replyd.services.list_filters import list_filter
 from replyd.services.operators import Operator
 from replyd.services.views import MAX_ID, ConversationListing, MessageView
@@ -248,18 +248,12 @@ async def _view_context(state: Services, operator: Operator, conversation_id: st
         assistant_name = (await state.assistants.get(operator.account_id, conversation.assistant_id)).name
     except AssistantNotFound:  # deleted while we looked
         assistant_name = f"Assistant {conversation.assistant_id}"
-    return {
+    return await _messages_context(state, operator, page) | {
         "operator": operator,
         "conversation": conversation,
-        "messages": page.messages[::-1],
-        "earlier": page.next_cursor,
         "older": older,
-        "deliveries": page.deliveries,
-        "delivery_labels": DELIVERY_LABELS,
         "assistant_name": assistant_name,
         "customer": customer_label(conversation.customer_identifier, conversation.type, conversation.id),
-        "currency": (await state.accounts.get(operator.account_id)).currency,
-        "authors": AUTHORS,
         "totals": await state.conversations.reply_totals(conversation.id),
         "assignee": await _assignee(state, operator, conversation.assigned_token_id),
     }
@@ -271,6 +265,28 @@ async def _assignee(state: Services, operator: Operator, token_id: int | None) -
         return None
     names = {token.id: token.name for token in await state.accounts.tokens(operator.account_id)}
     return names.get(token_id) or f"console token {token_id}"
+
+
+async def _messages_context(state: Services, operator: Operator, page: HistoryPage) -> dict[str, Any]:
+    """What ``_messages.html`` shows of a page of messages, and the cursor to those before it."""
+    return {
+        "messages": page.messages[::-1],
+        "earlier": page.next_cursor,
+        "deliveries": page.deliveries,
+        "delivery_labels": DELIVERY_LABELS,
+        "currency": (await state.accounts.get(operator.account_id)).currency,
+        "authors": AUTHORS,
+    }
+
+
+@router.get("/console/conversations/{conversation_id}/earlier")
+async def earlier_messages(
+    request: Request, state: State, operator: SignedIn, conversation_id: str, cursor: str = ""
+) -> Response:
+    """The messages before ``cursor`` (a page's ``earlier``), which the page's script puts above
+    the ones it shows as the operator scrolls up: the API's cursor paging, a page at a time."""
+    page = await state.conversations.history(operator.account_id, conversation_id, HISTORY_LIMIT, cursor[:1000] or None)
+    return render(request, "_earlier_messages.html", await _messages_context(state, operator, page))
 
 
 @router.post("/console/conversations/{conversation_id}/take-over")

@@ -241,6 +241,113 @@
 
   var live = window.fetch ? document.querySelector("[data-live-src]") : null;
   var status = document.querySelector("[data-live-status]");
+
+  // A long conversation shows its latest messages; the earlier ones load as the operator
+  // scrolls up to them, a page at a time, and the view stays on the message it was on. Once
+  // some are loaded, ``earlier`` holds the cursor to those before them ("" when none are left)
+  // and a live refresh keeps them (``keepEarlier``).
+  var earlier = null;
+  var loadingEarlier = false;
+  var watcher = live && live.hasAttribute("data-conversation") && window.IntersectionObserver
+    ? new IntersectionObserver(function (entries) {
+      if (entries.some(function (entry) { return entry.isIntersecting; })) {
+        loadEarlier();
+      }
+    }, { rootMargin: "300px 0px 0px 0px" })
+    : null;
+
+  function watchEarlier() {
+    var link = live.querySelector("[data-earlier]");
+    if (watcher) {
+      watcher.disconnect();
+      if (link) {
+        watcher.observe(link); // reports at once whether it is in view, then on every change
+      }
+    }
+  }
+
+  function messageId(item) {
+    return parseInt(item.id.replace("message-", ""), 10);
+  }
+
+  function showEarlier() {
+    var link = live.querySelector("[data-earlier]");
+    if (!link || earlier === null) {
+      return;
+    }
+    if (earlier) {
+      link.setAttribute("data-earlier", earlier);
+      link.href = window.location.pathname + "?older=" + encodeURIComponent(earlier);
+    } else {
+      link.remove();
+    }
+  }
+
+  function loadEarlier() {
+    var link = live.querySelector("[data-earlier]");
+    if (loadingEarlier || !link) {
+      return;
+    }
+    loadingEarlier = true;
+    var list = live.querySelector(".messages");
+    var anchor = list.firstElementChild;
+    var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+    var path = "/console/conversations/" + live.getAttribute("data-conversation") + "/earlier?cursor=";
+    var rewatch = false;
+    fetch(path + encodeURIComponent(link.getAttribute("data-earlier")), {
+      headers: { "X-Console-Fragment": "1" },
+      credentials: "same-origin",
+      cache: "no-store"
+    }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (typeof html !== "string") {
+        throw new Error("no earlier messages");
+      }
+      list = live.querySelector(".messages");
+      rewatch = true; // loaded, or to ask again: a live refresh may have replaced the page meanwhile
+      if (!anchor || !list.contains(anchor)) {
+        return;
+      }
+      var page = document.createElement("div");
+      page.innerHTML = html;
+      var older = page.querySelector(".messages");
+      list.prepend.apply(list, Array.prototype.slice.call(older.children));
+      localTimes(list);
+      earlier = older.getAttribute("data-earlier") || "";
+      showEarlier();
+      window.scrollBy(0, anchor.getBoundingClientRect().top - anchorTop);
+    }).catch(function () {
+      say("Could not load the earlier messages; scroll up to try again.");
+    }).then(function () {
+      loadingEarlier = false;
+      if (rewatch) {
+        watchEarlier(); // the link may still be in view: then the next page comes at once
+      }
+    });
+  }
+
+  // After a live refresh: the earlier messages loaded before it go back above the latest ones.
+  function keepEarlier(kept) {
+    var list = live.querySelector(".messages");
+    if (earlier === null || !list) {
+      return;
+    }
+    var first = list.firstElementChild;
+    var firstId = first ? messageId(first) : Infinity;
+    list.prepend.apply(list, kept.filter(function (item) { return messageId(item) < firstId; }));
+    showEarlier();
+  }
+
+  if (watcher) {
+    live.addEventListener("click", function (event) {
+      if (event.target.closest("[data-earlier]")) {
+        event.preventDefault();
+        loadEarlier();
+      }
+    });
+    watchEarlier();
+  }
   if (!counter || !window.EventSource) {
     return; // signed out: no navigation, no stream
   }
@@ -286,7 +393,12 @@
       return d.id;
     });
     var focused = focusKey(document.activeElement);
+    var kept = Array.prototype.slice.call(live.querySelectorAll(".messages > li"));
     live.innerHTML = html;
+    keepEarlier(kept);
+    if (watcher) {
+      watchEarlier();
+    }
     open.forEach(function (id) {
       var details = document.getElementById(id);
       if (details) {

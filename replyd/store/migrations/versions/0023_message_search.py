@@ -8,13 +8,13 @@ from the rows there are. Both read words the same way: split on anything not a l
 digit, case folded, no stemming (``unicode61``, ``simple``). See docs/decisions.md.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 """
 
 from alembic import op
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
