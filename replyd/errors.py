@@ -11,6 +11,7 @@
     │   └── ConversationNotFound     404 CONVERSATION_NOT_FOUND
     ├── MethodNotAllowed             405 METHOD_NOT_ALLOWED
     ├── RequestInProgress            409 REQUEST_IN_PROGRESS
+    ├── AssignedElsewhere            409 CONVERSATION_ASSIGNED
     ├── AssistantInUse               409 ASSISTANT_IN_USE
     ├── EndpointDisabled             409 ENDPOINT_DISABLED
     ├── ChannelKeyMissing            409 CHANNEL_KEY_MISSING
@@ -93,6 +94,8 @@ class RequestInProgress(ReplydError):
 
 
 class AssignedElsewhere(ReplydError):
+    """The console's answer of an operator to a conversation another operator has."""
+
     status, error_code = 409, "CONVERSATION_ASSIGNED"
 
 

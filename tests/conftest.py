@@ -23,6 +23,7 @@ from replyd.app import create_app
 from replyd.functions.signing import new_webhook_secret
 from replyd.limits import ConversationLocks
 from replyd.money import parse_amount
+from replyd.notices import Notices
 from replyd.services.assistant_config import AssistantConfig
 from replyd.services.conversations import ConversationService
 from replyd.services.upkeep import Upkeep
@@ -236,7 +237,7 @@ async def sessions_on(database_url: str) -> AsyncIterator[async_sessionmaker[Asy
 
 def conversations_on(sessions: async_sessionmaker[AsyncSession]) -> ConversationService:
     """The conversation service a server acts through, here on the test's sessions."""
-    return ConversationService(sessions, ConversationLocks(), 10_000)
+    return ConversationService(sessions, ConversationLocks(), Notices(None, f"{RUN_PREFIX}:live"), 10_000)
 
 
 def upkeep_on(sessions: async_sessionmaker[AsyncSession]) -> Upkeep:

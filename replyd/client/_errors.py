@@ -14,6 +14,7 @@
         │   └── ConversationNotFoundError  404 CONVERSATION_NOT_FOUND
         ├── MethodNotAllowedError          405 METHOD_NOT_ALLOWED
         ├── RequestInProgressError         409 REQUEST_IN_PROGRESS
+        ├── ConversationAssignedError      409 CONVERSATION_ASSIGNED
         ├── AssistantInUseError            409 ASSISTANT_IN_USE
         ├── EndpointDisabledError          409 ENDPOINT_DISABLED
         ├── ChannelKeyMissingError         409 CHANNEL_KEY_MISSING
@@ -120,6 +121,10 @@ class RequestInProgressError(ReplydAPIError):
     """A request with the same Idempotency-Key is still running; the client retries it."""
 
 
+class ConversationAssignedError(ReplydAPIError):
+    """Another operator handles the conversation (the console's assignment)."""
+
+
 class AssistantInUseError(ReplydAPIError):
     """The assistant still has conversations; delete it with ``force=True`` to erase them too."""
 
@@ -185,6 +190,7 @@ ERROR_CLASSES: dict[str, type[ReplydAPIError]] = {
     "METHOD_NOT_ALLOWED": MethodNotAllowedError,
     "REQUEST_IN_PROGRESS": RequestInProgressError,
     "ASSISTANT_IN_USE": AssistantInUseError,
+    "CONVERSATION_ASSIGNED": ConversationAssignedError,
     "ENDPOINT_DISABLED": EndpointDisabledError,
     "CHANNEL_KEY_MISSING": ChannelKeyMissingError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,

@@ -105,7 +105,7 @@ def test_usage_totals_are_added_up_from_the_ledger_per_utc_day_and_assistant(dat
 
 
 def test_messages_stored_before_search_are_found_by_their_words(database_url: str) -> None:
-    upgrade_database(database_url, "0021")
+    upgrade_database(database_url, "0022")
     config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
 
     async def seed() -> None:
@@ -125,7 +125,7 @@ def test_messages_stored_before_search_are_found_by_their_words(database_url: st
     asyncio.run(seed())
     upgrade_database(database_url)
     assert asyncio.run(search("tyre")) == ["+4901"] and asyncio.run(search("PARCEL")) == ["+4902"]
-    command.downgrade(alembic_config(database_url), "0021")
+    command.downgrade(alembic_config(database_url), "0022")
     upgrade_database(database_url)
     assert asyncio.run(search("bicycle")) == ["+4901"]
 
