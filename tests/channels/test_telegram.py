@@ -62,7 +62,11 @@ async def test_a_message_from_telegram_is_answered_in_the_same_chat(
     async with db() as session:
         conversation = await session.scalar(select(Conversation).where(Conversation.channel_id == channel_id))
         assert conversation is not None and conversation.customer_identifier == "4242"
-        said = (await session.scalars(select(Message.content).where(Message.conversation_id == conversation.id))).all()
+        said = (
+            await session.scalars(
+                select(Message.content).where(Message.conversation_id == conversation.id).order_by(Message.id)
+            )
+        ).all()
     assert said == ["Hi, are you open today?", "Yes, until 6 pm."]
     assert telegram_api.malformed == 0
 

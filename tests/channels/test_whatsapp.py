@@ -120,7 +120,11 @@ async def test_a_message_from_whatsapp_is_answered_in_the_same_conversation(
             await session.scalars(select(Conversation).where(Conversation.account_id == tenant.account_id))
         ).all()
         assert (conversation.customer_identifier, conversation.channel_id) == (f"+{customer}", channel_id)
-        said = (await session.scalars(select(Message.content).where(Message.conversation_id == conversation.id))).all()
+        said = (
+            await session.scalars(
+                select(Message.content).where(Message.conversation_id == conversation.id).order_by(Message.id)
+            )
+        ).all()
     assert said == ["Hello", "Hello from the API.", "Hi, are you open today?", "Yes, until 6 pm."]
     assert graph_api.malformed == 0
 
