@@ -21,6 +21,7 @@ from replyd.events.outbox import conversation_data, emit, emit_message
 from replyd.events.types import AI_DISABLED, AI_ENABLED, CONVERSATION_CREATED
 from replyd.limits import Locks
 from replyd.notices import AGENT_TYPING, Notices
+from replyd.services.answer_size import listing_size, message_size, within_budget
 from replyd.services.cursors import activity_cursor, history_cursor, read_activity_cursor, read_history_cursor
 from replyd.services.views import (
     ChannelDeliveryView,
@@ -32,6 +33,7 @@ from replyd.services.views import (
 )
 from replyd.store import accounts, activity, assistants, channels, conversations, events, idempotency, ledger
 from replyd.store.activity import Activity
+from replyd.store.channels import ChannelMessageStatus
 from replyd.store.conversations import ActivityKey, ConversationFilter, ReplyTotals
 from replyd.store.tables import ApiToken, Conversation, Message
 
@@ -172,9 +174,9 @@ class ConversationService:
         async with self._sessions() as session:
             conversation = await find_conversation(session, account_id, conversation_id)
             rows = await conversations.newest_messages(session, conversation.id, per_page + 1, before_id)
-            page = [MessageView.of(row) for row in rows[:per_page]]
-            next_cursor = history_cursor(page[-1].id) if len(rows) > per_page else None
-            sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
+            page = [MessageView.of(row) for row in within_budget(rows[:per_page], message_size)]
+            next_cursor = history_cursor(page[-1].id) if len(rows) > len(page) else None
+            sent = await _statuses(session, conversation, [message.id for message in page])
             return HistoryPage(ConversationView.of(conversation), page, next_cursor, deliveries_of(sent))
 
     async def reply_totals(self, conversation_id: str) -> ReplyTotals:
@@ -204,8 +206,8 @@ class ConversationService:
         direction, key = read_activity_cursor(cursor) if cursor else ("next", None)
         after, before = (key, None) if direction == "next" else (None, key)
         rows = await self.list(account_id, where, per_page + 1, after, before)
-        has_more = len(rows) > per_page
-        page = (rows[-per_page:] if direction == "prev" else rows[:per_page]) if has_more else rows
+        page = _page_of(rows, per_page, direction)
+        has_more = len(rows) > len(page)
         is_first_page = key is None or (direction == "prev" and not has_more)
         is_last_page = direction == "next" and not has_more
         return ConversationPage(
@@ -377,9 +379,25 @@ async def _emit_message(session: AsyncSession, conversation: Conversation, messa
 async def _with_newest(session: AsyncSession, conversation: Conversation, limit: int) -> ConversationHistory:
     """The conversation with its newest ``limit`` messages, oldest first, and what became of
     those sent on its channel."""
-    newest = await conversations.newest_messages(session, conversation.id, limit)
-    sent = await channels.statuses_in(session, conversation.id) if conversation.channel_id else []
+    newest = within_budget(await conversations.newest_messages(session, conversation.id, limit), message_size)
+    sent = await _statuses(session, conversation, [message.id for message in newest])
     return ConversationHistory.of(conversation, newest[::-1], sent)
+
+
+async def _statuses(
+    session: AsyncSession, conversation: Conversation, message_ids: list[int]
+) -> list[ChannelMessageStatus]:
+    """What became of those of these messages sent on the conversation's channel, if it has one."""
+    return await channels.statuses_of(session, message_ids) if conversation.channel_id else []
+
+
+def _page_of(rows: list[ConversationListing], per_page: int, direction: str) -> list[ConversationListing]:
+    """At most ``per_page`` of the rows read (one more than a page, to know whether more are
+    left) and at most the text budget, kept from the cursor's side: the start when paging on,
+    the end when paging back."""
+    if direction == "prev":
+        return within_budget(rows[::-1][:per_page], listing_size)[::-1]
+    return within_budget(rows[:per_page], listing_size)
 
 
 def _key(row: ConversationListing) -> ActivityKey:

@@ -1,6 +1,7 @@
 """Each assistant's channels: which platform, its credentials sealed (``channels/sealing.py``),
 and the secret replyd made for the platform's calls to the channel's inbound URL."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Select, String, Text, UniqueConstraint, case, delete, insert, select, update
@@ -194,10 +195,12 @@ async def record_status(
     return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
-async def statuses_in(session: AsyncSession, conversation_id: str) -> list[ChannelMessageStatus]:
-    """The status of each message of the conversation sent on a channel."""
-    sent = select(Message.id).where(Message.conversation_id == conversation_id)
-    rows = await session.scalars(select(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(sent)))
+async def statuses_of(session: AsyncSession, message_ids: Sequence[int]) -> list[ChannelMessageStatus]:
+    """The status of each of these messages that was sent on a channel: a page's, so the read
+    stays one page's worth however long the conversation."""
+    if not message_ids:
+        return []
+    rows = await session.scalars(select(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(message_ids)))
     return list(rows.all())
 
 

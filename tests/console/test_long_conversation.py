@@ -1,6 +1,7 @@
 """A long conversation in the console, in a real browser: it opens at its end (the newest
 messages), and the earlier ones load a page at a time as the operator scrolls up to them,
-the view staying on the message it was on; a live update keeps what was loaded."""
+the view staying on the message it was on; a live update keeps what was loaded. A conversation
+of long messages opens in under 1 MB."""
 
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.services.conversations import HISTORY_LIMIT
 from replyd.store import conversations
+from tests.api.test_answer_size import MB, a_conversation_of_long_messages
 from tests.conftest import Tenant
 from tests.console.conftest import Console, browser_sign_in
 from tests.console.test_browser import wait_until_live
@@ -74,3 +76,12 @@ async def test_earlier_messages_are_their_accounts_alone_and_need_a_cursor_reply
     theirs: Console = await open_console(await make_tenant())
     answer = await theirs.client.get(path)
     assert answer.status_code == 404 and "Only mine" not in answer.text
+
+
+async def test_the_console_opens_a_conversation_of_long_messages_under_1_mb(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession], open_console: Any
+) -> None:
+    conversation_id = await a_conversation_of_long_messages(tenant, db, 60)
+    console = await open_console(tenant)
+    page = await console.client.get(f"/console/conversations/{conversation_id}")
+    assert page.status_code == 200 and len(page.content) < MB and "59:xxx" in page.text
