@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     """How long an event endpoint has to answer a delivery (the whole answer, read)."""
     webhook_lease_s: float = Field(default=20.0, gt=0)
     """How long a process holds a delivery it sends: no other process sends it meanwhile, and
-    one that died mid-send leaves it to another once this ends. Longer than the timeout."""
+    one that died mid-send leaves it to another once this ends. Longer than the timeout and two
+    rounds."""
+    event_round_s: float = Field(default=0.25, gt=0, le=60)
+    """How often event delivery runs a round while events come in or go out: the events of that
+    time share the round's queries. Shorter rounds send events sooner, at more CPU per event."""
 
     rate_limit: str = "5/minute"
     """Default limit of generate-reply calls per API token, as a `limits` rate string."""
@@ -152,10 +156,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> Self:
-        if self.webhook_lease_s <= self.webhook_timeout_s:
+        if self.webhook_lease_s <= self.webhook_timeout_s + 2 * self.event_round_s:
             raise ValueError(
                 f"webhook_lease_s ({self.webhook_lease_s:g}) must be longer than webhook_timeout_s "
-                f"({self.webhook_timeout_s:g}): another process would send a delivery still being sent"
+                f"({self.webhook_timeout_s:g}) and two event_round_s ({self.event_round_s:g}): another "
+                "process would send a delivery still being sent"
             )
         return self
 

@@ -18,7 +18,9 @@ never sooner than the receiver asked (``Retry-After``, or Telegram's ``retry_aft
 fails for good when it runs out. An endpoint failing for longer than
 ``REPLYD_WEBHOOK_DISABLE_AFTER_S`` is disabled.
 
-Rounds come every ``ROUND_S``, so that the events of that time share a round's queries."""
+Rounds come every ``REPLYD_EVENT_ROUND_S`` (0.25 s), so that the events of that time share a
+round's queries: at 0.1 s, one endpoint cost 1.41 ms of CPU per reply; at 0.25 s, 0.85 ms
+(docs/performance.md)."""
 
 import asyncio
 import logging
@@ -43,10 +45,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 """Events fanned out per round, and deliveries on their way at once."""
-ROUND_S = 0.25
-"""The time between two rounds' starts (unless a round left work it had no room for): how late
-a new event may start out. Longer rounds share their queries among more events: at 0.1 s, one
-endpoint cost 1.41 ms of CPU per reply; at 0.25 s, 0.85 ms (docs/performance.md)."""
 MAX_RETRY_AFTER_S = 24 * 3600.0
 """The longest ``Retry-After`` heeded: a receiver asking for more is tried again after a day."""
 EXCERPT_CHARS = 500
@@ -103,6 +101,7 @@ class EventDelivery:
         disable_after_s: float,
         timeout_s: float,
         lease_s: float,
+        round_s: float,
     ) -> None:
         self._sessions = sessions
         self._outbound = outbound
@@ -113,6 +112,9 @@ class EventDelivery:
         self._lease_s = lease_s
         """Longer than a send can take (``timeout_s`` bounds the whole of it), so that no other
         process sends the delivery while this one still does."""
+        self._round_s = round_s
+        """The time between two rounds' starts (unless a round left work it had no room for):
+        how late a new event may start out."""
         self._sending: dict[asyncio.Task[Chain], int] = {}
         """The chains on their way, and how many deliveries each holds."""
 
@@ -129,7 +131,7 @@ class EventDelivery:
                     log.warning("delivering events failed; trying again", exc_info=True)
                     full = False
                 if not full:
-                    await asyncio.sleep(max(0.0, ROUND_S - (time.monotonic() - started)))
+                    await asyncio.sleep(max(0.0, self._round_s - (time.monotonic() - started)))
         finally:
             for task in self._sending:
                 task.cancel()
@@ -146,7 +148,7 @@ class EventDelivery:
             claimed = await events.claim_due(session, now, timedelta(seconds=self._lease_s), room) if room else []
         for task in ended:
             del self._sending[task]
-        deadline = time.monotonic() + self._lease_s - self._timeout_s - 2 * ROUND_S
+        deadline = time.monotonic() + self._lease_s - self._timeout_s - 2 * self._round_s
         for chain in chains(claimed):
             self._sending[asyncio.create_task(self._send_chain(chain, deadline))] = len(chain.dues)
         return fanned == BATCH or (bool(claimed) and len(claimed) == room)

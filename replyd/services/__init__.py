@@ -154,6 +154,7 @@ class Services:
                 settings.webhook_disable_after_s,
                 settings.webhook_timeout_s,
                 settings.webhook_lease_s,
+                settings.event_round_s,
             ),
             upkeep=Upkeep(db, sessions, conversation_service, settings.idempotency_ttl_s),
             telemetry=telemetry,

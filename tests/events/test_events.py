@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
+from replyd.settings import Settings
 from replyd.store.events import Event
 from tests.api.test_errors import assert_error
 from tests.conftest import Tenant
@@ -270,3 +271,14 @@ async def test_erasing_a_conversation_or_its_assistant_erases_its_events_text_an
 async def events_of(db: async_sessionmaker[AsyncSession], conversation_id: str) -> int:
     async with db() as session:
         return int(await session.scalar(select(func.count()).where(Event.conversation_id == conversation_id)) or 0)
+
+
+@pytest.mark.parametrize(("round_s", "lease_s", "is_allowed"), [(0.25, 20, True), (5, 20, False), (5, 20.5, True)])
+def test_a_delivery_lease_must_outlast_a_send_and_two_rounds(round_s: float, lease_s: float, is_allowed: bool) -> None:
+    """A chain stops sending when the lease could end before the round after settles it."""
+    values = {"webhook_timeout_s": 10, "webhook_lease_s": lease_s, "event_round_s": round_s}
+    if is_allowed:
+        assert Settings(_env_file=None, **values).event_round_s == round_s  # type: ignore[call-arg]
+    else:
+        with pytest.raises(ValueError, match="two event_round_s"):
+            Settings(_env_file=None, **values)  # type: ignore[call-arg]
