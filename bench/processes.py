@@ -27,13 +27,13 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    name: str, args: list[str], port: int, log_path: Path, **popen: object
+    name: str, args: list[str], port: int, log_path: Path, start_timeout_s: float = START_TIMEOUT_S, **popen: object
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process, wait until it accepts connections on ``port``, stop it on exit."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **popen)  # type: ignore[call-overload]
         try:
-            wait_for_port(name, process, port, log_path)
+            wait_for_port(name, process, port, log_path, start_timeout_s)
             yield process
         finally:
             process.terminate()
@@ -44,8 +44,10 @@ def running(
                 process.wait()
 
 
-def wait_for_port(name: str, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def wait_for_port(
+    name: str, process: subprocess.Popen[bytes], port: int, log_path: Path, timeout_s: float = START_TIMEOUT_S
+) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{name} exited with code {process.returncode}:\n{log_path.read_text()}")
@@ -54,7 +56,7 @@ def wait_for_port(name: str, process: subprocess.Popen[bytes], port: int, log_pa
             return
         except OSError:
             time.sleep(0.05)
-    raise SystemExit(f"{name} did not listen on port {port} within {START_TIMEOUT_S:.0f} s:\n{log_path.read_text()}")
+    raise SystemExit(f"{name} did not listen on port {port} within {timeout_s:.0f} s:\n{log_path.read_text()}")
 
 
 @contextmanager

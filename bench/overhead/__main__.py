@@ -12,6 +12,7 @@ from bench import overhead
 from bench.overhead.legs import LITELLM, REPLYD, STUB, WITH_ENDPOINT, Leg, Row, chat_sender, measure, reply_sender
 from bench.overhead.litellm_proxy import MASTER_KEY, MODEL, litellm_command, litellm_config, litellm_env
 from bench.overhead.load import Load
+from bench.overhead.peers import RECEIVER_SERVER, STUB_SERVER
 from bench.overhead.replyd_server import (
     Deployment,
     events_delivered,
@@ -32,25 +33,6 @@ OPEN_LOOP_CUSTOMERS = 64
 OPEN_LOOP_S = 10
 """How long messages arrive in an open loop: ``rate`` x this many are measured."""
 DEFAULT_RATE = 100.0
-STUB_SERVER = """
-import sys, uvicorn
-from tests.servers import StubModel
-uvicorn.run(StubModel().app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-RECEIVER_SERVER = """
-import sys, uvicorn
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
-
-async def receive(request):
-    await request.body()
-    return Response(status_code=204)
-
-app = Starlette(routes=[Route("/events", receive, methods=["POST"])])
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-"""An event endpoint that takes every delivery at once (it verifies nothing: only replyd's side is measured)."""
 
 
 def parse_args() -> argparse.Namespace:
