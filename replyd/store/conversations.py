@@ -496,6 +496,12 @@ async def assign(db: Executor, conversation_id: str, token_id: int | None) -> No
     )
 
 
+async def mark_activity(db: Executor, conversation_id: str) -> None:
+    """Something operators see changed (a note): as new activity, every open console page
+    redraws the conversation."""
+    await db.execute(update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(updated_at=utcnow()))
+
+
 async def human_answered(db: Executor, conversation_id: str) -> None:
     """An agent wrote: a handoff waits no more, and an idle resume counts from now."""
     await db.execute(
