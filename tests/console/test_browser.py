@@ -316,6 +316,7 @@ async def test_screenshots_of_every_page_at_laptop_and_phone_widths(
                 await wait_until_live(page)
             if name == "conversation":
                 await page.locator(".function-call summary").first.click()
+                await page.evaluate("window.scrollTo(0, 0)")  # the pane's head, its way back to the list
             await page.screenshot(path=screenshots / f"{name}-{size}.png")
         await page.context.close()
     written = sorted(p.name for p in screenshots.glob("*.png"))
