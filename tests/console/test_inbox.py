@@ -2,7 +2,8 @@
 load (the page's own variable survives), the address moving on so that Back returns; a phone
 shows one pane at a time; a view's unread count drops as a conversation is opened and rises
 as a customer writes; a note reaches another operator's open page live; j, k and Enter open
-conversations in the pane."""
+conversations in the pane; a long one opened there loads its earlier messages on scroll; after
+a form in the pane, the list beside it keeps its view."""
 
 import re
 from collections.abc import Callable
@@ -10,7 +11,10 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.services.conversations import HISTORY_LIMIT
+from replyd.store import conversations as store
 from tests.conftest import Tenant
 from tests.console.conftest import LAPTOP, PHONE, browser_sign_in
 from tests.console.test_browser import wait_until_live
@@ -137,3 +141,41 @@ async def test_j_k_and_enter_open_conversations_in_the_pane_the_focus_staying_in
     await expect(pane.get_by_role("heading", name="+4971022")).to_be_visible()
     await expect(page.locator(f"#row-{newer}")).to_be_focused()
     assert await is_same_page(page)
+
+
+async def test_a_long_conversation_opened_in_the_pane_loads_its_earlier_messages_on_scroll(
+    tenant: Tenant, new_page: Callable[..., Any], db: async_sessionmaker[AsyncSession]
+) -> None:
+    conversation_id = (await tenant.reply("m0", customer="+4971031")).json()["conversation_id"]
+    async with db() as session, session.begin():
+        for n in range(1, HISTORY_LIMIT + 10):
+            await store.add_message(session, conversation_id, role="user", author="customer", content=f"m{n}")
+    page: Page = await new_page()
+    await browser_sign_in(page, tenant.token)
+    await wait_until_live(await marked(page))
+    shown = page.locator("[data-pane] .messages > li")
+
+    await page.locator(f"#row-{conversation_id}").click()
+    await expect(shown).to_have_count(HISTORY_LIMIT)
+    await page.evaluate("window.scrollTo(0, 0)")
+
+    await expect(shown).to_have_count(HISTORY_LIMIT + 11)
+    await expect(shown.first).to_contain_text("m0")
+    assert await is_same_page(page)
+
+
+async def test_after_a_form_in_the_pane_the_list_beside_it_keeps_its_view(
+    tenant: Tenant, new_page: Callable[..., Any]
+) -> None:
+    conversation_id = (await tenant.reply("Hi", customer="+4971041")).json()["conversation_id"]
+    page: Page = await new_page()
+    await browser_sign_in(page, tenant.token)
+    await page.locator("#view-unassigned").click()
+    await page.locator(f"#row-{conversation_id}").click()
+    await page.wait_for_url(f"**/console/conversations/{conversation_id}?assigned=nobody")
+
+    await page.get_by_role("button", name="Take over").click()
+
+    await expect(page.locator("[data-pane] [data-ai-state='off']")).to_be_visible()
+    await page.wait_for_url(f"**/console/conversations/{conversation_id}?assigned=nobody")
+    await expect(page.locator("#view-unassigned")).to_have_attribute("aria-current", "page")

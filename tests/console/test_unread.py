@@ -263,3 +263,19 @@ async def test_erasing_a_conversation_erases_its_read_marks(
             await session.scalar(select(ConversationRead).where(ConversationRead.conversation_id == conversation_id))
             is None
         )
+
+
+async def test_a_form_leads_back_to_the_conversation_beside_the_list_its_page_showed(
+    tenant: Tenant, open_console: Callable[..., Any], server: str
+) -> None:
+    conversation_id = (await tenant.reply("Hi")).json()["conversation_id"]
+    console: Console = await open_console(tenant)
+    path = f"/console/conversations/{conversation_id}"
+
+    beside = await console.post(f"{path}/take-over", headers={"Referer": f"{server}{path}?assigned=nobody&older=x"})
+    elsewhere = await console.post(f"{path}/hand-back", headers={"Referer": f"{server}/console/conversations?q=a"})
+    noted = await console.post(f"{path}/notes", {"note": "Seen."}, headers={"Referer": f"{server}{path}?q=a%26b"})
+
+    assert beside.headers["location"] == f"{path}?assigned=nobody"
+    assert elsewhere.headers["location"] == path
+    assert noted.headers["location"] == f"{path}?q=a%26b#notes"

@@ -5,6 +5,7 @@ the API's do, so the two cannot disagree; another account's conversation is a 40
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -189,16 +190,30 @@ async def earlier_messages(
     return render(request, "_earlier_messages.html", await _messages_context(state, operator, page))
 
 
+def _back_to(request: Request, conversation_id: str, anchor: str = "") -> RedirectResponse:
+    """After a form: the conversation again, beside the list as its page showed it. The list's
+    filters are in that page's address, which the browser sends as the referrer (the console's
+    referrer policy sends it to the console alone); an earlier page of messages is left."""
+    path = f"/console/conversations/{conversation_id}"
+    sent_from = urlsplit(request.headers.get("referer", ""))
+    kept = [(k, v) for k, v in parse_qsl(sent_from.query) if k != "older"] if sent_from.path == path else []
+    return RedirectResponse(path + ("?" + urlencode(kept) if kept else "") + anchor, 303)
+
+
 @router.post("/console/conversations/{conversation_id}/take-over")
-async def take_over(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+async def take_over(
+    request: Request, state: State, operator: SignedIn, _: CheckedForm, conversation_id: str
+) -> Response:
     await state.conversations.set_ai_enabled(operator.account_id, conversation_id, False, operator.who)
-    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
+    return _back_to(request, conversation_id)
 
 
 @router.post("/console/conversations/{conversation_id}/hand-back")
-async def hand_back(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+async def hand_back(
+    request: Request, state: State, operator: SignedIn, _: CheckedForm, conversation_id: str
+) -> Response:
     await state.conversations.set_ai_enabled(operator.account_id, conversation_id, True, operator.who)
-    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
+    return _back_to(request, conversation_id)
 
 
 @router.post("/console/conversations/{conversation_id}/messages")
@@ -218,20 +233,24 @@ async def send_agent_message(
         problem = message_problem(failed)
         sent_back = {"draft": text, "error": problem}
         return await _conversation_response(request, state, operator, conversation_id, 422, sent_back=sent_back)
-    return RedirectResponse(f"/console/conversations/{message.conversation_id}#message-{message.id}", 303)
+    return _back_to(request, conversation_id, f"#message-{message.id}")
 
 
 @router.post("/console/conversations/{conversation_id}/assign")
-async def assign_to_me(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+async def assign_to_me(
+    request: Request, state: State, operator: SignedIn, _: CheckedForm, conversation_id: str
+) -> Response:
     """The conversation becomes the operator's: only they answer it from the console."""
     await state.conversations.assign(operator.account_id, conversation_id, operator.token_id)
-    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
+    return _back_to(request, conversation_id)
 
 
 @router.post("/console/conversations/{conversation_id}/unassign")
-async def unassign(state: State, operator: SignedIn, _: CheckedForm, conversation_id: str) -> Response:
+async def unassign(
+    request: Request, state: State, operator: SignedIn, _: CheckedForm, conversation_id: str
+) -> Response:
     await state.conversations.assign(operator.account_id, conversation_id, None)
-    return RedirectResponse(f"/console/conversations/{conversation_id}", 303)
+    return _back_to(request, conversation_id)
 
 
 @router.post("/console/conversations/{conversation_id}/notes")
@@ -272,13 +291,15 @@ async def _added_or_sent_back(
     except ValidationFailed as failed:
         sent_back = {what: text, f"{what}_error": message_problem(failed, what)}
         return await _conversation_response(request, state, operator, conversation_id, 422, sent_back=sent_back)
-    return RedirectResponse(f"/console/conversations/{conversation_id}#{what}s", 303)
+    return _back_to(request, conversation_id, f"#{what}s")
 
 
 @router.post("/console/conversations/{conversation_id}/labels/remove")
-async def remove_label(state: State, operator: SignedIn, form: CheckedForm, conversation_id: str) -> Response:
+async def remove_label(
+    request: Request, state: State, operator: SignedIn, form: CheckedForm, conversation_id: str
+) -> Response:
     await state.labels.remove(operator.account_id, conversation_id, form.text("label"))
-    return RedirectResponse(f"/console/conversations/{conversation_id}#labels", 303)
+    return _back_to(request, conversation_id, "#labels")
 
 
 @router.post("/console/conversations/{conversation_id}/typing")
