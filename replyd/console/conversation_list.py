@@ -176,8 +176,8 @@ async def list_context(state: Services, operator: Operator, query: ListQuery, op
         "is_filtered": bool(filters),
         "next_query": "?" + urlencode(filters | {"cursor": page.next_cursor}) if page.next_cursor else None,
         "prev_query": "?" + urlencode(filters | {"cursor": page.prev_cursor}) if page.prev_cursor else None,
-        "query": "?" + urlencode(address) if address else "",
-        "rows_src": "/console/conversations/rows" + ("?" + urlencode(rows_address) if rows_address else ""),
+        "query": _query(address),
+        "rows_src": "/console/conversations/rows" + _query(rows_address),
         "open_id": open_id,
         "views": await _views(state, operator, filters),
         "fingerprint": seen,
@@ -191,17 +191,22 @@ def _is_unread(last: MessageView | None, read_up_to: int | None) -> bool:
 
 async def _views(state: Services, operator: Operator, filters: dict[str, str]) -> list[ViewTab]:
     """The views with their unread counts; the one the list shows (its filters exactly) is current."""
-    of_view = {name: _filter_of(query, operator) for name, (_, query) in VIEWS.items()}
-    where = {name: view_where for name, (view_where, _) in of_view.items()}
-    counts = await state.reads.unread_counts(operator.account_id, operator.token_id, where)
-    return [
-        ViewTab(name, title, "?" + urlencode(given) if given else "", counts[name], given == filters)
-        for name, (title, _) in VIEWS.items()
-        for given in [of_view[name][1]]
-    ]
+    of_view = {name: _filter_of(view, operator) for name, (_, view) in VIEWS.items()}
+    wheres = {name: where for name, (where, _) in of_view.items()}
+    counts = await state.reads.unread_counts(operator.account_id, operator.token_id, wheres)
+    tabs = []
+    for name, (title, _) in VIEWS.items():
+        given = of_view[name][1]
+        tabs.append(ViewTab(name, title, _query(given), counts[name], given == filters))
+    return tabs
+
+
+def _query(params: dict[str, str]) -> str:
+    """``params`` as an address's query, with its ``?``; nothing when there are none."""
+    return "?" + urlencode(params) if params else ""
 
 
 def list_address(query: ListQuery, operator: Operator) -> str:
     """The list's address as ``query`` gives it: where the pane's way back leads."""
     filters = _filter_of(query, operator)[1] | ({"cursor": query.cursor[:1000]} if query.cursor else {})
-    return "?" + urlencode(filters) if filters else ""
+    return _query(filters)
