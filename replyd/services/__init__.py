@@ -37,6 +37,7 @@ from replyd.services.idle_resume import IdleResume
 from replyd.services.labels import LabelService
 from replyd.services.notes import NoteService
 from replyd.services.operators import OperatorSessions
+from replyd.services.reads import ReadService
 from replyd.services.reply_limits import ReplyLimits
 from replyd.services.upkeep import Upkeep
 from replyd.services.usage import UsageService
@@ -63,6 +64,7 @@ class Services:
     conversations: ConversationService
     notes: NoteService
     labels: LabelService
+    reads: ReadService
     canned_replies: CannedReplyService
     assistants: AssistantService
     accounts: AccountService
@@ -127,6 +129,7 @@ class Services:
             conversations=conversation_service,
             notes=NoteService(sessions),
             labels=LabelService(sessions),
+            reads=ReadService(sessions),
             canned_replies=CannedReplyService(sessions, settings.max_message_chars),
             assistants=AssistantService(sessions),
             accounts=AccountService(sessions),

@@ -1,5 +1,6 @@
 """Private notes operators leave on a conversation for each other: never sent to the customer,
-never shown to the model (they are not messages: see ``store.notes``)."""
+never shown to the model (they are not messages: see ``store.notes``). A note is activity: the
+conversation moves up the list, and the other operators' open pages show the note live."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +11,7 @@ from replyd.clock import utcnow
 from replyd.errors import FieldProblem, ValidationFailed
 from replyd.services.conversations import find_conversation, message_problem
 from replyd.services.views import RowView
-from replyd.store import notes
+from replyd.store import conversations, notes
 
 MAX_NOTE_CHARS = 4000
 
@@ -34,7 +35,9 @@ class NoteService:
             raise ValidationFailed([FieldProblem("note", problem)])
         async with self._sessions() as session, session.begin():
             await find_conversation(session, account_id, conversation_id)
-            return NoteView.of(await notes.add_note(session, conversation_id, author, text, utcnow()))
+            note = await notes.add_note(session, conversation_id, author, text, utcnow())
+            await conversations.mark_activity(session, conversation_id)  # the other operators' pages show it
+            return NoteView.of(note)
 
     async def newest(self, account_id: int, conversation_id: str) -> list[NoteView]:
         """Newest first (at most ``notes.NOTES_SHOWN``)."""

@@ -9,8 +9,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replyd.store.conversations import count_needing_a_human
+from replyd.store.conversations import ConversationFilter, count_needing_a_human, newest_ids
+from replyd.store.reads import ConversationRead
+from replyd.store.session import on_postgresql
 from replyd.store.tables import Account, Conversation, Message
+
+UNREAD_SCAN = 500
+"""How many of a view's most recently active conversations its unread count looks at: the
+count costs the same at 200 conversations as at 200,000 (an unread one older than these is
+not counted; it shows again as soon as a message moves it up)."""
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,20 @@ async def last_messages(session: AsyncSession, conversation_ids: Sequence[str]) 
     )
     rows = await session.scalars(select(Message).where(Message.id.in_(newest)))
     return {message.conversation_id: message for message in rows.all()}
+
+
+async def count_unread(
+    session: AsyncSession, account_id: int, where: ConversationFilter, token_id: int, cap: int
+) -> int:
+    """How many of the view's conversations (``where``) have a message after the sign-in's read
+    mark, counted up to ``cap``: over the newest ``UNREAD_SCAN`` of the view's index range, each
+    looked up by its newest message (the messages' index) and its mark (the reads' key)."""
+    newest = newest_ids(account_id, where, on_postgresql(session), UNREAD_SCAN).subquery()
+    last_message = select(func.max(Message.id)).where(Message.conversation_id == newest.c.id).scalar_subquery()
+    read_up_to = (
+        select(ConversationRead.last_read_message_id)
+        .where(ConversationRead.conversation_id == newest.c.id, ConversationRead.token_id == token_id)
+        .scalar_subquery()
+    )
+    unread = select(newest.c.id).where(last_message > func.coalesce(read_up_to, 0)).limit(cap).subquery()
+    return await session.scalar(select(func.count()).select_from(unread)) or 0

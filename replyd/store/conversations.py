@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnClause,
     Integer,
+    Select,
     bindparam,
     delete,
     func,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store import labels, notes, search
+from replyd.store import labels, notes, reads, search
 from replyd.store.accounts import count_erasure
 from replyd.store.session import Executor, on_postgresql
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
@@ -495,6 +496,12 @@ async def assign(db: Executor, conversation_id: str, token_id: int | None) -> No
     )
 
 
+async def mark_activity(db: Executor, conversation_id: str) -> None:
+    """Something operators see changed (a note): as new activity, every open console page
+    redraws the conversation."""
+    await db.execute(update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(updated_at=utcnow()))
+
+
 async def human_answered(db: Executor, conversation_id: str) -> None:
     """An agent wrote: a handoff waits no more, and an idle resume counts from now."""
     await db.execute(
@@ -644,6 +651,7 @@ async def delete_conversation(session: AsyncSession, account_id: int, conversati
     await count_erasure(session, account_id)
     await notes.erase_notes(session, conversation_id)
     await labels.erase_labels(session, conversation_id)
+    await reads.erase_reads(session, conversation_id)
     deleted = await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
     await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
     return int(deleted.rowcount)  # type: ignore[attr-defined]
@@ -717,6 +725,17 @@ async def list_conversations(
     if before is not None:
         rows.reverse()
     return [ConversationSummary(conversation, name) for conversation, name in rows]
+
+
+def newest_ids(account_id: int, where: ConversationFilter, postgresql: bool, limit: int) -> Select[str]:
+    """The ids of the account's newest ``limit`` conversations ``where`` lets through, newest
+    activity first: a bounded range of the filter's index, to build a count on."""
+    return (
+        select(Conversation.id)
+        .where(Conversation.account_id == account_id, *_filters(where, postgresql))
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
 
 
 def _filters(where: ConversationFilter, postgresql: bool) -> list[Any]:

@@ -53,7 +53,7 @@ async def test_operator_sees_a_conversation_arrive_live_takes_over_answers_and_h
     await expect(page.locator(".message-ai")).to_contain_text("We open at nine.")
 
     await page.get_by_role("button", name="Take over").click()
-    await expect(page.locator("[data-ai-state='off']")).to_be_visible()
+    await expect(page.locator("[data-pane] [data-ai-state='off']")).to_be_visible()
     assert (await conversation_state(tenant, conversation_id))["ai_enabled"] is False
 
     await wait_until_live(page)
@@ -72,7 +72,7 @@ async def test_operator_sees_a_conversation_arrive_live_takes_over_answers_and_h
     )
 
     await page.get_by_role("button", name="Hand back to AI").click()
-    await expect(page.locator("[data-ai-state='on']")).to_be_visible()
+    await expect(page.locator("[data-pane] [data-ai-state='on']")).to_be_visible()
     assert (await conversation_state(tenant, conversation_id))["ai_enabled"] is True
     await page.context.close()
 
@@ -224,7 +224,7 @@ async def test_conversations_can_be_read_and_taken_over_with_javascript_off(
     await page.get_by_role("link", name=re.compile(r"\+4915550003")).click()
     await expect(page.locator(".message-ai")).to_contain_text("echo: No script here")
     await page.get_by_role("button", name="Take over").click()
-    await expect(page.locator("[data-ai-state='off']")).to_be_visible()
+    await expect(page.locator("[data-pane] [data-ai-state='off']")).to_be_visible()
     assert (await conversation_state(tenant, conversation_id))["ai_enabled"] is False
     await page.context.close()
 
@@ -316,6 +316,7 @@ async def test_screenshots_of_every_page_at_laptop_and_phone_widths(
                 await wait_until_live(page)
             if name == "conversation":
                 await page.locator(".function-call summary").first.click()
+                await page.evaluate("window.scrollTo(0, 0)")  # the pane's head, its way back to the list
             await page.screenshot(path=screenshots / f"{name}-{size}.png")
         await page.context.close()
     written = sorted(p.name for p in screenshots.glob("*.png"))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from replyd.console.routes import conversations
+from replyd.console import conversation_list
 from replyd.store.tables import Conversation
 from tests.conftest import Tenant
 from tests.console.conftest import Console
@@ -83,7 +83,7 @@ async def test_the_filter_lists_only_handoffs_no_human_answered_yet(
 async def test_the_filter_combines_with_the_others_and_pages(
     make_tenant: Callable[..., Any], open_console: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(conversations, "PAGE_SIZE", 1)
+    monkeypatch.setattr(conversation_list, "PAGE_SIZE", 1)
     tenant = await handoff_tenant(make_tenant)
     console: Console = await open_console(tenant)
     for customer in ("+4911", "+4912"):

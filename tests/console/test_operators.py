@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.conftest import Tenant
 from tests.console.conftest import Console, browser_sign_in, csrf_token, sign_in
@@ -151,15 +151,22 @@ async def test_another_accounts_conversation_cannot_be_assigned(make_tenant: Cal
         assert (await console.post(f"/console/conversations/{conversation_id}/{action}")).status_code == 404
 
 
-async def test_two_operators_at_once_see_an_assignment_live_and_never_answer_twice(
-    tenant: Tenant, new_page: Callable[..., Any]
-) -> None:
+async def anna_and_ben_on(tenant: Tenant, new_page: Callable[..., Any], conversation_id: str) -> tuple[Page, Page]:
+    """Two operators of the tenant, Anna and Ben, each signed in in a browser of their own on
+    the conversation's page."""
     tokens = [(await operator_token(tenant, name)).json()["api_token"] for name in ("Anna", "Ben")]
-    conversation_id = (await tenant.reply("Can someone help me?")).json()["conversation_id"]
     anna, ben = await new_page(), await new_page()
     for page, token in zip((anna, ben), tokens, strict=True):
         await browser_sign_in(page, token)
         await page.goto(f"/console/conversations/{conversation_id}")
+    return anna, ben
+
+
+async def test_two_operators_at_once_see_an_assignment_live_and_never_answer_twice(
+    tenant: Tenant, new_page: Callable[..., Any]
+) -> None:
+    conversation_id = (await tenant.reply("Can someone help me?")).json()["conversation_id"]
+    anna, ben = await anna_and_ben_on(tenant, new_page, conversation_id)
     await expect(ben.locator("[data-live-status]")).to_contain_text("Live")
 
     await anna.get_by_role("button", name="Assign to me").click()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from replyd.console.routes import conversations
+from replyd.console import conversation_list
 from tests.conftest import Tenant
 from tests.console.conftest import LAPTOP, PHONE, browser_sign_in
 
@@ -21,7 +21,7 @@ async def listed(page: Page) -> list[str]:
 async def test_part_of_a_message_finds_its_conversations_paged_older_and_back(
     tenant: Tenant, new_page: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, viewport: dict[str, int]
 ) -> None:
-    monkeypatch.setattr(conversations, "PAGE_SIZE", 2)
+    monkeypatch.setattr(conversation_list, "PAGE_SIZE", 2)
     for n in range(5):
         await tenant.reply(f"Question {n} about my invoice", customer=f"+4955500{n}")
     await tenant.reply("Where is my parcel?", customer="+49555009")

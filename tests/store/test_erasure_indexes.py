@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
-from replyd.store import channels, conversations, idempotency, ledger
+from replyd.store import channels, conversations, idempotency, ledger, reads
 from replyd.store.migrate import upgrade_database
 from tests.conftest import sessions_on
 from tests.store.plans import query_plan
@@ -31,6 +31,9 @@ async def test_each_statement_of_an_erasure_and_of_the_retention_sweep_reads_its
         ),
         "channel_inbound USING INDEX ix_channel_inbound_customer (channel_id=? AND customer_identifier=?)": (
             lambda session: channels.erase_inbound(session, channels.channels_of_account(1), "+49155551234")
+        ),
+        "conversation_reads USING INDEX sqlite_autoindex_conversation_reads_1 (conversation_id=?)": (
+            lambda session: reads.erase_reads(session, CONVERSATION)
         ),
         "conversations USING INDEX ix_conversations_account_activity (account_id=? AND updated_at<?)": (
             lambda session: conversations.idle_since_before(session, 1, utcnow() - timedelta(days=30), 100)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from standardwebhooks import Webhook
 
 from replyd.clock import utcnow
@@ -207,3 +207,32 @@ def test_idempotency_keys_learn_the_conversation_their_stored_answer_was_given_i
 
 INSERT_KEY = """INSERT INTO idempotency_keys (account_id, key, request_sha256, status_code, response, created_at)
                 VALUES (:account, :key, '-', :status, :response, :now)"""
+
+
+def test_read_marks_come_with_0025_and_go_with_its_downgrade_leaving_the_conversations(database_url: str) -> None:
+    upgrade_database(database_url)
+    [conversation_id] = asyncio.run(seed_conversations(database_url, [0]))
+    asyncio.run(run(database_url, INSERT_TOKEN, {"now": utcnow()}))
+    [(token_id,)] = asyncio.run(run(database_url, "SELECT id FROM api_tokens"))
+    mark = {"conversation": conversation_id, "token": token_id}
+    asyncio.run(run(database_url, "INSERT INTO conversation_reads VALUES (:conversation, :token, 1)", mark))
+
+    command.downgrade(alembic_config(database_url), "0024")
+
+    assert "conversation_reads" not in asyncio.run(table_names(database_url))
+    assert asyncio.run(run(database_url, "SELECT id FROM conversations")) == [(conversation_id,)]
+    upgrade_database(database_url)
+    assert asyncio.run(run(database_url, "SELECT count(*) FROM conversation_reads")) == [(0,)]
+
+
+INSERT_TOKEN = """INSERT INTO api_tokens (account_id, token_sha256, prefix, scope, created_at)
+                  VALUES ((SELECT id FROM accounts), 'sha', 'rpd_', 'operator', :now)"""
+
+
+async def table_names(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await engine.dispose()

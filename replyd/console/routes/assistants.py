@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from replyd.app_state import State
 from replyd.console.assistant_form import FIELD_NAMES, FIELDS, settings_from, values_from, values_of
+from replyd.console.conversation_list import AUTHORS
 from replyd.console.csrf import CheckedForm, message_problem, problems_by_field
-from replyd.console.routes.conversations import AUTHORS
 from replyd.console.sessions import AdminSignedIn
 from replyd.console.web import ConsoleRoute, render_page
 from replyd.errors import AssistantInUse, NotFound, ReplydError, ValidationFailed

@@ -1,9 +1,10 @@
-// replyd console: live updates. Every page works without this script; with it, the part of
-// a page marked data-live-src is fetched again whenever the server's event stream says that
-// something it shows has changed, times read as relative ones ("5 minutes ago", the exact local
-// time on hover), and the tab's
-// title and the navigation count the conversations waiting for a human (with a short beep and
-// a browser notification when there are more, if the operator turned them on).
+// replyd console: live updates and the inbox. Every page works without this script; with it,
+// the parts of a page marked data-live-src (the conversation list, the open conversation) are
+// fetched again whenever the server's event stream says that something they show has changed;
+// a conversation opened from the list is swapped in beside it, with no page load; times read
+// as relative ones ("5 minutes ago", the exact local time on hover), and the tab's title and
+// the navigation count the conversations waiting for a human (with a short beep and a browser
+// notification when there are more, if the operator turned them on).
 (function () {
   "use strict";
 
@@ -163,31 +164,31 @@
   document.addEventListener("keydown", unlockAudio, { once: true });
 
   // While an operator writes an answer, the customer's open chat widget shows that an agent is
-  // typing: told at most every 2 seconds (the widget shows it for 6).
-  var composer = document.querySelector("form[data-typing]");
-  if (composer && window.fetch) {
-    var toldAt = 0;
-    composer.addEventListener("input", function () {
-      if (Date.now() - toldAt < 2000) {
-        return;
-      }
-      toldAt = Date.now();
-      var body = new URLSearchParams({ csrf_token: composer.elements.csrf_token.value });
-      fetch(composer.getAttribute("data-typing"), { method: "POST", body: body }).catch(function () {});
-    });
-  }
+  // typing: told at most every 2 seconds (the widget shows it for 6). Listened for on the
+  // document, as the composer comes and goes with the conversation shown beside the list.
+  var toldAt = 0;
+  document.addEventListener("input", function (event) {
+    var composer = event.target.closest("form[data-typing]");
+    if (!composer || !window.fetch || Date.now() - toldAt < 2000) {
+      return;
+    }
+    toldAt = Date.now();
+    var body = new URLSearchParams({ csrf_token: composer.elements.csrf_token.value });
+    fetch(composer.getAttribute("data-typing"), { method: "POST", body: body }).catch(function () {});
+  });
 
   // A canned reply picked goes into the answer field (where the cursor is), to edit before sending.
-  var canned = document.querySelector("select[data-canned]");
-  if (canned) {
-    canned.addEventListener("change", function () {
-      var field = canned.form.elements.message;
-      field.setRangeText(canned.value, field.selectionStart, field.selectionEnd, "end");
-      canned.value = "";
-      field.focus();
-      field.dispatchEvent(new Event("input", { bubbles: true }));
-    });
-  }
+  document.addEventListener("change", function (event) {
+    var canned = event.target;
+    if (!canned.matches("select[data-canned]")) {
+      return;
+    }
+    var field = canned.form.elements.message;
+    field.setRangeText(canned.value, field.selectionStart, field.selectionEnd, "end");
+    canned.value = "";
+    field.focus();
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  });
 
   // Keyboard: "/" searches; on the list, j and k move between conversations and Enter opens
   // one (a link's own key); on a conversation, t takes over and r releases; Ctrl+Enter sends
@@ -235,20 +236,45 @@
 
   // A conversation opens at its newest message, the composer below it in view (its labels and
   // notes come after, a scroll further down).
-  if (document.querySelector("[data-conversation]") && !window.location.hash) {
-    document.getElementById("composer").scrollIntoView({ block: "end" });
+  function composerInView() {
+    var composer = document.getElementById("composer");
+    if (composer) {
+      composer.scrollIntoView({ block: "end" });
+    }
+  }
+  if (!window.location.hash) {
+    composerInView();
   }
 
-  var live = window.fetch ? document.querySelector("[data-live-src]") : null;
+  // The parts of the page that live updates fetch again: the list, and the open conversation
+  // (both on the conversations' pages; the pane's is replaced when another one opens).
+  function listRegion() {
+    return window.fetch ? document.querySelector("[data-live-src][data-list]") : null;
+  }
+
+  function paneRegion() {
+    return window.fetch ? document.querySelector("[data-live-src][data-conversation]") : null;
+  }
+
   var status = document.querySelector("[data-live-status]");
+
+  function say(text) {
+    if (status) {
+      status.textContent = text;
+    }
+  }
+
+  function fragment(url) {
+    return fetch(url, { headers: { "X-Console-Fragment": "1" }, credentials: "same-origin", cache: "no-store" });
+  }
 
   // A long conversation shows its latest messages; the earlier ones load as the operator
   // scrolls up to them, a page at a time, and the view stays on the message it was on. Once
   // some are loaded, ``earlier`` holds the cursor to those before them ("" when none are left)
-  // and a live refresh keeps them (``keepEarlier``).
+  // and a live refresh keeps them (``keepEarlier``); another conversation opened starts afresh.
   var earlier = null;
   var loadingEarlier = false;
-  var watcher = live && live.hasAttribute("data-conversation") && window.IntersectionObserver
+  var watcher = window.fetch && window.IntersectionObserver
     ? new IntersectionObserver(function (entries) {
       if (entries.some(function (entry) { return entry.isIntersecting; })) {
         loadEarlier();
@@ -257,7 +283,8 @@
     : null;
 
   function watchEarlier() {
-    var link = live.querySelector("[data-earlier]");
+    var live = paneRegion();
+    var link = live && live.querySelector("[data-earlier]");
     if (watcher) {
       watcher.disconnect();
       if (link) {
@@ -270,7 +297,7 @@
     return parseInt(item.id.replace("message-", ""), 10);
   }
 
-  function showEarlier() {
+  function showEarlier(live) {
     var link = live.querySelector("[data-earlier]");
     if (!link || earlier === null) {
       return;
@@ -284,7 +311,8 @@
   }
 
   function loadEarlier() {
-    var link = live.querySelector("[data-earlier]");
+    var live = paneRegion();
+    var link = live && live.querySelector("[data-earlier]");
     if (loadingEarlier || !link) {
       return;
     }
@@ -294,11 +322,7 @@
     var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
     var path = "/console/conversations/" + live.getAttribute("data-conversation") + "/earlier?cursor=";
     var rewatch = false;
-    fetch(path + encodeURIComponent(link.getAttribute("data-earlier")), {
-      headers: { "X-Console-Fragment": "1" },
-      credentials: "same-origin",
-      cache: "no-store"
-    }).then(function (response) {
+    fragment(path + encodeURIComponent(link.getAttribute("data-earlier"))).then(function (response) {
       return response.ok ? response.text() : null;
     }).then(function (html) {
       if (typeof html !== "string") {
@@ -306,7 +330,7 @@
       }
       list = live.querySelector(".messages");
       rewatch = true; // loaded, or to ask again: a live refresh may have replaced the page meanwhile
-      if (!anchor || !list.contains(anchor)) {
+      if (!anchor || !live.isConnected || !list.contains(anchor)) {
         return;
       }
       var page = document.createElement("div");
@@ -315,7 +339,7 @@
       list.prepend.apply(list, Array.prototype.slice.call(older.children));
       localTimes(list);
       earlier = older.getAttribute("data-earlier") || "";
-      showEarlier();
+      showEarlier(live);
       window.scrollBy(0, anchor.getBoundingClientRect().top - anchorTop);
     }).catch(function () {
       say("Could not load the earlier messages; scroll up to try again.");
@@ -328,7 +352,7 @@
   }
 
   // After a live refresh: the earlier messages loaded before it go back above the latest ones.
-  function keepEarlier(kept) {
+  function keepEarlier(live, kept) {
     var list = live.querySelector(".messages");
     if (earlier === null || !list) {
       return;
@@ -336,30 +360,17 @@
     var first = list.firstElementChild;
     var firstId = first ? messageId(first) : Infinity;
     list.prepend.apply(list, kept.filter(function (item) { return messageId(item) < firstId; }));
-    showEarlier();
+    showEarlier(live);
   }
 
   if (watcher) {
-    live.addEventListener("click", function (event) {
-      if (event.target.closest("[data-earlier]")) {
+    document.addEventListener("click", function (event) {
+      if (event.target.closest("[data-live-src] [data-earlier]")) {
         event.preventDefault();
         loadEarlier();
       }
     });
     watchEarlier();
-  }
-  if (!counter || !window.EventSource) {
-    return; // signed out: no navigation, no stream
-  }
-  var conversation = live && live.getAttribute("data-conversation");
-  var since = document.body.getAttribute("data-activity") || "";
-  var busy = false;
-  var again = false;
-
-  function say(text) {
-    if (status) {
-      status.textContent = text;
-    }
   }
 
   function nearBottom() {
@@ -368,18 +379,18 @@
 
   // What had the focus inside the part that is replaced, found again by its id, or by its
   // form's action and its text (a button), so that the focus stays where the operator was.
-  function focusKey(element) {
-    if (!live.contains(element)) {
+  function focusKey(region, element) {
+    if (!region.contains(element)) {
       return null;
     }
     var form = element.closest("form");
     return { id: element.id, action: form && form.getAttribute("action"), text: element.textContent };
   }
 
-  function refocus(key) {
+  function refocus(region, key) {
     var found = key.id ? document.getElementById(key.id) : null;
     if (!found && key.action) {
-      found = Array.prototype.find.call(live.querySelectorAll("form button"), function (button) {
+      found = Array.prototype.find.call(region.querySelectorAll("form button"), function (button) {
         return button.form.getAttribute("action") === key.action && button.textContent === key.text;
       });
     }
@@ -388,15 +399,27 @@
     }
   }
 
-  function replace(html) {
-    var open = Array.prototype.map.call(live.querySelectorAll("details[open][id]"), function (d) {
+  // A fragment's parts marked data-live-part (a conversation's notes) go in place of the
+  // page's parts of that name, outside the region, where a note being written is left alone.
+  function replace(region, html) {
+    var open = Array.prototype.map.call(region.querySelectorAll("details[open][id]"), function (d) {
       return d.id;
     });
-    var focused = focusKey(document.activeElement);
-    var kept = Array.prototype.slice.call(live.querySelectorAll(".messages > li"));
-    live.innerHTML = html;
-    keepEarlier(kept);
-    if (watcher) {
+    var focused = focusKey(region, document.activeElement);
+    var kept = Array.prototype.slice.call(region.querySelectorAll(".messages > li"));
+    var fresh = document.createElement("div");
+    fresh.innerHTML = html;
+    Array.prototype.forEach.call(fresh.querySelectorAll("[data-live-part]"), function (part) {
+      var slot = document.querySelector("[data-live-part='" + part.getAttribute("data-live-part") + "']");
+      part.remove();
+      if (slot) {
+        slot.replaceWith(part);
+        localTimes(part);
+      }
+    });
+    region.replaceChildren.apply(region, Array.prototype.slice.call(fresh.childNodes));
+    if (region.hasAttribute("data-conversation")) {
+      keepEarlier(region, kept);
       watchEarlier();
     }
     open.forEach(function (id) {
@@ -405,24 +428,23 @@
         details.open = true;
       }
     });
-    localTimes(live);
+    localTimes(region);
     if (focused) {
-      refocus(focused);
+      refocus(region, focused);
     }
   }
 
-  function refresh() {
-    if (busy) {
-      again = true;
+  // Fetch the region again; ``then`` runs once it is redrawn (a refresh asked for meanwhile
+  // runs first: the fetch in flight may have missed what it was asked for).
+  function refresh(region, then) {
+    region.liveThen = (region.liveThen || []).concat(then ? [then] : []);
+    if (region.liveBusy) {
+      region.liveAgain = true;
       return;
     }
-    busy = true;
-    var stick = conversation && nearBottom();
-    fetch(live.getAttribute("data-live-src"), {
-      headers: { "X-Console-Fragment": "1" },
-      credentials: "same-origin",
-      cache: "no-store"
-    }).then(function (response) {
+    region.liveBusy = true;
+    var stick = region.hasAttribute("data-conversation") && nearBottom();
+    fragment(region.getAttribute("data-live-src")).then(function (response) {
       if (response.status === 401) {
         window.location.assign("/console/sign-in?next=" + encodeURIComponent(window.location.pathname));
         return null;
@@ -433,8 +455,8 @@
       }
       return response.ok ? response.text() : null;
     }).then(function (html) {
-      if (typeof html === "string") {
-        replace(html);
+      if (typeof html === "string" && region.isConnected) {
+        replace(region, html);
         say("Live · updated " + new Date().toLocaleTimeString());
         if (stick) {
           window.scrollTo(0, document.body.scrollHeight);
@@ -443,14 +465,124 @@
     }).catch(function () {
       say("Live updates paused: the server did not answer.");
     }).then(function () {
-      busy = false;
-      if (again) {
-        again = false;
-        refresh();
+      region.liveBusy = false;
+      if (region.liveAgain) {
+        region.liveAgain = false;
+        refresh(region);
+        return;
+      }
+      var waiting = region.liveThen;
+      region.liveThen = [];
+      waiting.forEach(function (next) { next(); });
+    });
+  }
+
+  // The inbox: a conversation opened from the list (a click, or Enter on a row) is fetched
+  // and shown beside it, the address moved on (history.pushState) so that reloading shows the
+  // same and Back goes back; the list is redrawn with its row marked (and read). Anything
+  // that goes wrong falls back to loading the page.
+  var inbox = window.fetch && window.history.pushState ? document.querySelector("[data-inbox]") : null;
+  var CONVERSATION_PATH = /^\/console\/conversations\/([0-9a-f-]{36})$/;
+  var listScroll = 0;
+
+  function markOpen(conversationId) {
+    var list = listRegion();
+    if (list) {
+      var src = new URL(list.getAttribute("data-live-src"), window.location.origin);
+      if (conversationId) {
+        src.searchParams.set("open", conversationId);
+      } else {
+        src.searchParams.delete("open");
+      }
+      list.setAttribute("data-live-src", src.pathname + src.search);
+      refresh(list);
+    }
+  }
+
+  function named(name) {
+    title = name + " · replyd console";
+    showWaiting(waiting);
+  }
+
+  function showPane(html, conversationId) {
+    var pane = inbox.querySelector("[data-pane]");
+    if (!inbox.classList.contains("inbox-open")) {
+      listScroll = window.scrollY;
+    }
+    pane.innerHTML = html;
+    inbox.classList.add("inbox-open");
+    inbox.querySelector("[data-pane-empty]").hidden = true;
+    earlier = null;
+    localTimes(pane);
+    watchEarlier();
+    named(pane.querySelector("[data-title]").getAttribute("data-title"));
+    composerInView();
+    markOpen(conversationId);
+  }
+
+  function openConversation(url, push) {
+    var conversationId = CONVERSATION_PATH.exec(url.pathname)[1];
+    fragment("/console/conversations/" + conversationId + "/pane" + url.search).then(function (response) {
+      if (!response.ok) {
+        throw new Error("no pane");
+      }
+      return response.text();
+    }).then(function (html) {
+      if (push) {
+        window.history.pushState(null, "", url.pathname + url.search);
+      }
+      showPane(html, conversationId);
+    }).catch(function () {
+      window.location.assign(url.href);
+    });
+  }
+
+  function closePane(url, push) {
+    if (push) {
+      window.history.pushState(null, "", url.pathname + url.search);
+    }
+    inbox.classList.remove("inbox-open");
+    inbox.querySelector("[data-pane]").replaceChildren();
+    inbox.querySelector("[data-pane-empty]").hidden = false;
+    watchEarlier();
+    named("Conversations");
+    markOpen("");
+    window.scrollTo(0, listScroll);
+  }
+
+  if (inbox) {
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest("a.conversation-row, a[data-close-pane]");
+      if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+        return; // a new tab or window, as the reader asked
+      }
+      event.preventDefault();
+      var url = new URL(link.href);
+      if (link.hasAttribute("data-close-pane")) {
+        closePane(url, true);
+      } else {
+        openConversation(url, true);
+      }
+    });
+    window.addEventListener("popstate", function () {
+      var url = new URL(window.location.href);
+      if (CONVERSATION_PATH.test(url.pathname)) {
+        openConversation(url, false);
+      } else if (url.pathname === "/console/conversations") {
+        closePane(url, false);
+      } else {
+        window.location.reload();
       }
     });
   }
 
+  if (!counter || !window.EventSource) {
+    return; // signed out: no navigation, no stream
+  }
+  var since = document.body.getAttribute("data-activity") || "";
+
+  // A change redraws the list, and the open conversation if it changed: that first, since
+  // seeing it marks it read, which the list then shows.
   var source = new EventSource("/console/events?since=" + encodeURIComponent(since));
   source.addEventListener("hello", function (event) {
     showWaiting(JSON.parse(event.data).needs_human);
@@ -460,8 +592,13 @@
   source.addEventListener("change", function (event) {
     var change = JSON.parse(event.data);
     showWaiting(change.needs_human);
-    if (live && (!conversation || change.all || change.conversations.indexOf(conversation) !== -1)) {
-      refresh();
+    var list = listRegion();
+    var pane = paneRegion();
+    var redrawList = list ? function () { refresh(list); } : null;
+    if (pane && (change.all || change.conversations.indexOf(pane.getAttribute("data-conversation")) !== -1)) {
+      refresh(pane, redrawList);
+    } else if (redrawList) {
+      redrawList();
     }
   });
   source.addEventListener("signed-out", function () {
