@@ -48,14 +48,16 @@ def labelled(label: str) -> Select[str]:
 
 
 async def labels_in_use(session: AsyncSession, account_id: int) -> list[str]:
-    """The account's labels on any conversation, alphabetically: what the list filters by."""
-    rows = await session.scalars(
-        select(Label.label)
-        .join(Conversation, Conversation.id == Label.conversation_id)
-        .where(Conversation.account_id == account_id)
-        .distinct()
-        .order_by(Label.label)
+    """The account's labels on any conversation, alphabetically: what the list filters by.
+    Read from the labels, each checked for its conversation's account, so the read grows with
+    the labels put, never with the account's conversations (a join from the conversations
+    walked all 200,000 of them)."""
+    of_account = (
+        select(Conversation.id)
+        .where(Conversation.id == Label.conversation_id, Conversation.account_id == account_id)
+        .exists()
     )
+    rows = await session.scalars(select(Label.label).where(of_account).distinct().order_by(Label.label))
     return list(rows.all())
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from replyd.clock import utcnow
 from replyd.functions.signing import new_webhook_secret
 from replyd.services.assistant_config import AssistantConfig
-from replyd.store import accounts, conversations
+from replyd.store import accounts, conversations, labels
 from replyd.store.assistants import create_assistant
 from replyd.store.conversations import ActivityKey, ConversationFilter
 from replyd.store.migrate import upgrade_database
@@ -86,6 +86,29 @@ async def test_every_filter_of_the_list_reads_a_range_of_its_own_index(
         )
         assert f"SEARCH conversations USING INDEX {index}" in plan, (where, plan)
         assert where.customer_identifier or "TEMP B-TREE" not in plan, (where, plan)
+
+
+async def test_the_labels_in_use_are_read_from_the_labels_not_from_every_conversation(
+    seeded: tuple[async_sessionmaker[AsyncSession], int, int],
+) -> None:
+    """The console's list shows the account's labels as a filter on every page. Statistics
+    gathered before the first label is put are the hard case: SQLite then took the labels'
+    table for as large as any and walked the account's conversations."""
+    sessions, account_id, _ = seeded
+    await refresh_statistics(sessions.kw["bind"])
+    async with sessions() as session, session.begin():
+        newest = list(
+            (await session.scalars(conversations.newest_ids(account_id, ConversationFilter(), False, 2))).all()
+        )
+        for conversation_id, label in zip(newest * 2, ["vip", "refund", "vip", "late"], strict=True):
+            await labels.add_label(session, conversation_id, label)
+
+    async with sessions() as session:
+        assert await labels.labels_in_use(session, account_id) == ["late", "refund", "vip"]
+        assert await labels.labels_in_use(session, account_id + 1) == []
+    plan = await query_plan(sessions, lambda session: labels.labels_in_use(session, account_id))
+    assert "SEARCH conversations USING INDEX sqlite_autoindex_conversations_1 (id=?)" in plan, plan
+    assert "SEARCH conversations USING COVERING INDEX ix_conversations" not in plan, plan
 
 
 async def test_a_serving_process_gathers_sqlites_statistics_at_start(
