@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replyd.clock import utcnow
 from replyd.store import labels, notes, search
 from replyd.store.accounts import count_erasure
-from replyd.store.session import Executor, on_postgresql
+from replyd.store.session import Executor
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
 
@@ -698,28 +698,60 @@ async def list_conversations(
 ) -> list[ConversationSummary]:
     """Newest activity first. ``after`` continues below a cursor, ``before`` goes back above
     one; both are keysets, so conversations arriving meanwhile never shift a page.
-    ``account_id=None`` lists every account's, for the operator's command line."""
-    query = (
-        select(Conversation, Assistant.name)
-        .join(Assistant, Assistant.id == Conversation.assistant_id)
-        .where(*_filters(where, on_postgresql(session)))
-    )
+    ``account_id=None`` lists every account's, for the operator's command line. A search
+    walks the list or looks up what the indexes find (``store/search.py``)."""
+    filters = _filters(where)
     if account_id is not None:
-        query = query.where(Conversation.account_id == account_id)
-    newest_first = (Conversation.updated_at.desc(), Conversation.id.desc())
-    if after is not None:
-        query = query.where(_older_than(after)).order_by(*newest_first)
-    elif before is not None:
-        query = query.where(_newer_than(before)).order_by(Conversation.updated_at, Conversation.id)
-    else:
-        query = query.order_by(*newest_first)
-    rows = list((await session.execute(query.limit(limit))).all())
+        filters.append(Conversation.account_id == account_id)
+    if not where.search:
+        return await _listed(session, filters, limit, after, before)
+    found = await search.plan(session, where.search)
+    if found.found is None:
+        top = await _window_end(session, filters, None, None, search.SHORT_WINDOW)
+        return await _listed(session, [*filters, found.along, *top], limit, after, before)
+    if not found.common:
+        return await _listed(session, [*filters, found.found], limit, after, before)
+    window = await _window_end(session, filters, after, before, search.WALK)
+    rows = await _listed(session, [*filters, found.along, *window], limit, after, before)
+    if len(rows) < limit and window:
+        return await _listed(session, [*filters, found.found], limit, after, before)
+    return rows
+
+
+async def _listed(
+    session: AsyncSession, filters: list[Any], limit: int, after: ActivityKey | None, before: ActivityKey | None
+) -> list[ConversationSummary]:
+    query = select(Conversation, Assistant.name).join(Assistant, Assistant.id == Conversation.assistant_id)
+    rows = list((await session.execute(_in_order(query.where(*filters), after, before).limit(limit))).all())
     if before is not None:
         rows.reverse()
     return [ConversationSummary(conversation, name) for conversation, name in rows]
 
 
-def _filters(where: ConversationFilter, postgresql: bool) -> list[Any]:
+def _in_order(query: Any, after: ActivityKey | None, before: ActivityKey | None) -> Any:
+    """``query`` from the cursor on: newest first below ``after``, oldest first above ``before``."""
+    if before is not None:
+        return query.where(_newer_than(before)).order_by(Conversation.updated_at, Conversation.id)
+    if after is not None:
+        query = query.where(_older_than(after))
+    return query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+
+
+async def _window_end(
+    session: AsyncSession, filters: list[Any], after: ActivityKey | None, before: ActivityKey | None, size: int
+) -> list[Any]:
+    """The condition that keeps a walk within ``size`` conversations from the cursor (none
+    when fewer are left): a range of the list's index, read up to its end in the index alone."""
+    query = _in_order(select(Conversation.updated_at, Conversation.id).where(*filters), after, before)
+    end = (await session.execute(query.offset(size - 1).limit(1))).first()
+    if end is None:
+        return []
+    key = (end.updated_at, end.id)
+    return [_activity() >= key] if before is None else [_activity() <= key]
+
+
+def _filters(where: ConversationFilter) -> list[Any]:
+    """Every condition but the search."""
     clauses = []
     if where.assistant_id is not None:
         clauses.append(Conversation.assistant_id == where.assistant_id)
@@ -729,8 +761,6 @@ def _filters(where: ConversationFilter, postgresql: bool) -> list[Any]:
         clauses.append(Conversation.customer_identifier == where.customer_identifier)
     if where.needs_human:
         clauses.append(NEEDS_HUMAN)
-    if where.search:
-        clauses.append(search.matching(where.search, postgresql))
     if where.ai_enabled is not None:
         clauses.append(Conversation.ai_disabled.is_(not where.ai_enabled))
     if where.active_since is not None:

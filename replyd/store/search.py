@@ -2,69 +2,203 @@
 variables' values holds the text (any part of it, case aside), and those with a message
 holding every word of it, each word or the start of a longer one.
 
-The words are read from the database's own full-text index of messages (migration 0023:
-FTS5 on SQLite, a GIN ``tsvector`` index on PostgreSQL), kept in the same transaction as the
-messages; identifiers and variables are short, and what people search them for is a piece (the
-last digits of a phone number, part of an order number), which word indexes do not find, so
-they are compared as text on the account's conversations (docs/decisions.md)."""
+Every part is read from an index (docs/decisions.md): the words from the messages' full-text
+index (migration 0023: FTS5 on SQLite, a GIN ``tsvector`` index on PostgreSQL), the pieces of
+identifiers and variables from a trigram index (0026: FTS5's ``trigram`` tokenizer, ``pg_trgm``).
+How the list then meets them depends on how common the text is (issue 19):
 
-import re
+- rare (the usual search: a name, an order number): the conversations the indexes find,
+  every one of them, are looked up and ordered (``Search.found``);
+- common (found in more than ``COMMON`` messages or conversations): collecting every match
+  would read most of the database, so the list is walked in its order instead and each
+  conversation checked (``Search.along``) until the page is full; a walk reads at most
+  ``WALK`` conversations before it gives way to collecting, which bounds a common word found
+  only in a few conversations;
+- shorter than ``MIN_PIECE`` characters: no trigram finds it, so only the ``SHORT_WINDOW``
+  most recently active conversations are looked through, as a walk (docs/api.md).
+"""
+
+import json
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnClause, Text, cast, column, exists, func, literal_column, or_, select, table
+from sqlalchemy import (
+    ColumnClause,
+    Text,
+    cast,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from replyd.store.session import Executor, on_postgresql
 from replyd.store.tables import MESSAGES, Conversation
+from replyd.store.words import search_words
 
 MAX_SEARCH_CHARS = 200
-
-WORD = re.compile(r"[^\W_]+")
-"""A word as both indexes read one: letters and digits (``unicode61`` and PostgreSQL's parser
-split on everything else, underscores too)."""
+MIN_PIECE = 3
+"""Characters a trigram index needs to find a piece."""
+COMMON = 5_000
+"""Matches from which a text counts as common: messages holding a word, conversations holding
+the piece. Collecting that many costs a few milliseconds."""
+WALK = 1_000
+"""Conversations a walk reads before the search collects instead."""
+SHORT_WINDOW = 1_000
+"""The most recently active conversations a search shorter than ``MIN_PIECE`` looks through."""
 
 MESSAGES_FTS = table("messages_fts", column("rowid"), column("messages_fts"))
+MESSAGE_TERMS = table("messages_fts_terms", column("term"))
+TRIGRAMS = table("conversation_search", column("rowid"), column("conversation_search"))
+SEARCH_TEXT = table("conversation_search_text", column("id"), column("conversation_id"))
 SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
 """Spelt as the index spells it: PostgreSQL uses an expression index only for that expression."""
+LAST_CHARACTER = "\U0010ffff"
 
 
-def search_words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
+@dataclass(frozen=True)
+class Search:
+    """A search's conditions on ``conversations``, both exact: ``along`` is checked row by
+    row along the list, ``found`` (None for a short text) is looked up in the indexes."""
+
+    along: Any
+    found: Any | None
+    common: bool
+    """Walk the list (``along``) rather than look up what the indexes find."""
+
+    @property
+    def short(self) -> bool:
+        return self.found is None
 
 
-def matching(text: str, on_postgresql: bool) -> Any:
-    """The condition on ``conversations`` that a search for ``text`` (not blank) finds."""
-    piece = "%" + _escape_like(text.lower()) + "%"
-    clauses = [
-        func.lower(Conversation.customer_identifier).like(piece, escape="\\"),
-        _variable_holding(piece, on_postgresql),
-    ]
+async def plan(db: Executor, text: str) -> Search:
+    """How to find ``text`` (not blank)."""
+    postgresql = on_postgresql(db)
     words = search_words(text)
+    piece = "%" + _escape_like(text.lower()) + "%"
+    along = _holding_piece(Conversation, piece, postgresql)
     if words:
-        clauses.append(Conversation.id.in_(_with_words(words, on_postgresql)))
-    return or_(*clauses)
+        along = or_(along, _with_words_along(words, postgresql))
+    if len(text) < MIN_PIECE:
+        return Search(along, None, True)
+    rare_words = [word for word, count in zip(words, await _word_counts(db, words), strict=True) if count < COMMON]
+    common = bool(words) and not rare_words or await _piece_count(db, text, piece) >= COMMON
+    found = [_found_pieces(text, piece, postgresql)]
+    if words:
+        found.append(_found_words(words, rare_words or words, postgresql))
+    return Search(along, Conversation.id.in_(found[0] if len(found) == 1 else union(*found)), common)
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _variable_holding(piece: str, on_postgresql: bool) -> Any:
-    """A variable whose value (not its name) holds ``piece``."""
+def _holding_piece(conversation: Any, piece: str, on_postgresql: bool) -> Any:
+    """A conversation whose identifier, or a variable's value (not its name), holds ``piece``."""
     if on_postgresql:
-        values = func.json_each_text(Conversation.variables).table_valued("value")
+        values = func.json_each_text(conversation.variables).table_valued("value")
     else:
-        values = func.json_each(Conversation.variables).table_valued("value")
-    return exists().where(func.lower(cast(values.c.value, Text)).like(piece, escape="\\"))
+        values = func.json_each(conversation.variables).table_valued("value")
+    return or_(
+        func.lower(conversation.customer_identifier).like(piece, escape="\\"),
+        exists().where(func.lower(cast(values.c.value, Text)).like(piece, escape="\\")),
+    )
 
 
-def _with_words(words: list[str], on_postgresql: bool) -> Any:
-    """The conversations with a message holding each word, or a word starting with it."""
+def _with_words_along(words: list[str], on_postgresql: bool) -> Any:
+    """This conversation has a message holding each word: its messages read one by one."""
+    ours = MESSAGES.c.conversation_id == Conversation.id
     if on_postgresql:
-        query = " & ".join(f"{word}:*" for word in words)
-        found = func.to_tsvector(SIMPLE, MESSAGES.c.content).bool_op("@@")(func.to_tsquery(SIMPLE, query))
-        return select(MESSAGES.c.conversation_id).where(found)
-    query = " ".join(f'"{word}"*' for word in words)
-    return (
+        return exists().where(ours, _tsvector_matches(words))
+    return exists().where(ours, func.replyd_has_words(MESSAGES.c.content, " ".join(words)))
+
+
+def _found_words(words: list[str], rare: list[str], on_postgresql: bool) -> Any:
+    """The conversations with a message holding each word: PostgreSQL's index answers for all
+    of them; FTS5's for the ``rare`` ones (a common word's prefix costs FTS5 a merge of all
+    its matches), and ``has_words`` checks the rest on what it found."""
+    if on_postgresql:
+        return select(MESSAGES.c.conversation_id).where(_tsvector_matches(words))
+    query = " ".join(f'"{word}"*' for word in rare)
+    found = (
         select(MESSAGES.c.conversation_id)
         .join(MESSAGES_FTS, MESSAGES_FTS.c.rowid == MESSAGES.c.id)
         .where(MESSAGES_FTS.c.messages_fts.match(query))
     )
+    return found if rare == words else found.where(func.replyd_has_words(MESSAGES.c.content, " ".join(words)))
+
+
+def _tsvector_matches(words: list[str]) -> Any:
+    query = " & ".join(f"{word}:*" for word in words)
+    return func.to_tsvector(SIMPLE, MESSAGES.c.content).bool_op("@@")(func.to_tsquery(SIMPLE, query))
+
+
+def _found_pieces(text: str, piece: str, on_postgresql: bool) -> Any:
+    """The conversations holding ``piece``: those the trigram index finds, checked as
+    ``_holding_piece`` checks them (the index reads the identifier and the values as one text,
+    which a piece could span)."""
+    other = aliased(Conversation)
+    if on_postgresql:
+        values = func.lower(func.replyd_variable_values(other.variables))
+        return select(other.id).where(
+            or_(
+                func.lower(other.customer_identifier).like(piece, escape="\\"),
+                values.like(piece, escape="\\") & _holding_piece(other, piece, True),
+            )
+        )
+    candidates = select(SEARCH_TEXT.c.conversation_id).join(TRIGRAMS, TRIGRAMS.c.rowid == SEARCH_TEXT.c.id)
+    candidates = candidates.where(TRIGRAMS.c.conversation_search.match(_phrase(text)))
+    return select(other.id).where(other.id.in_(candidates), _holding_piece(other, piece, False))
+
+
+def _phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase: with the trigram tokenizer, a piece of the indexed text."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+async def _word_counts(db: Executor, words: list[str]) -> list[int]:
+    """How many messages hold each word or a longer one starting with it, up to ``COMMON``:
+    SQLite counts the index's entries for the words in range (``fts5vocab``, one row per
+    message and word, read no further than needed); PostgreSQL's planner estimates them from
+    the index's statistics (its most common words, which ANALYZE keeps)."""
+    counts = []
+    for word in words:
+        if on_postgresql(db):
+            counts.append(await _estimate(db, select(MESSAGES.c.id).where(_tsvector_matches([word]))))
+        else:
+            terms = select(MESSAGE_TERMS.c.term).where(
+                MESSAGE_TERMS.c.term >= word, MESSAGE_TERMS.c.term < word + LAST_CHARACTER
+            )
+            counts.append(await _limited_count(db, terms))
+    return counts
+
+
+async def _piece_count(db: Executor, text: str, piece: str) -> int:
+    """How many conversations the trigram index finds for ``text``, up to ``COMMON`` (an
+    estimate on PostgreSQL, as for words)."""
+    if not on_postgresql(db):
+        found = select(TRIGRAMS.c.rowid).where(TRIGRAMS.c.conversation_search.match(_phrase(text)))
+        return await _limited_count(db, found)
+    values = func.lower(func.replyd_variable_values(Conversation.variables))
+    identifiers = func.lower(Conversation.customer_identifier)
+    holding = or_(identifiers.like(piece, escape="\\"), values.like(piece, escape="\\"))
+    return await _estimate(db, select(Conversation.id).where(holding))
+
+
+async def _limited_count(db: Executor, query: Any) -> int:
+    return int(await db.scalar(select(func.count()).select_from(query.limit(COMMON).subquery())) or 0)
+
+
+async def _estimate(db: Executor, query: Any) -> int:
+    """The planner's estimate of the rows ``query`` returns (its values written into the
+    statement: EXPLAIN takes no parameters, and the estimate depends on them)."""
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    statement = query.compile(connection.engine, compile_kwargs={"literal_binds": True})
+    plan = (await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}")).scalar_one()
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
