@@ -710,11 +710,11 @@ async def list_conversations(
         top = await _window_end(session, filters, None, None, search.SHORT_WINDOW)
         return await _listed(session, [*filters, found.along, *top], limit, after, before)
     if not found.common:
-        return await _listed(session, [*filters, found.found], limit, after, before)
+        return await _listed(session, [*filters, await search.looked_up(session, found.found)], limit, after, before)
     window = await _window_end(session, filters, after, before, search.WALK)
     rows = await _listed(session, [*filters, found.along, *window], limit, after, before)
     if len(rows) < limit and window:
-        return await _listed(session, [*filters, found.found], limit, after, before)
+        return await _listed(session, [*filters, await search.looked_up(session, found.found)], limit, after, before)
     return rows
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
     table,
     union,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -50,6 +51,8 @@ COMMON = 5_000
 the piece. Collecting that many costs a few milliseconds."""
 WALK = 1_000
 """Conversations a walk reads before the search collects instead."""
+LISTED = 10_000
+"""Ids found that the list's query is given as values; more, and it is given their query."""
 SHORT_WINDOW = 1_000
 """The most recently active conversations a search shorter than ``MIN_PIECE`` looks through."""
 
@@ -60,12 +63,20 @@ SEARCH_TEXT = table("conversation_search_text", column("id"), column("conversati
 SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
 """Spelt as the index spells it: PostgreSQL uses an expression index only for that expression."""
 LAST_CHARACTER = "\U0010ffff"
+COMMON_WORDS = sql(
+    "SELECT sum(frequency) * (SELECT reltuples FROM pg_class WHERE oid = 'messages'::regclass)"
+    " FROM pg_stats, unnest(most_common_elems::text::text[], most_common_elem_freqs) AS e(word, frequency)"
+    " WHERE schemaname = current_schema() AND tablename = 'ix_messages_search' AND starts_with(word, :word)"
+)
+"""How many messages hold a word or one starting with it, by PostgreSQL's statistics of the index."""
+NO_PARALLEL_WORKERS = sql("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 @dataclass(frozen=True)
 class Search:
-    """A search's conditions on ``conversations``, both exact: ``along`` is checked row by
-    row along the list, ``found`` (None for a short text) is looked up in the indexes."""
+    """How to find a text, exactly either way: ``along`` is a condition on ``conversations``
+    checked row by row along the list, ``found`` (None for a short text) the ids of the
+    conversations the indexes find."""
 
     along: Any
     found: Any | None
@@ -78,21 +89,33 @@ class Search:
 
 
 async def plan(db: Executor, text: str) -> Search:
-    """How to find ``text`` (not blank)."""
+    """How to find ``text`` (not blank). A walk looks up the conversations with the words in
+    the index too when one of the words is rare, instead of reading each one's messages."""
     postgresql = on_postgresql(db)
-    words = search_words(text)
     piece = "%" + _escape_like(text.lower()) + "%"
     along = _holding_piece(Conversation, piece, postgresql)
+    found = [_found_pieces(text, piece, postgresql)]
+    words = search_words(text)
+    rare = [word for word, count in zip(words, await _word_counts(db, words), strict=True) if count < COMMON]
     if words:
-        along = or_(along, _with_words_along(words, postgresql))
+        found.append(_found_words(words, rare or words, postgresql))
+        along = or_(along, Conversation.id.in_(found[-1]) if rare else _with_words_along(words, postgresql))
     if len(text) < MIN_PIECE:
         return Search(along, None, True)
-    rare_words = [word for word, count in zip(words, await _word_counts(db, words), strict=True) if count < COMMON]
-    common = bool(words) and not rare_words or await _piece_count(db, text, piece) >= COMMON
-    found = [_found_pieces(text, piece, postgresql)]
-    if words:
-        found.append(_found_words(words, rare_words or words, postgresql))
-    return Search(along, Conversation.id.in_(found[0] if len(found) == 1 else union(*found)), common)
+    common = (bool(words) and not rare) or await _piece_count(db, text, piece) >= COMMON
+    return Search(along, found[0] if len(found) == 1 else union(*found), common)
+
+
+async def looked_up(db: Executor, found: Any) -> Any:
+    """The condition for the conversations among the ids ``found``, read first: given their
+    values, both planners look each conversation up by its key; given the query, PostgreSQL
+    took its default guess for a word's start (2 % of the messages) and read every
+    conversation to join them. For the same reason it started parallel workers, which cost
+    more than the few rows read (5 against 15 ms at 2 million messages)."""
+    if on_postgresql(db):
+        await db.execute(NO_PARALLEL_WORKERS)
+    ids = list((await db.scalars(found.limit(LISTED + 1))).all())
+    return Conversation.id.in_(ids if len(ids) <= LISTED else found)
 
 
 def _escape_like(text: str) -> str:
@@ -115,16 +138,23 @@ def _with_words_along(words: list[str], on_postgresql: bool) -> Any:
     """This conversation has a message holding each word: its messages read one by one."""
     ours = MESSAGES.c.conversation_id == Conversation.id
     if on_postgresql:
-        return exists().where(ours, _tsvector_matches(words))
+        return exists().where(ours, _tsvector_matches(words, MESSAGES.c.content))
     return exists().where(ours, func.replyd_has_words(MESSAGES.c.content, " ".join(words)))
 
 
 def _found_words(words: list[str], rare: list[str], on_postgresql: bool) -> Any:
-    """The conversations with a message holding each word: PostgreSQL's index answers for all
-    of them; FTS5's for the ``rare`` ones (a common word's prefix costs FTS5 a merge of all
-    its matches), and ``has_words`` checks the rest on what it found."""
+    """The conversations with a message holding each word: the index finds the messages
+    holding the ``rare`` ones, and each of those is checked for the rest (an index asked for a
+    common word reads all its matches: FTS5 merges every longer word's, PostgreSQL's GIN index
+    lists them all)."""
     if on_postgresql:
-        return select(MESSAGES.c.conversation_id).where(_tsvector_matches(words))
+        found = select(MESSAGES.c.conversation_id, MESSAGES.c.content)
+        found = found.where(_tsvector_matches(rare, MESSAGES.c.content))
+        if rare == words:
+            return found.with_only_columns(MESSAGES.c.conversation_id)
+        # OFFSET 0 keeps the planner from asking the index for every word at once.
+        rare_found = found.offset(0).subquery()
+        return select(rare_found.c.conversation_id).where(_tsvector_matches(words, rare_found.c.content))
     query = " ".join(f'"{word}"*' for word in rare)
     found = (
         select(MESSAGES.c.conversation_id)
@@ -134,9 +164,9 @@ def _found_words(words: list[str], rare: list[str], on_postgresql: bool) -> Any:
     return found if rare == words else found.where(func.replyd_has_words(MESSAGES.c.content, " ".join(words)))
 
 
-def _tsvector_matches(words: list[str]) -> Any:
+def _tsvector_matches(words: list[str], content: Any) -> Any:
     query = " & ".join(f"{word}:*" for word in words)
-    return func.to_tsvector(SIMPLE, MESSAGES.c.content).bool_op("@@")(func.to_tsquery(SIMPLE, query))
+    return func.to_tsvector(SIMPLE, content).bool_op("@@")(func.to_tsquery(SIMPLE, query))
 
 
 def _found_pieces(text: str, piece: str, on_postgresql: bool) -> Any:
@@ -145,12 +175,10 @@ def _found_pieces(text: str, piece: str, on_postgresql: bool) -> Any:
     which a piece could span)."""
     other = aliased(Conversation)
     if on_postgresql:
-        values = func.lower(func.replyd_variable_values(other.variables))
-        return select(other.id).where(
-            or_(
-                func.lower(other.customer_identifier).like(piece, escape="\\"),
-                values.like(piece, escape="\\") & _holding_piece(other, piece, True),
-            )
+        values = func.lower(func.replyd_variable_values(other.variables)).like(piece, escape="\\")
+        return union(
+            select(other.id).where(func.lower(other.customer_identifier).like(piece, escape="\\")),
+            select(other.id).where(values, _holding_piece(other, piece, True)),
         )
     candidates = select(SEARCH_TEXT.c.conversation_id).join(TRIGRAMS, TRIGRAMS.c.rowid == SEARCH_TEXT.c.id)
     candidates = candidates.where(TRIGRAMS.c.conversation_search.match(_phrase(text)))
@@ -163,14 +191,16 @@ def _phrase(text: str) -> str:
 
 
 async def _word_counts(db: Executor, words: list[str]) -> list[int]:
-    """How many messages hold each word or a longer one starting with it, up to ``COMMON``:
-    SQLite counts the index's entries for the words in range (``fts5vocab``, one row per
-    message and word, read no further than needed); PostgreSQL's planner estimates them from
-    the index's statistics (its most common words, which ANALYZE keeps)."""
+    """How many messages hold each word or a longer one starting with it: on SQLite the
+    index's entries for the words in range, counted up to ``COMMON`` (``fts5vocab``, one row
+    per message and word, read no further than needed); on PostgreSQL as ANALYZE's statistics
+    of the index tell it (the share of messages holding each of its most common words: a
+    word not among them counts as none). Counting a common word's matches there costs
+    what collecting them does, and the planner's own estimate for a prefix is a constant."""
     counts = []
     for word in words:
         if on_postgresql(db):
-            counts.append(await _estimate(db, select(MESSAGES.c.id).where(_tsvector_matches([word]))))
+            counts.append(int(await db.scalar(COMMON_WORDS, {"word": word}) or 0))
         else:
             terms = select(MESSAGE_TERMS.c.term).where(
                 MESSAGE_TERMS.c.term >= word, MESSAGE_TERMS.c.term < word + LAST_CHARACTER

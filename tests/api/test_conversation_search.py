@@ -29,7 +29,7 @@ async def found(tenant: Tenant, **params: Any) -> list[str | None]:
     return [c["external_identifier"] for c in response.json()["data"]]
 
 
-SEARCH_MODES = {"looked-up": (search.COMMON, search.WALK), "walked": (1, search.WALK), "walked-then-looked-up": (1, 2)}
+SEARCH_MODES = {"looked-up": (search.COMMON, search.WALK), "walked": (0, search.WALK), "walked-then-looked-up": (0, 2)}
 
 
 @pytest.fixture(params=list(SEARCH_MODES))
@@ -49,6 +49,8 @@ async def test_a_piece_of_a_customer_identifier_finds_it_whatever_its_case(tenan
     assert await found(tenant, q="5551") == ["+49155551234"]
     assert await found(tenant, q="maria.LOPEZ") == ["Maria.Lopez@example.com"]
     assert await found(tenant, q="1234") == ["+3161234", "+49155551234"]
+    await tenant.reply("Hi", customer="O'Brien\\Dublin")
+    assert await found(tenant, q="o'brien\\d") == ["O'Brien\\Dublin"], "quotes and backslashes are text"
 
 
 @pytest.mark.usefixtures("mode")
