@@ -706,7 +706,7 @@ async def list_conversations(
     if not where.search:
         return await _listed(session, filters, limit, after, before)
     found = await search.plan(session, where.search)
-    if found.found is None:
+    if found.short:
         top = await _window_end(session, filters, None, None, search.SHORT_WINDOW)
         return await _listed(session, [*filters, found.along, *top], limit, after, before)
     if not found.common:

@@ -156,9 +156,10 @@ def searched(database_url: str, text: str) -> list[str | None]:
 SQLITE_TRIGRAMS = """SELECT name FROM sqlite_master WHERE name IN ('conversation_search', 'conversation_search_text',
                      'conversations_search_insert', 'conversations_search_update', 'conversations_search_delete',
                      'messages_fts_terms')"""
-PG_TRIGRAMS = """SELECT indexname FROM pg_indexes WHERE indexname IN ('ix_conversations_identifier_trigrams',
-                 'ix_conversations_variables_trigrams')
-                 UNION ALL SELECT proname FROM pg_proc WHERE proname = 'replyd_variable_values'"""
+PG_TRIGRAMS = """SELECT tablename FROM pg_tables WHERE tablename = 'conversation_search_text'
+                 UNION ALL SELECT proname FROM pg_proc
+                 WHERE proname IN ('replyd_search_text', 'replyd_keep_search_text')
+                 UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'conversations_search_%'"""
 
 
 INSERT_ENTRY = """INSERT INTO ledger_entries (account_id, kind, amount_micros, assistant_id, prompt_tokens,

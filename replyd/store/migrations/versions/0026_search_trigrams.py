@@ -9,11 +9,13 @@ tokenizer (SQLite 3.34 and later), kept by triggers on the text, as 0023 keeps t
 index. ``messages_fts_terms`` lists the messages' index's words, one row per message holding
 each, which tells a search how common a word is without reading its matches.
 
-PostgreSQL: ``pg_trgm``'s GIN indexes on the lower-cased identifier and on the variables' values
-(``replyd_variable_values``: they joined by newlines). ``pg_trgm`` ships with PostgreSQL (in the
-``postgresql-contrib`` package on some systems) and is a trusted extension: an owner of the
-database may create it. Where it cannot be created, the migration stops and says what the
-operator must do (docs/operations.md).
+PostgreSQL: the same text, lower-cased, in a ``conversation_search_text`` of its own, kept by
+triggers that fire only when an identifier or the variables change (a GIN index on
+``conversations`` itself would take new entries with every reply, which moves a conversation's
+``updated_at``: +0.15 ms of the database's time each), under ``pg_trgm``'s GIN index.
+``pg_trgm`` ships with PostgreSQL (in the ``postgresql-contrib`` package on some systems) and is
+a trusted extension: an owner of the database may create it. Where it cannot be created, the
+migration stops and says what the operator must do (docs/operations.md).
 
 Revision ID: 0026
 Revises: 0024
@@ -64,18 +66,30 @@ SQLITE_DOWNGRADE = [
     "DROP TABLE conversation_search_text",
 ]
 POSTGRESQL_UPGRADE = [
-    "CREATE FUNCTION replyd_variable_values(variables json) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE"
-    " AS $$ SELECT CASE WHEN json_typeof(variables) = 'object'"
-    " THEN (SELECT string_agg(value, E'\\n') FROM json_each_text(variables)) END $$",
-    "CREATE INDEX ix_conversations_identifier_trigrams ON conversations"
-    " USING gin (lower(customer_identifier) gin_trgm_ops)",
-    "CREATE INDEX ix_conversations_variables_trigrams ON conversations"
-    " USING gin (lower(replyd_variable_values(variables)) gin_trgm_ops)",
+    "CREATE FUNCTION replyd_search_text(identifier text, variables json) RETURNS text LANGUAGE sql IMMUTABLE"
+    " AS $$ SELECT lower(coalesce(identifier, '') || E'\\n' || coalesce(CASE WHEN json_typeof(variables) = 'object'"
+    " THEN (SELECT string_agg(value, E'\\n') FROM json_each_text(variables)) END, '')) $$",
+    "CREATE TABLE conversation_search_text (conversation_id VARCHAR(36) PRIMARY KEY"
+    " REFERENCES conversations (id) ON DELETE CASCADE, text TEXT NOT NULL)",
+    "CREATE FUNCTION replyd_keep_search_text() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO conversation_search_text (conversation_id, text)"
+    " VALUES (NEW.id, replyd_search_text(NEW.customer_identifier, NEW.variables))"
+    " ON CONFLICT (conversation_id) DO UPDATE SET text = excluded.text; RETURN NULL; END $$",
+    "CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations"
+    " FOR EACH ROW EXECUTE FUNCTION replyd_keep_search_text()",
+    "CREATE TRIGGER conversations_search_update AFTER UPDATE OF customer_identifier, variables ON conversations"
+    " FOR EACH ROW WHEN (OLD.customer_identifier IS DISTINCT FROM NEW.customer_identifier"
+    " OR OLD.variables::text IS DISTINCT FROM NEW.variables::text) EXECUTE FUNCTION replyd_keep_search_text()",
+    "INSERT INTO conversation_search_text (conversation_id, text)"
+    " SELECT id, replyd_search_text(customer_identifier, variables) FROM conversations",
+    "CREATE INDEX ix_conversation_search_text_trigrams ON conversation_search_text USING gin (text gin_trgm_ops)",
 ]
 POSTGRESQL_DOWNGRADE = [
-    "DROP INDEX ix_conversations_variables_trigrams",
-    "DROP INDEX ix_conversations_identifier_trigrams",
-    "DROP FUNCTION replyd_variable_values(json)",
+    "DROP TRIGGER conversations_search_update ON conversations",
+    "DROP TRIGGER conversations_search_insert ON conversations",
+    "DROP TABLE conversation_search_text",
+    "DROP FUNCTION replyd_keep_search_text()",
+    "DROP FUNCTION replyd_search_text(text, json)",
 ]
 NO_PG_TRGM = (
     "replyd's search needs PostgreSQL's pg_trgm extension, which this database user could not create ({error})."
