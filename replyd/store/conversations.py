@@ -698,24 +698,36 @@ async def list_conversations(
 ) -> list[ConversationSummary]:
     """Newest activity first. ``after`` continues below a cursor, ``before`` goes back above
     one; both are keysets, so conversations arriving meanwhile never shift a page.
-    ``account_id=None`` lists every account's, for the operator's command line. A search
-    walks the list or looks up what the indexes find (``store/search.py``)."""
+    ``account_id=None`` lists every account's, for the operator's command line."""
     filters = _filters(where)
     if account_id is not None:
         filters.append(Conversation.account_id == account_id)
     if not where.search:
         return await _listed(session, filters, limit, after, before)
-    found = await search.plan(session, where.search)
+    return await _searched(session, filters, where.search, limit, after, before)
+
+
+async def _searched(
+    session: AsyncSession,
+    filters: list[Any],
+    text: str,
+    limit: int,
+    after: ActivityKey | None,
+    before: ActivityKey | None,
+) -> list[ConversationSummary]:
+    """A page of a search (``store/search.py``): for a rare text, of what the indexes find; for
+    a common one, a walk along the list, which gives way to those finds when ``WALK``
+    conversations did not fill the page; for a short one, a walk of the newest ``SHORT_WINDOW``."""
+    found = await search.plan(session, text)
     if found.short:
         top = await _window_end(session, filters, None, None, search.SHORT_WINDOW)
         return await _listed(session, [*filters, found.along, *top], limit, after, before)
-    if not found.common:
-        return await _listed(session, [*filters, await search.looked_up(session, found.found)], limit, after, before)
-    window = await _window_end(session, filters, after, before, search.WALK)
-    rows = await _listed(session, [*filters, found.along, *window], limit, after, before)
-    if len(rows) < limit and window:
-        return await _listed(session, [*filters, await search.looked_up(session, found.found)], limit, after, before)
-    return rows
+    if found.common:
+        window = await _window_end(session, filters, after, before, search.WALK)
+        rows = await _listed(session, [*filters, found.along, *window], limit, after, before)
+        if len(rows) == limit or not window:
+            return rows
+    return await _listed(session, [*filters, await search.looked_up(session, found.found)], limit, after, before)
 
 
 async def _listed(

@@ -135,10 +135,13 @@ def _holding_piece(conversation: Any, piece: str, on_postgresql: bool) -> Any:
 
 
 def _with_words_along(words: list[str], on_postgresql: bool) -> Any:
-    """This conversation has a message holding each word: its messages read one by one."""
+    """This conversation has a message holding each word: its messages read one by one. On
+    PostgreSQL the OFFSET keeps the planner from turning the EXISTS into a hash of every
+    message the index finds, which it did wherever its guess for a word's start (2 % of the
+    messages) looked small: 90 ms at 20,000 conversations for a word of every message."""
     ours = MESSAGES.c.conversation_id == Conversation.id
     if on_postgresql:
-        return exists().where(ours, _tsvector_matches(words, MESSAGES.c.content))
+        return select(MESSAGES.c.id).where(ours, _tsvector_matches(words, MESSAGES.c.content)).offset(0).exists()
     return exists().where(ours, func.replyd_has_words(MESSAGES.c.content, " ".join(words)))
 
 
