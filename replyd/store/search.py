@@ -90,8 +90,13 @@ class Search:
 
 async def plan(db: Executor, text: str) -> Search:
     """How to find ``text`` (not blank). A walk looks up the conversations with the words in
-    the index too when one of the words is rare, instead of reading each one's messages."""
+    the index too when one of the words is rare, instead of reading each one's messages. On
+    PostgreSQL the rest of the transaction, the search's, starts no parallel workers: its
+    default guess for a word's start (2 % of the messages) made it start them, which cost
+    more than the few rows read (5 against 15 ms at 2 million messages)."""
     postgresql = on_postgresql(db)
+    if postgresql:
+        await db.execute(NO_PARALLEL_WORKERS)
     piece = "%" + _escape_like(text.lower()) + "%"
     along = _holding_piece(Conversation, piece, postgresql)
     words = search_words(text)
@@ -110,10 +115,7 @@ async def looked_up(db: Executor, found: Any) -> Any:
     """The condition for the conversations among the ids ``found``, read first: given their
     values, both planners look each conversation up by its key; given the query, PostgreSQL
     took its default guess for a word's start (2 % of the messages) and read every
-    conversation to join them. For the same reason it started parallel workers, which cost
-    more than the few rows read (5 against 15 ms at 2 million messages)."""
-    if on_postgresql(db):
-        await db.execute(NO_PARALLEL_WORKERS)
+    conversation to join them."""
     ids = list((await db.scalars(found.limit(LISTED + 1))).all())
     return Conversation.id.in_(ids if len(ids) <= LISTED else found)
 
