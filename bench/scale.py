@@ -88,6 +88,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--small", type=int, default=SMALL, help=f"conversations of S (default {SMALL})")
     parser.add_argument("--large", type=int, default=LARGE, help=f"conversations of L (default {LARGE})")
     parser.add_argument("--repeat", type=int, default=50, help="measured requests per endpoint (default 50)")
+    parser.add_argument("--only", metavar="TEXT", default="", help="only endpoints whose name holds TEXT")
     return parser.parse_args()
 
 
@@ -252,6 +253,7 @@ def endpoints(seeded: Seeded) -> dict[str, tuple[str, dict[str, Any]]]:
         "search: a word of every conversation": ("/api/user/conversations", {"q": "afternoon"}),
         "search: a word of one conversation": ("/api/user/conversations", {"q": seeded.order_number}),
         "search: part of a customer identifier": ("/api/user/conversations", {"q": seeded.customer[-6:]}),
+        "search: two letters found nowhere": ("/api/user/conversations", {"q": "zq"}),
         "the long conversation": (conversation, {}),
         "its oldest messages": (f"{conversation}/messages", {"cursor": history_cursor(seeded.oldest_message_id)}),
         "console: conversation list": ("/console/conversations", {}),
@@ -276,7 +278,7 @@ async def read(client: httpx.AsyncClient, name: str, path: str, query: dict[str,
     return stream.status_code, body
 
 
-async def measure(served: dict[str, tuple[str, Seeded]], repeat: int) -> dict[str, dict[str, Timing]]:
+async def measure(served: dict[str, tuple[str, Seeded]], repeat: int, only: str) -> dict[str, dict[str, Timing]]:
     """Each endpoint's timings per size, the sizes' requests taking turns (S then L, L then S),
     so that a change in the machine's load weighs on both alike."""
     clients = {}
@@ -289,7 +291,7 @@ async def measure(served: dict[str, tuple[str, Seeded]], repeat: int) -> dict[st
             assert (await sign_in(clients[label], seeded.token)).status_code == 303
         paths = {label: endpoints(seeded) for label, (_, seeded) in served.items()}
         found: dict[str, dict[str, Timing]] = {label: {} for label in served}
-        for name in paths["S"]:
+        for name in (name for name in paths["S"] if only in name):
             times: dict[str, list[float]] = {label: [] for label in served}
             sizes = dict.fromkeys(served, 0)
             for n in range(WARM_UP + repeat):
@@ -319,7 +321,9 @@ async def database_bytes(database_url: str, work: Path) -> int:
         await engine.dispose()
 
 
-def run(deployment: Deployment, counts: dict[str, int], repeat: int, work: Path) -> dict[str, dict[str, Timing]]:
+def run(
+    deployment: Deployment, counts: dict[str, int], repeat: int, only: str, work: Path
+) -> dict[str, dict[str, Timing]]:
     """Seed each size's database, serve each, and time them side by side."""
     with ExitStack() as stack:
         served = {}
@@ -334,7 +338,7 @@ def run(deployment: Deployment, counts: dict[str, int], repeat: int, work: Path)
             env = replyd_env(database_url)
             stack.enter_context(running("replyd serve", replyd_command(port), port, log, cwd=work / label, env=env))
             served[label] = (f"http://127.0.0.1:{port}", seeded)
-        return asyncio.run(measure(served, repeat))
+        return asyncio.run(measure(served, repeat, only))
 
 
 def table(small: dict[str, Timing], large: dict[str, Timing]) -> str:
@@ -354,7 +358,7 @@ def main() -> None:
     args = parse_args()
     deployment = Deployment(args.postgres)
     work = Path(tempfile.mkdtemp(prefix="replyd-bench-scale-"))
-    found = run(deployment, {"S": args.small, "L": args.large}, args.repeat, work)
+    found = run(deployment, {"S": args.small, "L": args.large}, args.repeat, args.only, work)
     tools = f"httpx, one request at a time, {args.repeat} per endpoint and size, S and L taking turns"
     print(f"\n{machine(deployment, tools)}\n")
     print(table(found["S"], found["L"]))

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.store.conversations import ConversationFilter, count_needing_a_human, newest_ids
 from replyd.store.reads import ConversationRead
-from replyd.store.session import on_postgresql
 from replyd.store.tables import Account, Conversation, Message
 
 UNREAD_SCAN = 500
@@ -65,7 +64,7 @@ async def count_unread(
     """How many of the view's conversations (``where``) have a message after the sign-in's read
     mark, counted up to ``cap``: over the newest ``UNREAD_SCAN`` of the view's index range, each
     looked up by its newest message (the messages' index) and its mark (the reads' key)."""
-    newest = newest_ids(account_id, where, on_postgresql(session), UNREAD_SCAN).subquery()
+    newest = newest_ids(account_id, where, UNREAD_SCAN).subquery()
     last_message = select(func.max(Message.id)).where(Message.conversation_id == newest.c.id).scalar_subquery()
     read_up_to = (
         select(ConversationRead.last_read_message_id)

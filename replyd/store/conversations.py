@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replyd.clock import utcnow
 from replyd.store import labels, notes, reads, search
 from replyd.store.accounts import count_erasure
-from replyd.store.session import Executor, on_postgresql
+from replyd.store.session import Executor
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
 
 
@@ -707,38 +707,83 @@ async def list_conversations(
     """Newest activity first. ``after`` continues below a cursor, ``before`` goes back above
     one; both are keysets, so conversations arriving meanwhile never shift a page.
     ``account_id=None`` lists every account's, for the operator's command line."""
-    query = (
-        select(Conversation, Assistant.name)
-        .join(Assistant, Assistant.id == Conversation.assistant_id)
-        .where(*_filters(where, on_postgresql(session)))
-    )
+    filters = _filters(where)
     if account_id is not None:
-        query = query.where(Conversation.account_id == account_id)
-    newest_first = (Conversation.updated_at.desc(), Conversation.id.desc())
-    if after is not None:
-        query = query.where(_older_than(after)).order_by(*newest_first)
-    elif before is not None:
-        query = query.where(_newer_than(before)).order_by(Conversation.updated_at, Conversation.id)
-    else:
-        query = query.order_by(*newest_first)
-    rows = list((await session.execute(query.limit(limit))).all())
+        filters.append(Conversation.account_id == account_id)
+    if not where.search:
+        return await _listed(session, filters, limit, after, before)
+    return await _searched(session, filters, where.search, limit, after, before)
+
+
+async def _searched(
+    session: AsyncSession,
+    filters: list[Any],
+    text: str,
+    limit: int,
+    after: ActivityKey | None,
+    before: ActivityKey | None,
+) -> list[ConversationSummary]:
+    """A page of a search (``store/search.py``): for a rare text, of what the indexes find; for
+    a common one, a walk along the list, which gives way to those finds when ``WALK``
+    conversations did not fill the page; for a short one, a walk of the newest ``SHORT_WINDOW``."""
+    found = await search.plan(session, text)
+    if found.short:
+        top = await _window_end(session, filters, None, None, search.SHORT_WINDOW)
+        return await _listed(session, [*filters, found.along, *top], limit, after, before)
+    if found.common:
+        window = await _window_end(session, filters, after, before, search.WALK)
+        rows = await _listed(session, [*filters, found.along, *window], limit, after, before)
+        if len(rows) == limit or not window:
+            return rows
+    return await _listed(session, [*filters, await search.looked_up(session, found.found)], limit, after, before)
+
+
+async def _listed(
+    session: AsyncSession, filters: list[Any], limit: int, after: ActivityKey | None, before: ActivityKey | None
+) -> list[ConversationSummary]:
+    query = select(Conversation, Assistant.name).join(Assistant, Assistant.id == Conversation.assistant_id)
+    rows = list((await session.execute(_in_order(query.where(*filters), after, before).limit(limit))).all())
     if before is not None:
         rows.reverse()
     return [ConversationSummary(conversation, name) for conversation, name in rows]
 
 
-def newest_ids(account_id: int, where: ConversationFilter, postgresql: bool, limit: int) -> Select[str]:
+def newest_ids(account_id: int, where: ConversationFilter, limit: int) -> Select[str]:
     """The ids of the account's newest ``limit`` conversations ``where`` lets through, newest
-    activity first: a bounded range of the filter's index, to build a count on."""
+    activity first: a bounded range of the filter's index, to build a count on. For the
+    console's views, which search nothing: a search in ``where`` is not applied."""
     return (
         select(Conversation.id)
-        .where(Conversation.account_id == account_id, *_filters(where, postgresql))
+        .where(Conversation.account_id == account_id, *_filters(where))
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
 
 
-def _filters(where: ConversationFilter, postgresql: bool) -> list[Any]:
+def _in_order(query: Any, after: ActivityKey | None, before: ActivityKey | None) -> Any:
+    """``query`` from the cursor on: newest first below ``after``, oldest first above ``before``."""
+    if before is not None:
+        return query.where(_newer_than(before)).order_by(Conversation.updated_at, Conversation.id)
+    if after is not None:
+        query = query.where(_older_than(after))
+    return query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+
+
+async def _window_end(
+    session: AsyncSession, filters: list[Any], after: ActivityKey | None, before: ActivityKey | None, size: int
+) -> list[Any]:
+    """The condition that keeps a walk within ``size`` conversations from the cursor (none
+    when fewer are left): a range of the list's index, read up to its end in the index alone."""
+    query = _in_order(select(Conversation.updated_at, Conversation.id).where(*filters), after, before)
+    end = (await session.execute(query.offset(size - 1).limit(1))).first()
+    if end is None:
+        return []
+    key = (end.updated_at, end.id)
+    return [_activity() >= key] if before is None else [_activity() <= key]
+
+
+def _filters(where: ConversationFilter) -> list[Any]:
+    """Every condition but the search."""
     clauses = []
     if where.assistant_id is not None:
         clauses.append(Conversation.assistant_id == where.assistant_id)
@@ -748,8 +793,6 @@ def _filters(where: ConversationFilter, postgresql: bool) -> list[Any]:
         clauses.append(Conversation.customer_identifier == where.customer_identifier)
     if where.needs_human:
         clauses.append(NEEDS_HUMAN)
-    if where.search:
-        clauses.append(search.matching(where.search, postgresql))
     if where.ai_enabled is not None:
         clauses.append(Conversation.ai_disabled.is_(not where.ai_enabled))
     if where.active_since is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.util import await_
 
 from replyd.errors import ServiceUnavailable
 from replyd.store.sqlite_inline import inline_connector
+from replyd.store.words import has_words
 
 Executor: TypeAlias = AsyncSession | AsyncConnection
 """Where a repository function runs its Core statements: a session, or a bare connection. The
@@ -129,7 +130,8 @@ def _lost_is_unavailable(context: ExceptionContext) -> None:
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run beside the one writer; the busy timeout makes a second writer
-    wait instead of failing with "database is locked"."""
+    wait instead of failing with "database is locked". ``replyd_has_words`` is a search's
+    check of a message (``store/words.py``)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -137,6 +139,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
     cursor.close()
+    dbapi_connection.create_function("replyd_has_words", 2, has_words, deterministic=True)
 
 
 ANALYSIS_LIMIT = 1000

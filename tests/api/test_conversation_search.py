@@ -1,6 +1,8 @@
 """Searching the conversation list (``?q=``) and its other filters: a piece of a customer
 identifier, a variable's value, a word of a message, each through the database's own index;
-nothing of an erased conversation left to find; pages both ways."""
+nothing of an erased conversation left to find; pages both ways. A search found along the list
+(a common text) finds what one looked up in the indexes finds; a text shorter than three
+characters looks through the newest conversations only."""
 
 from datetime import timedelta
 from typing import Any
@@ -10,6 +12,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
+from replyd.store import search
 from replyd.store.session import on_postgresql
 from replyd.store.tables import Conversation
 from tests.api.test_errors import assert_error, detail_fields
@@ -26,6 +29,19 @@ async def found(tenant: Tenant, **params: Any) -> list[str | None]:
     return [c["external_identifier"] for c in response.json()["data"]]
 
 
+SEARCH_MODES = {"looked-up": (search.COMMON, search.WALK), "walked": (0, search.WALK), "walked-then-looked-up": (0, 2)}
+
+
+@pytest.fixture(params=list(SEARCH_MODES))
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each search as a rare text is found (from the indexes), as a common one is (walking
+    the list), and as a walk that reads too few conversations and gives way to the indexes."""
+    common, walk = SEARCH_MODES[request.param]
+    monkeypatch.setattr(search, "COMMON", common)
+    monkeypatch.setattr(search, "WALK", walk)
+
+
+@pytest.mark.usefixtures("mode")
 async def test_a_piece_of_a_customer_identifier_finds_it_whatever_its_case(tenant: Tenant) -> None:
     await tenant.reply("Hi", customer="+49155551234")
     await tenant.reply("Hi", customer="Maria.Lopez@example.com")
@@ -33,8 +49,11 @@ async def test_a_piece_of_a_customer_identifier_finds_it_whatever_its_case(tenan
     assert await found(tenant, q="5551") == ["+49155551234"]
     assert await found(tenant, q="maria.LOPEZ") == ["Maria.Lopez@example.com"]
     assert await found(tenant, q="1234") == ["+3161234", "+49155551234"]
+    await tenant.reply("Hi", customer="O'Brien\\Dublin")
+    assert await found(tenant, q="o'brien\\d") == ["O'Brien\\Dublin"], "quotes and backslashes are text"
 
 
+@pytest.mark.usefixtures("mode")
 async def test_a_word_of_a_message_finds_its_conversation_and_so_does_its_start(
     tenant: Tenant, stub_model: StubModel
 ) -> None:
@@ -46,14 +65,38 @@ async def test_a_word_of_a_message_finds_its_conversation_and_so_does_its_start(
     assert await found(tenant, q="bicy") == ["flat"], "a word's start finds it"
     assert await found(tenant, q="flat bicycle") == ["flat"], "every word, in any order"
     assert await found(tenant, q="flat warehouse") == [], "every word in one message"
+    assert await found(tenant, q="flat tyre!") == ["flat"], "a piece of a message is searched for its words"
 
 
+@pytest.mark.usefixtures("mode")
 async def test_a_variables_value_finds_its_conversation_but_its_name_does_not(tenant: Tenant) -> None:
     await tenant.reply("Hi", customer="a", variables={"order_number": "A-77812", "vip": True})
-    await tenant.reply("Hi", customer="b", variables={"customer_name": "Jürgen Weiß"})
+    await tenant.reply("Hi", customer="b", variables={"customer_name": "Jürgen Weiß", "city": "Köln"})
     assert await found(tenant, q="7781") == ["a"]
     assert await found(tenant, q="jürgen") == ["b"]
     assert await found(tenant, q="order_number") == []
+    assert await found(tenant, q="weiß\nköln") == [], "a piece never spans two values"
+
+
+async def test_a_changed_variable_is_found_by_its_new_value_only(tenant: Tenant) -> None:
+    await tenant.reply("Hi", customer="a", variables={"order": "A-11122"})
+    await tenant.reply("Again", customer="a", variables={"order": "B-33344"})
+    assert await found(tenant, q="b-333") == ["a"] and await found(tenant, q="a-111") == []
+
+
+async def test_a_search_shorter_than_three_characters_looks_through_the_newest_conversations(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No trigram index finds a piece of one or two characters (docs/api.md)."""
+    monkeypatch.setattr(search, "SHORT_WINDOW", 2)
+    for n in range(1, 4):
+        await tenant.reply(f"Reply number {n}", customer=f"+49x{n}")
+    assert await found(tenant, q="x") == ["+49x3", "+49x2"]
+    assert await found(tenant, q="X1") == [] and await found(tenant, q="x2") == ["+49x2"]
+    assert await found(tenant, q="+49x1") == ["+49x1"], "three characters search every conversation"
+    assert await found(tenant, q="nu", per_page=1) == ["+49x3"]
+    second = (await tenant.client.get(LIST, params={"q": "nu", "per_page": 1})).json()["next_cursor"]
+    assert await found(tenant, q="nu", cursor=second) == ["+49x2"]
 
 
 async def test_a_search_that_matches_nothing_is_an_empty_page(tenant: Tenant) -> None:
@@ -61,6 +104,7 @@ async def test_a_search_that_matches_nothing_is_an_empty_page(tenant: Tenant) ->
     page = (await tenant.client.get(LIST, params={"q": "zebra"})).json()
     assert page["data"] == [] and page["next_cursor"] is None and page["prev_cursor"] is None
     assert await found(tenant, q="%") == [] and await found(tenant, q="_") == [], "LIKE's wildcards are literal"
+    assert await found(tenant, q="%_%") == [] and await found(tenant, q='"4"') == []
     assert await found(tenant, q="  ") == ["+4911"], "blank searches nothing"
 
 
@@ -87,6 +131,7 @@ async def test_an_erased_conversation_leaves_nothing_in_the_index(
     async with db() as session:
         assert await indexed_with(session, "xylophonist") == 2
         assert await indexed_with(session, "lessons") == 0
+        assert await indexed_pieces(session, "+4931") == 0 and await indexed_pieces(session, "+4932") == 1
     assert (await tenant.client.delete(f"/api/conversations/{kept}")).status_code == 200
     async with db() as session:
         assert await indexed_with(session, "xylophonist") == 0
@@ -103,6 +148,16 @@ async def indexed_with(session: AsyncSession, word: str) -> int:
     await session.execute(text(vocabulary))
     count = "SELECT coalesce(sum(doc), 0) FROM temp.search_words WHERE term = :w"
     return int(await session.scalar(text(count), {"w": word}) or 0)
+
+
+async def indexed_pieces(session: AsyncSession, piece: str) -> int:
+    """How many conversations the trigram index holds ``piece`` for."""
+    if on_postgresql(session):
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        count = "SELECT count(*) FROM conversation_search_text WHERE text LIKE '%' || :p || '%'"
+    else:
+        count = "SELECT count(*) FROM conversation_search WHERE conversation_search MATCH '\"' || :p || '\"'"
+    return int(await session.scalar(text(count), {"p": piece}) or 0)
 
 
 async def test_filters_by_ai_state_type_and_day_of_last_activity(
@@ -125,6 +180,7 @@ async def test_filters_by_ai_state_type_and_day_of_last_activity(
     assert await found(tenant, q="o", ai_enabled="true") == ["old"]
 
 
+@pytest.mark.usefixtures("mode")
 async def test_search_results_page_forwards_and_back(tenant: Tenant) -> None:
     for n in range(5):
         await tenant.reply(f"Question {n} about my invoice", customer=f"+49{n}")

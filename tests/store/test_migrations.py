@@ -106,28 +106,60 @@ def test_usage_totals_are_added_up_from_the_ledger_per_utc_day_and_assistant(dat
 
 def test_messages_stored_before_search_are_found_by_their_words(database_url: str) -> None:
     upgrade_database(database_url, "0022")
-    config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
+    old = [("+4901", {}, "My bicycle has a flat tyre"), ("+4902", {}, "Where is my parcel?")]
+    asyncio.run(seed_searchable(database_url, old))
+    upgrade_database(database_url)
+    assert searched(database_url, "tyre") == ["+4901"] and searched(database_url, "PARCEL") == ["+4902"]
+    command.downgrade(alembic_config(database_url), "0022")
+    upgrade_database(database_url)
+    assert searched(database_url, "bicycle") == ["+4901"]
 
-    async def seed() -> None:
-        async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
-            account = await accounts.create_account(session, "old", 0, new_webhook_secret())
-            assistant = await create_assistant(session, account.id, config.to_columns())
-            for customer, words in [("+4901", "My bicycle has a flat tyre"), ("+4902", "Where is my parcel?")]:
-                started = await conversations.insert_conversation(session, account.id, assistant.id, customer, {})
+
+def test_conversations_stored_before_trigrams_are_found_by_a_piece_and_the_index_goes_down(database_url: str) -> None:
+    upgrade_database(database_url, "0024")
+    old = [("+4915550001", {"order": "A-77812"}, None), ("+4915550002", {"city": "Köln"}, None)]
+    asyncio.run(seed_searchable(database_url, old))
+    upgrade_database(database_url)
+    assert searched(database_url, "55500") == ["+4915550002", "+4915550001"]
+    assert searched(database_url, "a-778") == ["+4915550001"] and searched(database_url, "KÖLN") == ["+4915550002"]
+    command.downgrade(alembic_config(database_url), "0025")
+    postgresql = database_url.startswith("postgresql")
+    assert asyncio.run(run(database_url, PG_TRIGRAMS if postgresql else SQLITE_TRIGRAMS)) == []
+    upgrade_database(database_url)
+    assert searched(database_url, "0002") == ["+4915550002"]
+
+
+async def seed_searchable(database_url: str, customers: list[tuple[str, dict[str, Any], str | None]]) -> None:
+    """An account and assistant with a conversation per customer: its variables and, if given, a message."""
+    config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
+    async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+        account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+        assistant = await create_assistant(session, account.id, config.to_columns())
+        for customer, variables, words in customers:
+            started = await conversations.insert_conversation(session, account.id, assistant.id, customer, variables)
+            if words is not None:
                 await conversations.add_message(session, started.id, role="user", author="customer", content=words)
 
-    async def search(text: str) -> list[str | None]:
+
+def searched(database_url: str, text: str) -> list[str | None]:
+    """The customers of the conversations a search of every account finds, newest first."""
+
+    async def search() -> list[str | None]:
         async with sessions_on(database_url) as sessions, sessions() as session:
             where = conversations.ConversationFilter(search=text)
             found = await conversations.list_conversations(session, None, where, 10)
         return [row.conversation.customer_identifier for row in found]
 
-    asyncio.run(seed())
-    upgrade_database(database_url)
-    assert asyncio.run(search("tyre")) == ["+4901"] and asyncio.run(search("PARCEL")) == ["+4902"]
-    command.downgrade(alembic_config(database_url), "0022")
-    upgrade_database(database_url)
-    assert asyncio.run(search("bicycle")) == ["+4901"]
+    return asyncio.run(search())
+
+
+SQLITE_TRIGRAMS = """SELECT name FROM sqlite_master WHERE name IN ('conversation_search', 'conversation_search_text',
+                     'conversations_search_insert', 'conversations_search_update', 'conversations_search_delete',
+                     'messages_fts_terms')"""
+PG_TRIGRAMS = """SELECT tablename FROM pg_tables WHERE tablename = 'conversation_search_text'
+                 UNION ALL SELECT proname FROM pg_proc
+                 WHERE proname IN ('replyd_search_text', 'replyd_keep_search_text')
+                 UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'conversations_search_%'"""
 
 
 INSERT_ENTRY = """INSERT INTO ledger_entries (account_id, kind, amount_micros, assistant_id, prompt_tokens,
