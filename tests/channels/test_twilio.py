@@ -200,6 +200,11 @@ async def delivery_of_answer(tenant: Tenant) -> dict[str, Any] | None:
     return delivery
 
 
+async def answer_is(tenant: Tenant, status: str) -> bool:
+    """Whether the API shows the answer's delivery as ``status``."""
+    return ((await delivery_of_answer(tenant)) or {}).get("status") == status
+
+
 @pytest.mark.parametrize(
     ("callbacks", "status", "error"),
     [
@@ -235,7 +240,7 @@ async def test_a_status_callback_with_a_wrong_signature_is_refused_and_changes_n
 ) -> None:
     twilio.callbacks = []
     channel_id, account, number = await answered(tenant, stub_model, twilio)
-    await eventually(lambda: delivery_of_answer(tenant))
+    await eventually(lambda: answer_is(tenant, "accepted"))  # pending until Twilio's answer is settled
     sid = twilio.to(number)[0]["sid"]
     form = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": account}
     path = f"/channels/{channel_id}/twilio/status"
@@ -257,11 +262,7 @@ async def test_an_unsubscribed_customer_is_said_in_plain_words_and_not_retried(
         await post(tenant, f"/channels/{channel_id}/twilio", sms(account, number, "+14155550124"))
     ).status_code == 200
 
-    async def failed() -> bool:
-        delivery = await delivery_of_answer(tenant)
-        return delivery is not None and delivery["status"] == "failed"
-
-    await eventually(failed)
+    await eventually(lambda: answer_is(tenant, "failed"))
     delivery = await delivery_of_answer(tenant)
     assert delivery is not None and delivery["error"] == (
         "Twilio refused the message for good: the customer has unsubscribed (replied STOP) from this number; "
@@ -285,10 +286,7 @@ async def test_twilio_asking_to_slow_down_delays_the_message_and_it_goes_out_onc
     await eventually(lambda: len(twilio.to(number)) == 1)
     assert twilio.attempts == attempts + 3
 
-    async def accepted() -> bool:
-        return (await delivery_of_answer(tenant) or {}).get("status") == "accepted"
-
-    await eventually(accepted)
+    await eventually(lambda: answer_is(tenant, "accepted"))
     assert (await delivery_of_answer(tenant) or {})["error"] is None
 
 
@@ -336,10 +334,7 @@ async def test_a_message_whose_retries_run_out_is_failed_with_the_last_reason(
     form = sms(account, number, "+14155550128")
     assert (await post(tenant, f"/channels/{channel_id}/twilio", form)).status_code == 200
 
-    async def failed() -> bool:
-        return (await delivery_of_answer(tenant) or {}).get("status") == "failed"
-
-    await eventually(failed)
+    await eventually(lambda: answer_is(tenant, "failed"))
     delivery = await delivery_of_answer(tenant)
     assert delivery is not None
     assert delivery["error"] == "Twilio refused the message (HTTP 503, error 20500): Service unavailable"
