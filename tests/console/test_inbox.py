@@ -1,6 +1,7 @@
 """The inbox in Chromium: the list beside the open conversation, which opens without a page
 load (the page's own variable survives), the address moving on so that Back returns; a phone
-shows one pane at a time; a view's unread count drops as a conversation is opened and rises
+shows one pane at a time; a view, or another page of the list, shows beside the open
+conversation without a page load either; a view's unread count drops as a conversation is opened and rises
 as a customer writes; a note reaches another operator's open page live; j, k and Enter open
 conversations in the pane; a long one opened there loads its earlier messages on scroll; after
 a form in the pane, the list beside it keeps its view."""
@@ -13,6 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from replyd.console import conversation_list
 from replyd.services.conversations import HISTORY_LIMIT
 from replyd.store import conversations as store
 from tests.conftest import Tenant
@@ -72,6 +74,43 @@ async def test_a_conversation_opens_beside_the_list_without_a_page_load_and_back
     await page.goto(f"/console/conversations/{newer}")  # an address of its own, both panes rendered
     await expect(page.locator(f"#row-{newer}")).to_have_attribute("aria-current", "true")
     await expect(pane.get_by_role("heading", name="+4971002")).to_be_visible()
+    await page.context.close()
+
+
+async def test_a_view_or_another_page_of_the_list_shows_beside_the_open_conversation_without_a_page_load(
+    tenant: Tenant, stub_model: StubModel, new_page: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older, newer = await conversations(tenant, stub_model, ["+4971021", "+4971022"])
+    monkeypatch.setattr(conversation_list, "PAGE_SIZE", 1)
+    page: Page = await new_page()
+    await browser_sign_in(page, tenant.token)
+    await wait_until_live(await marked(page))
+    pane, assigned = page.locator("[data-pane]"), page.locator("#filter-assigned")
+    await page.locator(f"#row-{newer}").click()
+    await expect(pane.get_by_role("heading", name="+4971022")).to_be_visible()
+    await expect(page.locator(f"#row-{newer}")).to_have_attribute("aria-current", "true")  # the list redrawn
+
+    await page.get_by_role("link", name="Older conversations").click()
+
+    await page.wait_for_url(re.compile(rf"/console/conversations/{newer}\?cursor="))
+    await expect(page.locator(f"#row-{older}")).to_be_visible()
+    await expect(page.locator(f"#row-{newer}")).to_have_count(0)
+    await page.locator("#view-mine").click()
+
+    await page.wait_for_url(f"**/console/conversations/{newer}?assigned=me")
+    await expect(page.locator("#view-mine")).to_have_attribute("aria-current", "page")
+    await expect(page.locator(".conversation-row")).to_have_count(0)
+    await expect(assigned).to_have_value("me")
+    await expect(page.get_by_role("link", name="Clear")).to_be_visible()
+    await expect(pane.get_by_role("heading", name="+4971022")).to_be_visible()
+    assert await is_same_page(page)
+
+    await page.go_back()
+    await page.wait_for_url(re.compile(rf"/console/conversations/{newer}\?cursor="))
+    await expect(page.locator(f"#row-{older}")).to_be_visible()
+    await expect(assigned).to_have_value("")
+    await expect(page.get_by_role("link", name="Clear")).to_be_hidden()
+    assert await is_same_page(page)
     await page.context.close()
 
 
@@ -171,6 +210,7 @@ async def test_after_a_form_in_the_pane_the_list_beside_it_keeps_its_view(
     page: Page = await new_page()
     await browser_sign_in(page, tenant.token)
     await page.locator("#view-unassigned").click()
+    await expect(page.locator("#view-unassigned")).to_have_attribute("aria-current", "page")  # the list redrawn
     await page.locator(f"#row-{conversation_id}").click()
     await page.wait_for_url(f"**/console/conversations/{conversation_id}?assigned=nobody")
 

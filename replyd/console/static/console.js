@@ -550,26 +550,79 @@
     window.scrollTo(0, listScroll);
   }
 
+  function openConversationId() {
+    var pane = paneRegion();
+    return pane && inbox.classList.contains("inbox-open") ? pane.getAttribute("data-conversation") : "";
+  }
+
+  // The filter form says what the list shows: set from the address's query.
+  function fillFilters(params) {
+    var form = inbox.querySelector("form.filters");
+    var clear = inbox.querySelector("[data-clear-filters]");
+    if (clear) {
+      clear.hidden = !Array.from(params.keys()).some(function (name) { return name !== "cursor"; });
+    }
+    Array.prototype.forEach.call(form ? form.elements : [], function (field) {
+      if (!field.name) {
+        return;
+      }
+      if (field.type === "checkbox") {
+        field.checked = params.get(field.name) === field.value;
+      } else {
+        field.value = params.get(field.name) || "";
+      }
+    });
+  }
+
+  // A view or another page of the list (its links, and Back to them): the list is redrawn
+  // for that query and the filters follow it, the open conversation staying beside it.
+  function showList(url) {
+    var list = listRegion();
+    var src = new URL("/console/conversations/rows" + url.search, window.location.origin);
+    if (openConversationId()) {
+      src.searchParams.set("open", openConversationId());
+    }
+    list.setAttribute("data-live-src", src.pathname + src.search);
+    fillFilters(url.searchParams);
+    refresh(list);
+  }
+
+  function goToList(url) {
+    var open = openConversationId();
+    showList(url);
+    if (open) {
+      openConversation(new URL("/console/conversations/" + open + url.search, window.location.origin), true);
+    } else {
+      window.history.pushState(null, "", url.pathname + url.search);
+    }
+  }
+
   if (inbox) {
     document.addEventListener("click", function (event) {
-      var link = event.target.closest("a.conversation-row, a[data-close-pane]");
+      var link = event.target.closest("a.conversation-row, a[data-close-pane], [data-list] a");
       if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
         return; // a new tab or window, as the reader asked
       }
-      event.preventDefault();
       var url = new URL(link.href);
       if (link.hasAttribute("data-close-pane")) {
         closePane(url, true);
-      } else {
+      } else if (CONVERSATION_PATH.test(url.pathname)) {
         openConversation(url, true);
+      } else if (url.pathname === "/console/conversations") {
+        goToList(url); // a view, or the page before or after
+      } else {
+        return;
       }
+      event.preventDefault();
     });
     window.addEventListener("popstate", function () {
       var url = new URL(window.location.href);
       if (CONVERSATION_PATH.test(url.pathname)) {
+        showList(url);
         openConversation(url, false);
       } else if (url.pathname === "/console/conversations") {
         closePane(url, false);
+        showList(url);
       } else {
         window.location.reload();
       }
