@@ -279,3 +279,21 @@ async def test_a_form_leads_back_to_the_conversation_beside_the_list_its_page_sh
     assert beside.headers["location"] == f"{path}?assigned=nobody"
     assert elsewhere.headers["location"] == path
     assert noted.headers["location"] == f"{path}?q=a%26b#notes"
+
+
+async def test_a_refused_form_shows_its_page_again_beside_the_list_its_page_showed(
+    tenant: Tenant, open_console: Callable[..., Any], server: str
+) -> None:
+    opened, mine, nobodys = [
+        (await tenant.reply("Hi", customer=f"+4915555{n}")).json()["conversation_id"] for n in range(3)
+    ]
+    console: Console = await open_console(tenant)
+    assert (await console.post(f"/console/conversations/{mine}/assign")).status_code == 303
+    path = f"/console/conversations/{opened}"
+
+    refused = await console.post(f"{path}/notes", {"note": " "}, headers={"Referer": f"{server}{path}?assigned=nobody"})
+
+    assert refused.status_code == 422
+    rows = re.findall(r'class="conversation-row[^"]*" id="row-([^"]+)"', refused.text)
+    assert nobodys in rows and mine not in rows
+    assert re.search(r'id="view-unassigned" href="[^"]*" aria-current="page"', refused.text)

@@ -4,6 +4,7 @@ human agent, hand back, notes and labels. Every read and write goes through the 
 the API's do, so the two cannot disagree; another account's conversation is a 404."""
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import fields
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -67,7 +68,7 @@ async def conversation_page(
 ) -> Response:
     """The list (as ``query`` filters it) beside the conversation's latest messages, or with
     ``older`` (a cursor) the page before them."""
-    return await _conversation_response(request, state, operator, conversation_id, query=query, older=older)
+    return await _conversation_response(request, state, operator, conversation_id, query, older=older)
 
 
 @router.get("/console/conversations/{conversation_id}/pane")
@@ -95,17 +96,16 @@ async def _conversation_response(
     state: State,
     operator: Operator,
     conversation_id: str,
+    query: ListQuery,
     status: int = 200,
     older: str = "",
-    query: ListQuery | None = None,
     sent_back: Mapping[str, str | None] | None = None,
 ) -> Response:
     """The page: the list (as ``query`` filters it) and the conversation; ``sent_back``: a form
     sent back with its problem (see ``SENT_BACK``)."""
     seen = fingerprint(await read_activity(state, operator.account_id))  # before reading, as for the list
-    listed = query or ListQuery()
-    pane = await _pane_context(state, operator, conversation_id, older, list_address(listed, operator), sent_back or {})
-    context = await list_context(state, operator, listed, conversation_id)  # after: the pane marked it read
+    pane = await _pane_context(state, operator, conversation_id, older, list_address(query, operator), sent_back or {})
+    context = await list_context(state, operator, query, conversation_id)  # after: the pane marked it read
     context |= pane | {"active": "conversations", "fingerprint": seen}
     return await render_page(request, state, operator, "conversations.html", context, status)
 
@@ -191,13 +191,35 @@ async def earlier_messages(
 
 
 def _back_to(request: Request, conversation_id: str, anchor: str = "") -> RedirectResponse:
-    """After a form: the conversation again, beside the list as its page showed it. The list's
-    filters are in that page's address, which the browser sends as the referrer (the console's
-    referrer policy sends it to the console alone); an earlier page of messages is left."""
+    """After a form: the conversation again, beside the list as its page showed it."""
+    kept = _list_sent_from(request, conversation_id)
     path = f"/console/conversations/{conversation_id}"
-    sent_from = urlsplit(request.headers.get("referer", ""))
-    kept = [(k, v) for k, v in parse_qsl(sent_from.query) if k != "older"] if sent_from.path == path else []
     return RedirectResponse(path + ("?" + urlencode(kept) if kept else "") + anchor, 303)
+
+
+def _list_sent_from(request: Request, conversation_id: str) -> list[tuple[str, str]]:
+    """The list's filters on the conversation's page a form was sent from. They are in that
+    page's address, which the browser sends as the referrer (the console's referrer policy
+    sends it to the console alone); an earlier page of messages is left."""
+    sent_from = urlsplit(request.headers.get("referer", ""))
+    if sent_from.path != f"/console/conversations/{conversation_id}":
+        return []
+    return [(k, v) for k, v in parse_qsl(sent_from.query) if k != "older"]
+
+
+async def _sent_back(
+    request: Request,
+    state: Services,
+    operator: Operator,
+    conversation_id: str,
+    status: int,
+    sent_back: Mapping[str, str | None],
+) -> Response:
+    """A refused form: its page again, beside the list as it showed it, with the form as sent
+    and its problem (see ``SENT_BACK``)."""
+    names = {field.name for field in fields(ListQuery)}
+    listed = ListQuery(**{k: v for k, v in _list_sent_from(request, conversation_id) if k in names})
+    return await _conversation_response(request, state, operator, conversation_id, listed, status, sent_back=sent_back)
 
 
 @router.post("/console/conversations/{conversation_id}/take-over")
@@ -227,12 +249,10 @@ async def send_agent_message(
             operator.account_id, conversation_id, text, operator.token_id
         )
     except AssignedElsewhere as taken:
-        sent_back = {"draft": text, "error": taken.message}
-        return await _conversation_response(request, state, operator, conversation_id, 409, sent_back=sent_back)
+        return await _sent_back(request, state, operator, conversation_id, 409, {"draft": text, "error": taken.message})
     except ValidationFailed as failed:
-        problem = message_problem(failed)
-        sent_back = {"draft": text, "error": problem}
-        return await _conversation_response(request, state, operator, conversation_id, 422, sent_back=sent_back)
+        sent_back = {"draft": text, "error": message_problem(failed)}
+        return await _sent_back(request, state, operator, conversation_id, 422, sent_back)
     return _back_to(request, conversation_id, f"#message-{message.id}")
 
 
@@ -290,7 +310,7 @@ async def _added_or_sent_back(
         await add(text)
     except ValidationFailed as failed:
         sent_back = {what: text, f"{what}_error": message_problem(failed, what)}
-        return await _conversation_response(request, state, operator, conversation_id, 422, sent_back=sent_back)
+        return await _sent_back(request, state, operator, conversation_id, 422, sent_back)
     return _back_to(request, conversation_id, f"#{what}s")
 
 
