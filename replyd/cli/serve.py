@@ -42,8 +42,9 @@ def serve(
             "REPLYD_LIVE_POLL_S; set REPLYD_REDIS_URL to share them."
         )
     base = f"http://{host}:{port}"
+    model = "first" if settings.preload_local_model else "on the first reply that uses it"
     errors.print(
-        f"Starting {workers} worker(s); each loads the embedded model (SmolLM2-135M-Instruct) first.\n"
+        f"Starting {workers} worker(s); each loads the embedded model (SmolLM2-135M-Instruct) {model}.\n"
         f"Serving on {base}  (API docs at {base}/docs, console at {base}/console, metrics at {base}/metrics)\n"
         "Try it with the API token `replyd init` printed (or a new one: `replyd tokens create ACCOUNT_ID`);\n"
         "assistant 1 is the demo assistant `replyd init` made:\n"
