@@ -4,6 +4,7 @@ base64 HMAC-SHA256 of ``id.timestamp.body``). Receivers verify with the ``standa
 library of their language; replyd signs with the Python one, so both read the secret alike."""
 
 import base64
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,9 +46,15 @@ def signature_headers(payload: bytes, message_id: str, timestamp: datetime, secr
     the header, separated by spaces; a receiver accepts the message if any one verifies."""
     sent_at = timestamp.astimezone(UTC)  # the library reads the time as UTC whatever its zone
     body = payload.decode()
-    signatures = " ".join(Webhook(secret).sign(message_id, sent_at, body) for secret in secrets)
+    signatures = " ".join(_signer(secret).sign(message_id, sent_at, body) for secret in secrets)
     return {
         ID_HEADER: message_id,
         TIMESTAMP_HEADER: str(int(sent_at.timestamp())),
         SIGNATURE_HEADER: signatures,
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """Kept per secret: making one decodes the secret, and every event an endpoint gets is signed."""
+    return Webhook(secret)
