@@ -19,19 +19,21 @@ from pathlib import Path
 
 from replyd.store.migrate import upgrade_database
 
+DEC_3 = 1_796_256_000_000_000
+"""2026-12-03 as SQLite keeps times since migration 0027 (microseconds since 1970)."""
 TEXT = "Hi, I would like to move my appointment on Friday to the afternoon, if that is possible."
 ANSWER = "Sure, which time suits you?"
 INSERT = (
     "INSERT INTO messages (conversation_id, role, author, content, function_calls, prompt_tokens, completion_tokens,"
-    " cached_tokens, cost_micros, reserved_micros, created_at) VALUES (?, ?, ?, ?, '[]', 0, 0, 0, 0, 0, '2026-12-03')"
+    f" cached_tokens, cost_micros, reserved_micros, created_at) VALUES (?, ?, ?, ?, '[]', 0, 0, 0, 0, 0, {DEC_3})"
 )
 
 
 INSERT_CONVERSATION = (
     "INSERT INTO conversations (id, account_id, assistant_id, customer_identifier, type, variables, ai_disabled,"
-    " created_at, updated_at) VALUES (?, 1, 1, ?, 'api', ?, 0, '2026-12-03', '2026-12-03')"
+    f" created_at, updated_at) VALUES (?, 1, 1, ?, 'api', ?, 0, {DEC_3}, {DEC_3})"
 )
-CHANGE_VARIABLES = "UPDATE conversations SET variables = ?, updated_at = '2026-12-04' WHERE id = ?"
+CHANGE_VARIABLES = f"UPDATE conversations SET variables = ?, updated_at = {DEC_3 + 86_400_000_000} WHERE id = ?"
 
 
 def database(

@@ -3,7 +3,7 @@
 Money is integer micro-units of the account's currency (1.00 = 1_000_000).
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -22,22 +22,43 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC on the way out, whatever the database keeps (SQLite keeps no zone)."""
+    """Timezone-aware UTC on the way out. PostgreSQL keeps a ``timestamptz``; SQLite, which has
+    no time type, the microseconds since 1970 as an integer: 8 bytes in the row and in every
+    index that holds it, where SQLAlchemy's text form takes 26 (migration 0027; at 200,000
+    conversations some 75 MiB less, docs/performance.md). Both order as time does."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | int | None:
+        if value is None or dialect.name != "sqlite":
+            return value
+        if value.tzinfo is None:  # replyd's times are UTC (replyd.clock); a naive one is read so
+            value = value.replace(tzinfo=UTC)
+        return (value - EPOCH) // MICROSECOND
+
+    def process_result_value(self, value: datetime | int | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return EPOCH + value * MICROSECOND
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def partial_index(name: str, *columns: str, where: str) -> Index:

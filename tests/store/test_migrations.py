@@ -4,7 +4,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +268,26 @@ async def table_names(database_url: str) -> list[str]:
             return await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     finally:
         await engine.dispose()
+
+
+def test_sqlite_keeps_times_as_integers_from_0027_and_as_text_before_it(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps timestamptz: 0027 leaves its times alone")
+    upgrade_database(database_url)
+    [conversation_id] = asyncio.run(seed_conversations(database_url, [5]))
+    written = asyncio.run(message_time(database_url, conversation_id))
+    as_integer = (written - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    stored = "SELECT typeof(created_at), created_at FROM messages"
+
+    assert asyncio.run(run(database_url, stored)) == [("integer", as_integer)]
+    command.downgrade(alembic_config(database_url), "0026")
+    assert asyncio.run(run(database_url, stored)) == [("text", written.strftime("%Y-%m-%d %H:%M:%S.%f"))]
+    upgrade_database(database_url)
+    assert asyncio.run(run(database_url, stored)) == [("integer", as_integer)]
+    assert asyncio.run(message_time(database_url, conversation_id)) == written
+
+
+async def message_time(database_url: str, conversation_id: str) -> datetime:
+    async with sessions_on(database_url) as sessions, sessions() as session:
+        [turn] = await conversations.recent_turns(session, conversation_id, 1)
+        return (await conversations.get_message(session, turn.id)).created_at
