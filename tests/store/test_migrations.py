@@ -129,6 +129,20 @@ def test_conversations_stored_before_trigrams_are_found_by_a_piece_and_the_index
     assert searched(database_url, "0002") == ["+4915550002"]
 
 
+def test_the_full_text_index_is_rebuilt_without_lengths_on_sqlite_and_finds_what_it_found(database_url: str) -> None:
+    upgrade_database(database_url, "0027")
+    asyncio.run(seed_searchable(database_url, [("+4901", {}, "My bicycle has a flat tyre"), ("+4902", {}, "Parcel?")]))
+    upgrade_database(database_url)
+    sizes = "SELECT name FROM sqlite_master WHERE name = 'messages_fts_docsize'"
+    sqlite = database_url.startswith("sqlite")
+
+    assert searched(database_url, "tyre") == ["+4901"] and searched(database_url, "parcel") == ["+4902"]
+    assert not sqlite or asyncio.run(run(database_url, sizes)) == []
+    command.downgrade(alembic_config(database_url), "0027")
+    assert not sqlite or asyncio.run(run(database_url, sizes)) == [("messages_fts_docsize",)]
+    assert searched(database_url, "bicycle") == ["+4901"]
+
+
 async def seed_searchable(database_url: str, customers: list[tuple[str, dict[str, Any], str | None]]) -> None:
     """An account and assistant with a conversation per customer: its variables and, if given, a message."""
     config = AssistantConfig.model_validate({"name": "Old", "model": STUB_MODEL})
