@@ -36,7 +36,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way out. PostgreSQL keeps a ``timestamptz``; SQLite, which has
     no time type, the microseconds since 1970 as an integer: 8 bytes in the row and in every
     index that holds it, where SQLAlchemy's text form takes 26 (migration 0027; at 200,000
-    conversations some 75 MiB less, docs/performance.md). Both order as time does."""
+    conversations 91 MiB less, docs/performance.md). Both order as time does."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
