@@ -80,16 +80,22 @@ async def test_concurrent_messages_of_one_conversation_run_in_arrival_order(
     tenant: Tenant, stub_model: StubModel
 ) -> None:
     gate = threading.Event()
-    stub_model.enqueue(Scripted(text="first answer", gate=gate), "second answer")
+
+    def answer(request: dict[str, Any]) -> Scripted:
+        """By the message answered, so that a call the transport sent again gets the same answer."""
+        said = request["messages"][-1]["content"]
+        return Scripted(text=f"{said} answer", gate=gate if said == "first" else None)
+
+    stub_model.rule = answer
     first = asyncio.create_task(tenant.reply("first"))
     await asyncio.to_thread(stub_model.wait_for_request)
     second = asyncio.create_task(tenant.reply("second"))
     await asyncio.sleep(0.2)  # give the second request every chance to overtake (it must not)
-    assert len(stub_model.requests) == 1
+    assert "second" not in [request["messages"][-1]["content"] for request in stub_model.requests]
     gate.set()
     assert (await first).json()["reply"] == "first answer"
     assert (await second).json()["reply"] == "second answer"
-    later_input = [m["content"] for m in stub_model.requests[1]["messages"]]
+    later_input = [m["content"] for m in stub_model.requests[-1]["messages"]]
     assert later_input[-3:] == ["first", "first answer", "second"]
 
 
