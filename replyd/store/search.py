@@ -218,8 +218,9 @@ async def _word_counts(db: Executor, words: list[str]) -> list[int]:
     word not among them counts as none). Counting a common word's matches there costs
     what collecting them does, and the planner's own estimate for a prefix is a constant."""
     counts = []
+    postgresql = on_postgresql(db)
     for word in words:
-        if on_postgresql(db):
+        if postgresql:
             counts.append(int(await db.scalar(COMMON_WORDS, {"word": word}) or 0))
         else:
             terms = select(MESSAGE_TERMS.c.term).where(

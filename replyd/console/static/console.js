@@ -579,8 +579,9 @@
   function showList(url) {
     var list = listRegion();
     var src = new URL("/console/conversations/rows" + url.search, window.location.origin);
-    if (openConversationId()) {
-      src.searchParams.set("open", openConversationId());
+    var open = openConversationId();
+    if (open) {
+      src.searchParams.set("open", open);
     }
     list.setAttribute("data-live-src", src.pathname + src.search);
     fillFilters(url.searchParams);
