@@ -16,8 +16,10 @@ RUN if ! ls /wheels/llama_cpp_python-*.whl >/dev/null 2>&1; then \
     fi
 COPY pyproject.toml README.md /src/
 COPY replyd/ /src/replyd/
+# Compiled for any CPU of the architecture, as the Makefile compiles it (the reason is there).
+ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 RUN python3 -m venv /opt/replyd \
-    && /opt/replyd/bin/pip install --no-cache-dir --find-links /wheels /src
+    && CMAKE_ARGS="$LLAMA_CMAKE_ARGS" /opt/replyd/bin/pip install --no-cache-dir --find-links /wheels /src
 
 FROM ${BASE}
 # llama.cpp's runtime libraries: OpenMP and the C++ standard library.

@@ -42,10 +42,9 @@ EOF2
     rm -rf "$ctx"
 fi
 
-# The llama-cpp-python wheel from pip's cache (compiled when `make test` installed replyd), so
-# that the image's build does not compile it again.
-llama=$(grep -o '"llama-cpp-python==[^"]*"' pyproject.toml | tr -d '"')
-"$VENV/bin/pip" wheel --quiet --no-deps --wheel-dir wheels "$llama"
+# The llama-cpp-python wheel `make test` compiled into wheels/, so that the image's build does
+# not compile it again.
+make --no-print-directory llama-wheel
 
 "${P[@]}" build "${F[@]}" --format docker --build-arg BASE="$BASE" -t "$IMAGE" .
 built=$(date +%s)
