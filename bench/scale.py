@@ -105,6 +105,7 @@ def conversations_of(account_id: int, assistant_ids: list[int], count: int) -> I
         messages = LONG_MESSAGES if long else MESSAGES_EACH
         yield {
             "id": conversation_id(n),
+            "number": n + 1,
             "account_id": account_id,
             "assistant_id": assistant_ids[n % len(assistant_ids)],
             "customer_identifier": f"+49{n:09d}",
@@ -130,7 +131,7 @@ def messages_of(count: int) -> Iterator[dict[str, Any]]:
         for m in range(LONG_MESSAGES if n == count - 1 else MESSAGES_EACH):
             is_ai = m % 2 == 1
             yield {
-                "conversation_id": conversation_id(n),
+                "conversation_number": n + 1,
                 "role": "assistant" if is_ai else "user",
                 "author": "ai" if is_ai else "customer",
                 "content": f"{TEXT} Order {order_number(n)}." if m == 0 else TEXT,
@@ -160,7 +161,7 @@ def entries_of(
             "kind": "reply",
             "amount_micros": -1000,
             "assistant_id": assistant_id,
-            "conversation_id": conversation_id(n // ENTRIES_EACH),
+            "conversation_number": n // ENTRIES_EACH + 1,
             "message_id": None,
             "prompt_tokens": 400,
             "completion_tokens": 40,
@@ -213,9 +214,9 @@ async def fill(database_url: str, account_token: tuple[str, int], count: int) ->
             if engine.dialect.name == "postgresql":
                 await connection.exec_driver_sql("ANALYZE")  # as autovacuum would, soon after a load this size
             oldest_entry = (await connection.execute(text("SELECT min(id) FROM ledger_entries"))).scalar_one()
-            first_message = "SELECT min(id) FROM messages WHERE conversation_id = :id"
+            first_message = "SELECT min(id) FROM messages WHERE conversation_number = :number"
             long_id = conversation_id(count - 1)
-            oldest_message = (await connection.execute(text(first_message), {"id": long_id})).scalar_one()
+            oldest_message = (await connection.execute(text(first_message), {"number": count})).scalar_one()
         deep_n = count // 5
         deep = ActivityKey(
             utcnow() - timedelta(days=DAYS) + timedelta(seconds=deep_n * DAYS * 86400 // count), conversation_id(deep_n)

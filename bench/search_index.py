@@ -28,6 +28,9 @@ INSERT = (
     f" cached_tokens, cost_micros, reserved_micros, created_at) VALUES (?, ?, ?, ?, '[]', 0, 0, 0, 0, 0, {DEC_3})"
 )
 
+WITH_INDEX = "0028"
+"""The messages' full-text index as it is at head, in the last revision whose messages name
+their conversation by id as 0021's do (0029 numbers them), so one ``INSERT`` serves both."""
 
 INSERT_CONVERSATION = (
     "INSERT INTO conversations (id, account_id, assistant_id, customer_identifier, type, variables, ai_disabled,"
@@ -91,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="replyd-bench-search-") as work:
         without = database(Path(work), "0021", args.history, INSERT, a_message)
-        indexed = database(Path(work), None, args.history, INSERT, a_message)
+        indexed = database(Path(work), WITH_INDEX, args.history, INSERT, a_message)
         print(f"SQLite {sqlite3.sqlite_version}, {args.history} messages first, {args.replies} replies a round")
         for _ in range(args.rounds):
             before, after = reply_cpu_ms(without, args.replies), reply_cpu_ms(indexed, args.replies)

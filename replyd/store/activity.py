@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replyd.store.conversations import ConversationFilter, count_needing_a_human, newest_ids
+from replyd.store.conversations import ConversationFilter, count_needing_a_human, newest_conversations
 from replyd.store.reads import ConversationRead
-from replyd.store.tables import Account, Conversation, Message
+from replyd.store.tables import Account, Conversation, Message, numbers_of
 
 UNREAD_SCAN = 500
 """How many of a view's most recently active conversations its unread count looks at: the
@@ -51,8 +51,8 @@ async def last_messages(session: AsyncSession, conversation_ids: Sequence[str]) 
         return {}
     newest = (
         select(func.max(Message.id))
-        .where(Message.conversation_id.in_(conversation_ids))
-        .group_by(Message.conversation_id)
+        .where(Message.conversation_number.in_(numbers_of(list(conversation_ids))))
+        .group_by(Message.conversation_number)
     )
     rows = await session.scalars(select(Message).where(Message.id.in_(newest)))
     return {message.conversation_id: message for message in rows.all()}
@@ -64,8 +64,8 @@ async def count_unread(
     """How many of the view's conversations (``where``) have a message after the sign-in's read
     mark, counted up to ``cap``: over the newest ``UNREAD_SCAN`` of the view's index range, each
     looked up by its newest message (the messages' index) and its mark (the reads' key)."""
-    newest = newest_ids(account_id, where, UNREAD_SCAN).subquery()
-    last_message = select(func.max(Message.id)).where(Message.conversation_id == newest.c.id).scalar_subquery()
+    newest = newest_conversations(account_id, where, UNREAD_SCAN).subquery()
+    last_message = select(func.max(Message.id)).where(Message.conversation_number == newest.c.number).scalar_subquery()
     read_up_to = (
         select(ConversationRead.last_read_message_id)
         .where(ConversationRead.conversation_id == newest.c.id, ConversationRead.token_id == token_id)

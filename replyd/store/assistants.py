@@ -66,8 +66,9 @@ async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
     await settings_changed(session, _account_of(assistant_id))
     await count_erasure(session, _account_of(assistant_id))
     conversation_ids = select(Conversation.id).where(Conversation.assistant_id == assistant_id)
+    conversation_numbers = select(Conversation.number).where(Conversation.assistant_id == assistant_id)
     held = select(func.coalesce(func.sum(Message.reserved_micros), 0)).where(
-        Message.conversation_id.in_(conversation_ids)
+        Message.conversation_number.in_(conversation_numbers)
     )
     await session.execute(
         update(Account)
@@ -77,7 +78,7 @@ async def delete_assistant(session: AsyncSession, assistant_id: int) -> None:
     await session.execute(delete(Event).where(Event.conversation_id.in_(conversation_ids)))
     await idempotency.erase_conversations(session, conversation_ids)
     await ledger.anonymise_conversations(session, conversation_ids)
-    await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
+    await session.execute(delete(Message).where(Message.conversation_number.in_(conversation_numbers)))
     await session.execute(delete(Conversation).where(Conversation.assistant_id == assistant_id))
     await session.execute(delete(Assistant).where(Assistant.id == assistant_id))
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from replyd.clock import utcnow
 from replyd.store.session import Executor, insert_or_skip
-from replyd.store.tables import Base, BigId, Message
+from replyd.store.tables import Base, BigId, Message, number_of
 
 
 class Channel(Base):
@@ -214,7 +214,7 @@ def channels_of_account(account_id: int) -> Select[int]:
 
 async def erase_sent(session: AsyncSession, conversation_id: str) -> None:
     """The statuses of an erased conversation's messages sent on a channel."""
-    sent = select(Message.id).where(Message.conversation_id == conversation_id)
+    sent = select(Message.id).where(Message.conversation_number == number_of(conversation_id))
     await session.execute(delete(ChannelMessageStatus).where(ChannelMessageStatus.message_id.in_(sent)))
 
 

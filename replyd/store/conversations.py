@@ -30,7 +30,7 @@ from replyd.clock import utcnow
 from replyd.store import labels, notes, reads, search
 from replyd.store.accounts import count_erasure
 from replyd.store.session import Executor
-from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message
+from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message, number_of
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,12 @@ class ConversationSummary:
     assistant_name: str
 
 
+def _in(conversation_id: Any) -> Any:
+    """The messages of the conversation with this id (a value or a bound parameter): a range
+    of the messages' index by conversation number."""
+    return Message.conversation_number == number_of(conversation_id)
+
+
 # The reply path's statements are built once, here, and bound to each call's values: building
 # a statement and computing its cache key cost more than SQLite takes to run it.
 FIND_CONVERSATION = select(Conversation).where(
@@ -117,12 +123,12 @@ RECENT_TURNS = (
         Message.reply_status,
         Message.reserved_micros,
     )
-    .where(Message.conversation_id == bindparam("conversation_id"), Message.id > bindparam("after_id"))
+    .where(_in(bindparam("conversation_id")), Message.id > bindparam("after_id"))
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
 )
 MESSAGES_AFTER_MARK = literal_column(
-    "(SELECT count(*) FROM messages WHERE messages.conversation_id = conversations.id"
+    "(SELECT count(*) FROM messages WHERE messages.conversation_number = conversations.number"
     " AND messages.id > coalesce(conversations.summary_through_id, 0))",
     Integer,
 )
@@ -168,7 +174,9 @@ TOUCH_CONVERSATION = (
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
     .values(variables=bindparam("variables"), updated_at=bindparam("now"))
 )
-INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+INSERT_MESSAGE = (
+    insert(MESSAGES).values(conversation_number=number_of(bindparam("conversation_id"))).returning(MESSAGES.c.id)
+)
 COUNT_MESSAGE = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation_id"))
@@ -366,7 +374,7 @@ def summary_ahead(conversation: OpenConversation) -> SummaryAhead | None:
 async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
     """Every message, oldest first: for checks and benchmarks that read a whole conversation;
     a front-end reads ``newest_messages`` a page at a time."""
-    rows = await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+    rows = await session.scalars(select(Message).where(_in(conversation_id)).order_by(Message.id))
     return list(rows.all())
 
 
@@ -376,7 +384,7 @@ async def messages_since(session: AsyncSession, conversation_id: str, after_id: 
     rows = await session.scalars(
         select(Message)
         .where(
-            Message.conversation_id == conversation_id,
+            _in(conversation_id),
             or_(Message.id > after_id, Message.reply_status == "pending"),
         )
         .order_by(Message.id)
@@ -388,8 +396,8 @@ async def newest_messages(
     session: AsyncSession, conversation_id: str, limit: int, before_id: int | None = None
 ) -> list[Message]:
     """The conversation's newest ``limit`` messages (older than ``before_id``, if given),
-    newest first: a range of the (conversation_id, id) index, however long the conversation."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    newest first: a range of the messages' index by conversation, however long the conversation."""
+    query = select(Message).where(_in(conversation_id))
     if before_id is not None:
         query = query.where(Message.id < before_id)
     rows = await session.scalars(query.order_by(Message.id.desc()).limit(limit))
@@ -412,7 +420,7 @@ async def reply_totals(session: AsyncSession, conversation_id: str) -> ReplyTota
                 func.count(),
                 func.coalesce(func.sum(Message.prompt_tokens), 0),
                 func.coalesce(func.sum(Message.completion_tokens), 0),
-            ).where(Message.conversation_id == conversation_id, Message.author == "ai")
+            ).where(_in(conversation_id), Message.author == "ai")
         )
     ).one()
     return ReplyTotals(*(int(value) for value in row))
@@ -624,7 +632,7 @@ async def pending_before(session: AsyncSession, before: datetime, limit: int) ->
             Conversation.customer_identifier,
             Conversation.id,
         )
-        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Conversation, Conversation.number == Message.conversation_number)
         .where(Message.reply_status == "pending", Message.created_at < before)
         .order_by(Message.created_at)
         .limit(limit)
@@ -640,9 +648,7 @@ async def held_by_message(session: AsyncSession, message_id: int) -> int | None:
 
 async def held_by_conversation(session: AsyncSession, conversation_id: str) -> int:
     """What the conversation's messages hold of the account's balance (a dead process's reply)."""
-    held = await session.scalar(
-        select(func.sum(Message.reserved_micros)).where(Message.conversation_id == conversation_id)
-    )
+    held = await session.scalar(select(func.sum(Message.reserved_micros)).where(_in(conversation_id)))
     return int(held or 0)
 
 
@@ -652,7 +658,7 @@ async def delete_conversation(session: AsyncSession, account_id: int, conversati
     await notes.erase_notes(session, conversation_id)
     await labels.erase_labels(session, conversation_id)
     await reads.erase_reads(session, conversation_id)
-    deleted = await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+    deleted = await session.execute(delete(Message).where(_in(conversation_id)))
     await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
     return int(deleted.rowcount)  # type: ignore[attr-defined]
 
@@ -748,12 +754,12 @@ async def _listed(
     return [ConversationSummary(conversation, name) for conversation, name in rows]
 
 
-def newest_ids(account_id: int, where: ConversationFilter, limit: int) -> Select[str]:
-    """The ids of the account's newest ``limit`` conversations ``where`` lets through, newest
-    activity first: a bounded range of the filter's index, to build a count on. For the
-    console's views, which search nothing: a search in ``where`` is not applied."""
+def newest_conversations(account_id: int, where: ConversationFilter, limit: int) -> Select[str, int]:
+    """The ids and numbers of the account's newest ``limit`` conversations ``where`` lets
+    through, newest activity first: a bounded range of the filter's index, to build a count
+    on. For the console's views, which search nothing: a search in ``where`` is not applied."""
     return (
-        select(Conversation.id)
+        select(Conversation.id, Conversation.number)
         .where(Conversation.account_id == account_id, *_filters(where))
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)

@@ -16,7 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replyd.clock import utcnow
 from replyd.store.session import Executor, on_postgresql
-from replyd.store.tables import ACCOUNTS, LEDGER_ENTRIES, USAGE_TOTALS, Account, LedgerEntry, UsageTotal
+from replyd.store.tables import (
+    ACCOUNTS,
+    LEDGER_ENTRIES,
+    USAGE_TOTALS,
+    Account,
+    LedgerEntry,
+    UsageTotal,
+    number_of,
+    numbers_of,
+)
 
 DayTotal: TypeAlias = tuple[str, int, int]
 """(UTC day as YYYY-MM-DD, charged micros, replies)."""
@@ -31,7 +40,11 @@ MOVE_BALANCE = (
         reserved_micros=ACCOUNTS.c.reserved_micros - bindparam("released_micros"),
     )
 )
-INSERT_ENTRY = insert(LEDGER_ENTRIES).returning(LEDGER_ENTRIES.c.id)
+INSERT_ENTRY = (
+    insert(LEDGER_ENTRIES)
+    .values(conversation_number=number_of(bindparam("conversation_id")))
+    .returning(LEDGER_ENTRIES.c.id)
+)
 """Built once: every charged reply runs both, and ``ADD_TO_TOTALS`` of its database."""
 
 
@@ -100,8 +113,8 @@ async def anonymise_conversations(session: AsyncSession, conversation_ids: Selec
     longer say which conversation or message they were for; how many."""
     result = await session.execute(
         update(LedgerEntry)
-        .where(LedgerEntry.conversation_id.in_(conversation_ids))
-        .values(conversation_id=None, message_id=None)
+        .where(LedgerEntry.conversation_number.in_(numbers_of(conversation_ids)))
+        .values(conversation_number=None, message_id=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

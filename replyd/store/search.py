@@ -52,7 +52,7 @@ the piece. Collecting that many costs a few milliseconds."""
 WALK = 1_000
 """Conversations a walk reads before the search collects instead."""
 LISTED = 10_000
-"""Ids found that the list's query is given as values; more, and it is given their query."""
+"""Conversations found that the list's query is given as values; more, and it is given their query."""
 SHORT_WINDOW = 1_000
 """The most recently active conversations a search shorter than ``MIN_PIECE`` looks through."""
 
@@ -75,7 +75,7 @@ NO_PARALLEL_WORKERS = sql("SET LOCAL max_parallel_workers_per_gather = 0")
 @dataclass(frozen=True)
 class Search:
     """How to find a text, exactly either way: ``along`` is a condition on ``conversations``
-    checked row by row along the list, ``found`` (None for a short text) the ids of the
+    checked row by row along the list, ``found`` (None for a short text) the numbers of the
     conversations the indexes find."""
 
     along: Any
@@ -103,7 +103,7 @@ async def plan(db: Executor, text: str) -> Search:
     rare = [word for word, count in zip(words, await _word_counts(db, words), strict=True) if count < COMMON]
     found_words = _found_words(words, rare or words, postgresql) if words else None
     if found_words is not None:
-        along = or_(along, Conversation.id.in_(found_words) if rare else _with_words_along(words, postgresql))
+        along = or_(along, Conversation.number.in_(found_words) if rare else _with_words_along(words, postgresql))
     if len(text) < MIN_PIECE:
         return Search(along, None, True)
     found, common_piece = await _found_pieces(db, text, piece)
@@ -112,12 +112,12 @@ async def plan(db: Executor, text: str) -> Search:
 
 
 async def looked_up(db: Executor, found: Any) -> Any:
-    """The condition for the conversations among the ids ``found``, read first: given their
+    """The condition for the conversations numbered in ``found``, read first: given their
     values, both planners look each conversation up by its key; given the query, PostgreSQL
     took its default guess for a word's start (2 % of the messages) and read every
     conversation to join them."""
-    ids = list((await db.scalars(found.limit(LISTED + 1))).all())
-    return Conversation.id.in_(ids if len(ids) <= LISTED else found)
+    numbers = list((await db.scalars(found.limit(LISTED + 1))).all())
+    return Conversation.number.in_(numbers if len(numbers) <= LISTED else found)
 
 
 def _escape_like(text: str) -> str:
@@ -141,7 +141,7 @@ def _with_words_along(words: list[str], on_postgresql: bool) -> Any:
     PostgreSQL the OFFSET keeps the planner from turning the EXISTS into a hash of every
     message the index finds, which it did wherever its guess for a word's start (2 % of the
     messages) looked small: 90 ms at 20,000 conversations for a word of every message."""
-    ours = MESSAGES.c.conversation_id == Conversation.id
+    ours = MESSAGES.c.conversation_number == Conversation.number
     if on_postgresql:
         return select(MESSAGES.c.id).where(ours, _tsvector_matches(words, MESSAGES.c.content)).offset(0).exists()
     return exists().where(ours, func.replyd_has_words(MESSAGES.c.content, " ".join(words)))
@@ -153,16 +153,16 @@ def _found_words(words: list[str], rare: list[str], on_postgresql: bool) -> Any:
     common word reads all its matches: FTS5 merges every longer word's, PostgreSQL's GIN index
     lists them all)."""
     if on_postgresql:
-        found = select(MESSAGES.c.conversation_id, MESSAGES.c.content)
+        found = select(MESSAGES.c.conversation_number, MESSAGES.c.content)
         found = found.where(_tsvector_matches(rare, MESSAGES.c.content))
         if rare == words:
-            return found.with_only_columns(MESSAGES.c.conversation_id)
+            return found.with_only_columns(MESSAGES.c.conversation_number)
         # OFFSET 0 keeps the planner from asking the index for every word at once.
         rare_found = found.offset(0).subquery()
-        return select(rare_found.c.conversation_id).where(_tsvector_matches(words, rare_found.c.content))
+        return select(rare_found.c.conversation_number).where(_tsvector_matches(words, rare_found.c.content))
     query = " ".join(f'"{word}"*' for word in rare)
     found = (
-        select(MESSAGES.c.conversation_id)
+        select(MESSAGES.c.conversation_number)
         .join(MESSAGES_FTS, MESSAGES_FTS.c.rowid == MESSAGES.c.id)
         .where(MESSAGES_FTS.c.messages_fts.match(query))
     )
@@ -189,7 +189,7 @@ async def _found_pieces(db: Executor, text: str, piece: str) -> tuple[Any, bool]
         ids = list((await db.scalars(candidates.limit(COMMON))).all())
         common = len(ids) >= COMMON
         candidates = candidates if common else ids
-    return select(other.id).where(other.id.in_(candidates), _holding_piece(other, piece, postgresql)), common
+    return select(other.number).where(other.id.in_(candidates), _holding_piece(other, piece, postgresql)), common
 
 
 def _piece_candidates(text: str, piece: str, on_postgresql: bool) -> Any:

@@ -15,13 +15,19 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    ScalarSelect,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -64,6 +70,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 def partial_index(name: str, *columns: str, where: str) -> Index:
     """An index of only the rows where ``where`` holds, on both databases."""
     return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
+class NextConversationNumber(FunctionElement[int]):
+    """A new conversation's number: PostgreSQL's sequence (migration 0029); on SQLite, which
+    has none, one more than the highest, read inside the inserting statement (SQLite has one
+    writer, and the number's unique index refuses a duplicate anyway)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(NextConversationNumber)
+def _next_number_sqlite(element: NextConversationNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(SELECT coalesce(max(number), 0) + 1 FROM conversations)"
+
+
+@compiles(NextConversationNumber, "postgresql")
+def _next_number_postgresql(element: NextConversationNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    return "nextval('conversations_number_seq')"
 
 
 class Base(DeclarativeBase):
@@ -165,10 +190,14 @@ class Conversation(Base):
         Index("ix_conversations_customer", "account_id", "customer_identifier"),
         Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
         Index("ix_conversations_assigned_activity", "assigned_token_id", "updated_at", "id"),
+        Index("ux_conversations_number", "number", unique=True),
         partial_index("ix_conversations_needs_human", "account_id", "updated_at", "id", where="needs_human"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, default=NextConversationNumber())
+    """What its messages and ledger entries refer to it by, never shown: 8 bytes in each of
+    their rows and index entries where the id takes 37 (migration 0029; docs/performance.md)."""
     account_id: Mapped[int] = mapped_column(BigInteger)
     """The assistant's account, kept here so that listing and access checks need no join."""
     assistant_id: Mapped[int] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"))
@@ -215,12 +244,16 @@ class Conversation(Base):
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_conversation", "conversation_number", "id"),
         partial_index("ix_messages_pending", "created_at", where="reply_status = 'pending'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    conversation_number: Mapped[int] = mapped_column(BigInteger, ForeignKey("conversations.number", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = column_property(
+        select(Conversation.id).where(Conversation.number == conversation_number).scalar_subquery()
+    )
+    """Read with the message, from its conversation's key."""
     role: Mapped[str] = mapped_column(String(16))
     """``user`` or ``assistant``."""
     author: Mapped[str] = mapped_column(String(16))
@@ -248,7 +281,7 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         Index("ix_ledger_entries_account_id_id", "account_id", "id"),
-        partial_index("ix_ledger_entries_conversation", "conversation_id", where="conversation_id IS NOT NULL"),
+        partial_index("ix_ledger_entries_conversation", "conversation_number", where="conversation_number IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -259,8 +292,12 @@ class LedgerEntry(Base):
     """Positive for a top-up, negative for a charge."""
     assistant_id: Mapped[int | None] = mapped_column(BigInteger)
     """No foreign keys here: entries outlive deleted assistants and erased conversations."""
-    conversation_id: Mapped[str | None] = mapped_column(String(36))
-    """None for a top-up, and for a reply whose conversation was erased (the amount stays)."""
+    conversation_number: Mapped[int | None] = mapped_column(BigInteger)
+    """Its conversation's ``number``. None for a top-up, and for a reply whose conversation was
+    erased (the amount stays)."""
+    conversation_id: Mapped[str | None] = column_property(
+        select(Conversation.id).where(Conversation.number == conversation_number).scalar_subquery()
+    )
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)
@@ -312,3 +349,14 @@ MESSAGES = cast(Table, Message.__table__)
 LEDGER_ENTRIES = cast(Table, LedgerEntry.__table__)
 IDEMPOTENCY_KEYS = cast(Table, IdempotencyRecord.__table__)
 USAGE_TOTALS = cast(Table, UsageTotal.__table__)
+
+
+def number_of(conversation_id: Any) -> ScalarSelect[int]:
+    """The number of the conversation with this id (a value or a bound parameter), looked up
+    by its key inside the statement that needs it."""
+    return select(CONVERSATIONS.c.number).where(CONVERSATIONS.c.id == conversation_id).scalar_subquery()
+
+
+def numbers_of(conversation_ids: Select[str] | list[str]) -> Select[int]:
+    """The numbers of the conversations with these ids (a query of ids, or a list)."""
+    return select(CONVERSATIONS.c.number).where(CONVERSATIONS.c.id.in_(conversation_ids))

@@ -327,10 +327,10 @@ async def test_the_listed_counts_and_costs_are_those_of_the_stored_messages(
     listed = (await tenant.client.get("/api/user/conversations")).json()["data"]
     async with db() as session:
         stored = await session.execute(
-            select(Message.conversation_id, func.count(), func.sum(Message.cost_micros))
+            select(Conversation.id, func.count(), func.sum(Message.cost_micros))
             .join(Conversation)
             .where(Conversation.account_id == tenant.account_id)
-            .group_by(Message.conversation_id)
+            .group_by(Conversation.id)
         )
         expected = {c: (n, format_micros(cost)) for c, n, cost in stored.all()}
     assert {c["id"]: (c["message_count"], c["total_cost"]) for c in listed} == expected

@@ -288,7 +288,8 @@ def test_taken_over_conversation_keeps_messages_without_asking_the_model(
     assert "(AI disabled: a human will answer)" in out
     assert len(stub_model.requests) == 1
     assert cli.balance(1) == "9.99"
-    assert cli.query("SELECT author, content FROM messages WHERE conversation_id = ? ORDER BY id", conversation_id)[
+    of_conversation = "conversation_number = (SELECT number FROM conversations WHERE id = ?)"
+    assert cli.query(f"SELECT author, content FROM messages WHERE {of_conversation} ORDER BY id", conversation_id)[
         -1
     ] == ("customer", "I need a person")
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from replyd.clock import utcnow
 from replyd.store import conversations
-from replyd.store.tables import MESSAGES
+from replyd.store.tables import MESSAGES, number_of
 from tests.conftest import Tenant
 from tests.servers import StubModel
 
@@ -76,7 +76,8 @@ async def test_a_message_committed_late_with_an_older_id_is_in_the_next_prompt_i
     await reply_ok(tenant, "two", "kept-2")  # this process now keeps one, its reply, two, its reply
     async with db() as session, session.begin():
         await conversations.delete_conversation(session, tenant.account_id, other_id)
-        late = {"conversation_id": conversation_id, "role": "assistant", "author": "agent", "content": "late"}
+        late = {"role": "assistant", "author": "agent", "content": "late"}
+        late["conversation_number"] = number_of(conversation_id)
         await session.execute(insert(MESSAGES).values(id=free_ids[0], function_calls=[], created_at=utcnow(), **late))
     await reply_ok(tenant, "three", "kept-2")
     assert prompt_texts(stub_model.requests[-1]) == [

@@ -23,7 +23,7 @@ async def test_each_statement_of_an_erasure_and_of_the_retention_sweep_reads_its
     url = f"sqlite:///{tmp_path}/erasure.db"
     await asyncio.to_thread(upgrade_database, url)
     expected: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
-        "ledger_entries USING INDEX ix_ledger_entries_conversation (conversation_id=?)": (
+        "ledger_entries USING INDEX ix_ledger_entries_conversation (conversation_number=?)": (
             lambda session: ledger.anonymise_conversations(session, [CONVERSATION])
         ),
         "idempotency_keys USING INDEX ix_idempotency_keys_conversation (conversation_id=?)": (

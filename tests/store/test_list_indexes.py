@@ -97,7 +97,8 @@ async def test_the_labels_in_use_are_read_from_the_labels_not_from_every_convers
     sessions, account_id, _ = seeded
     await refresh_statistics(sessions.kw["bind"])
     async with sessions() as session, session.begin():
-        newest = list((await session.scalars(conversations.newest_ids(account_id, ConversationFilter(), 2))).all())
+        newest_two = conversations.newest_conversations(account_id, ConversationFilter(), 2)
+        newest = list((await session.scalars(newest_two)).all())
         for conversation_id, label in zip(newest * 2, ["vip", "refund", "vip", "late"], strict=True):
             await labels.add_label(session, conversation_id, label)
 

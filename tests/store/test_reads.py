@@ -64,7 +64,7 @@ async def test_a_views_unread_count_reads_indexes_only(
     assert f"SEARCH conversations USING INDEX {VIEWS[where]}" in plan or (
         f"SEARCH conversations USING COVERING INDEX {VIEWS[where]}" in plan
     ), plan
-    assert "SEARCH messages USING COVERING INDEX ix_messages_conversation_id_id (conversation_id=?)" in plan, plan
+    assert "SEARCH messages USING COVERING INDEX ix_messages_conversation (conversation_number=?)" in plan, plan
     assert "SEARCH conversation_reads USING INDEX sqlite_autoindex_conversation_reads_1" in plan, plan
     assert "SCAN conversations" not in plan and "SCAN messages" not in plan, plan
 
@@ -76,7 +76,7 @@ async def test_a_count_stops_at_its_cap_and_looks_at_the_newest_conversations_on
     everything = ConversationFilter()
     async with sessions() as session, session.begin():
         anna, ben = [(await accounts.create_token(session, account_id, scope="operator")).token.id for _ in "ab"]
-        talked = list((await session.scalars(conversations.newest_ids(account_id, everything, 150))).all())
+        talked = list((await session.scalars(conversations.newest_conversations(account_id, everything, 150))).all())
         for conversation_id in talked:
             await conversations.add_message(session, conversation_id, role="user", author="customer", content="hi")
         await reads.mark_read(session, talked[0], anna, 2**40)
