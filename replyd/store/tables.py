@@ -244,6 +244,7 @@ class Conversation(Base):
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
+        # SQLite's holds the number alone: it adds the row's id to every index entry itself.
         Index("ix_messages_conversation", "conversation_number", "id"),
         partial_index("ix_messages_pending", "created_at", where="reply_status = 'pending'"),
     )
