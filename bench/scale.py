@@ -132,7 +132,6 @@ def messages_of(count: int) -> Iterator[dict[str, Any]]:
             is_ai = m % 2 == 1
             yield {
                 "conversation_number": n + 1,
-                "role": "assistant" if is_ai else "user",
                 "author": "ai" if is_ai else "customer",
                 "content": f"{TEXT} Order {order_number(n)}." if m == 0 else TEXT,
                 "function_calls": [],
@@ -219,7 +218,7 @@ async def fill(database_url: str, account_token: tuple[str, int], count: int) ->
             oldest_message = (await connection.execute(text(first_message), {"number": count})).scalar_one()
         deep_n = count // 5
         deep = ActivityKey(
-            utcnow() - timedelta(days=DAYS) + timedelta(seconds=deep_n * DAYS * 86400 // count), conversation_id(deep_n)
+            utcnow() - timedelta(days=DAYS) + timedelta(seconds=deep_n * DAYS * 86400 // count), deep_n + 1
         )
         return Seeded(
             token,

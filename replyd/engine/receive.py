@@ -88,7 +88,6 @@ async def keep_message(
     message_id = await conversations.add_message(
         db,
         conversation_id,
-        role="user",
         author="customer",
         content=text,
         reply_status="pending",

@@ -48,7 +48,7 @@ from replyd.providers.registry import ProviderRegistry
 from replyd.store import accounts, assistants, conversations, idempotency, ledger
 from replyd.store.conversations import OpenConversation
 from replyd.store.session import session_factory
-from replyd.store.tables import Assistant
+from replyd.store.tables import Assistant, role_of
 from replyd.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -301,11 +301,11 @@ class ReplyEngine:
         **usage: Any,
     ) -> int:
         """Keep a message of the customer's or the AI's that is final as it is stored, and tell of it."""
-        role, now = ("user" if author == "customer" else "assistant"), utcnow()
+        now = utcnow()
         message_id = await conversations.add_message(
-            db, conversation.id, role=role, author=author, content=text, created_at=now, **usage
+            db, conversation.id, author=author, content=text, created_at=now, **usage
         )
-        said = Said(message_id, role, author, text, now)
+        said = Said(message_id, role_of(author), author, text, now)
         await emit_message(db, account_id, conversation, said, subscribed)
         return message_id
 

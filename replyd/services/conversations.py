@@ -129,9 +129,7 @@ class ConversationService:
                 variables=merge_variables({}, variables),
             )
             if assistant.first_message:
-                await conversations.add_message(
-                    session, conversation.id, role="assistant", author="ai", content=assistant.first_message
-                )
+                await conversations.add_message(session, conversation.id, author="ai", content=assistant.first_message)
             messages = await conversations.newest_messages(session, conversation.id, HISTORY_LIMIT)
             await emit(
                 session,
@@ -291,9 +289,7 @@ class ConversationService:
             conversation = await find_conversation(session, account_id, conversation_id)  # still there after the wait
             if by_token is not None:
                 await _claim(session, conversation, by_token)
-            message_id = await conversations.add_message(
-                session, conversation.id, role="assistant", author="agent", content=text
-            )
+            message_id = await conversations.add_message(session, conversation.id, author="agent", content=text)
             await conversations.touch_conversation(session, conversation.id, conversation.variables)
             await conversations.human_answered(session, conversation.id)
             message = await conversations.get_message(session, message_id)
@@ -401,7 +397,7 @@ def _page_of(rows: list[ConversationListing], per_page: int, direction: str) -> 
 
 
 def _key(row: ConversationListing) -> ActivityKey:
-    return ActivityKey(row.conversation.updated_at, row.conversation.id)
+    return ActivityKey(row.conversation.updated_at, row.conversation.number)
 
 
 async def find_conversation(session: AsyncSession, account_id: int | None, conversation_id: str) -> Conversation:

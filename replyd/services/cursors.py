@@ -7,7 +7,7 @@ import base64
 from datetime import UTC
 from typing import Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from replyd import json_rules
 from replyd.errors import FieldProblem, ReplydError, ValidationFailed
@@ -36,7 +36,9 @@ class ActivityCursor(Cursor):
 
     d: Literal["next", "prev"]
     u: AwareDatetime
-    i: StrictStr = Field(min_length=1, max_length=255)
+    n: StrictInt = Field(ge=1, le=MAX_ID)
+    """The conversation's number (cursors before migration 0030 held its id, ``i``: refused, as
+    any cursor replyd did not write is; a client starts its listing again)."""
 
 
 C = TypeVar("C", bound=Cursor)
@@ -59,12 +61,12 @@ def decode(text: str, kind: type[C]) -> C:
 
 
 def activity_cursor(direction: Literal["next", "prev"], key: ActivityKey) -> str:
-    return encode(ActivityCursor(d=direction, u=key.updated_at, i=key.id))
+    return encode(ActivityCursor(d=direction, u=key.updated_at, n=key.number))
 
 
 def read_activity_cursor(text: str) -> tuple[str, ActivityKey]:
     cursor = decode(text, ActivityCursor)
-    return cursor.d, ActivityKey(cursor.u.astimezone(UTC), cursor.i)
+    return cursor.d, ActivityKey(cursor.u.astimezone(UTC), cursor.n)
 
 
 def ledger_cursor(before_id: int) -> str:

@@ -47,6 +47,8 @@ class MessageView(RowView):
 @dataclass(frozen=True)
 class ConversationView(RowView):
     id: str
+    number: int
+    """Never shown: the list's order breaks ties of activity by it (``store.conversations.ActivityKey``)."""
     account_id: int
     assistant_id: int
     customer_identifier: str | None

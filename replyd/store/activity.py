@@ -33,13 +33,13 @@ class Activity:
 
 async def account_activity(session: AsyncSession, account_id: int, limit: int) -> Activity:
     """The erasures from the account's row, the recent conversations from the (account_id,
-    updated_at, id) index, the needs-human count from the partial one: none reads all of the
+    updated_at, number) index, the needs-human count from the partial one: none reads all of the
     account's conversations (each open live page asks every second)."""
     erasures = await session.scalar(select(Account.conversations_erased).where(Account.id == account_id))
     rows = await session.execute(
         select(Conversation.id, Conversation.updated_at)
         .where(Conversation.account_id == account_id)
-        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .order_by(Conversation.updated_at.desc(), Conversation.number.desc())
         .limit(limit)
     )
     recent = {conversation_id: updated_at for conversation_id, updated_at in rows.all()}

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     select,
     text,
 )
@@ -65,6 +66,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if isinstance(value, int):
             return EPOCH + value * MICROSECOND
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class Amount(TypeDecorator[int]):
+    """A message's count or amount of money, which is often nothing: PostgreSQL keeps a zero
+    as NULL, one bit of the row's null map where an integer takes 4 or 8 bytes (migration 0030;
+    at 200,000 conversations 46 MiB of messages less). SQLite stores an integer 0 in the
+    record's header alone, so it keeps the 0. Read back, NULL is 0 on both."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
+        return None if value == 0 and dialect.name == "postgresql" else value
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> int:
+        return value or 0
+
+
+def role_of(author: str) -> str:
+    """The chat role of a message by ``author``, as ``Message.role`` reads it in SQL."""
+    return "user" if author == "customer" else "assistant"
 
 
 def partial_index(name: str, *columns: str, where: str) -> Index:
@@ -184,14 +206,14 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("assistant_id", "customer_identifier"),
-        Index("ix_conversations_account_activity", "account_id", "updated_at", "id"),
-        Index("ix_conversations_assistant_activity", "assistant_id", "updated_at", "id"),
-        Index("ix_conversations_type_activity", "account_id", "type", "updated_at", "id"),
+        Index("ix_conversations_account_activity", "account_id", "updated_at", "number"),
+        Index("ix_conversations_assistant_activity", "assistant_id", "updated_at", "number"),
+        Index("ix_conversations_type_activity", "account_id", "type", "updated_at", "number"),
         Index("ix_conversations_customer", "account_id", "customer_identifier"),
         Index("ix_conversations_human_active", "assistant_id", "human_active_at"),
-        Index("ix_conversations_assigned_activity", "assigned_token_id", "updated_at", "id"),
+        Index("ix_conversations_assigned_activity", "assigned_token_id", "updated_at", "number"),
         Index("ux_conversations_number", "number", unique=True),
-        partial_index("ix_conversations_needs_human", "account_id", "updated_at", "id", where="needs_human"),
+        partial_index("ix_conversations_needs_human", "account_id", "updated_at", "number", where="needs_human"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -255,17 +277,18 @@ class Message(Base):
         select(Conversation.id).where(Conversation.number == conversation_number).scalar_subquery()
     )
     """Read with the message, from its conversation's key."""
-    role: Mapped[str] = mapped_column(String(16))
-    """``user`` or ``assistant``."""
     author: Mapped[str] = mapped_column(String(16))
     """``customer``, ``ai`` or ``agent`` (a human operator)."""
+    role: Mapped[str] = column_property(case((author == "customer", "user"), else_="assistant"))
+    """``user`` (a customer's message) or ``assistant``, as a model's chat has them: the author
+    implies it, so it is not stored (migration 0030)."""
     content: Mapped[str] = mapped_column(Text)
     function_calls: Mapped[list[Any]]
-    prompt_tokens: Mapped[int] = mapped_column(default=0)
-    completion_tokens: Mapped[int] = mapped_column(default=0)
-    cached_tokens: Mapped[int] = mapped_column(default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Amount, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Amount, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Amount, default=0)
     """Prompt tokens the provider served from its prompt cache, as it reported them."""
-    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(Amount, default=0)
     reply_status: Mapped[str | None] = mapped_column(String(16))
     """For a customer's message: ``pending`` while the AI's answer is being made (the message
     is stored before the model is called), ``answered``, or ``failed`` (see ``reply_error``;
@@ -273,7 +296,7 @@ class Message(Base):
     messages of the AI and of human agents."""
     reply_error: Mapped[str | None] = mapped_column(Text)
     """Why the AI could not answer a ``failed`` message, as the client was told."""
-    reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved_micros: Mapped[int] = mapped_column(Amount, default=0)
     """While ``pending``: the most its reply may cost, held on the account until it settles."""
     created_at: Mapped[datetime]
 

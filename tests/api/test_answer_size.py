@@ -36,7 +36,7 @@ async def a_conversation_of_long_messages(tenant: Tenant, db: async_sessionmaker
     async with db() as session, session.begin():
         for n in range(count):
             text = f"{n}:" + ('"' if n % 3 == 0 else "x") * (LONG - 8)
-            await conversations.add_message(session, conversation_id, role="user", author="customer", content=text)
+            await conversations.add_message(session, conversation_id, author="customer", content=text)
     return conversation_id
 
 

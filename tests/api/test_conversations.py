@@ -65,7 +65,7 @@ async def test_a_long_history_is_read_from_its_end_and_paged_back_to_its_start(
     conversation_id = (await tenant.reply("m0")).json()["conversation_id"]
     async with db() as session, session.begin():
         for n in range(1, HISTORY_LIMIT + 10):
-            await conversations.add_message(session, conversation_id, role="user", author="customer", content=f"m{n}")
+            await conversations.add_message(session, conversation_id, author="customer", content=f"m{n}")
     read = (await tenant.client.get(f"/api/conversations/{conversation_id}")).json()
     assert [h["content"] for h in read["history"]] == [f"m{n}" for n in range(10, HISTORY_LIMIT + 10)]
     short = (await tenant.client.get(f"/api/conversations/{conversation_id}", params={"limit": 2})).json()
@@ -285,14 +285,16 @@ async def test_pagination_loses_and_repeats_nothing_while_conversations_arrive(t
 
 
 async def test_pages_through_conversations_active_at_one_moment_repeat_and_skip_none(tenant: Tenant, db: Any) -> None:
-    """Conversations tied on their last activity are ordered by id: the cursor's row value
-    (updated_at, id) steps past each exactly once, forwards and back."""
+    """Conversations tied on their last activity are ordered by their number, the newest
+    first: the cursor's row value (updated_at, number) steps past each exactly once, forwards
+    and back."""
     for n in range(7):
         await tenant.reply("m", customer=f"tied-{n}")
     async with db() as session, session.begin():
         owned = Conversation.account_id == tenant.account_id
         await session.execute(update(Conversation).where(owned).values(updated_at=datetime(2026, 5, 1, tzinfo=UTC)))
-        ids = sorted((await session.scalars(select(Conversation.id).where(owned))).all(), reverse=True)
+        newest_first = select(Conversation.id).where(owned).order_by(Conversation.number.desc())
+        ids = list((await session.scalars(newest_first)).all())
     pages, cursor = [], None
     while not pages or cursor:
         page = (await tenant.client.get("/api/user/conversations", params={"per_page": 3, "cursor": cursor})).json()

@@ -91,7 +91,7 @@ async def test_the_upkeep_erases_every_idle_conversation_batch_after_batch(
             for n in range(RETENTION_BATCH * 2 + 1)
         ]
         for conversation in made:
-            await conversations.add_message(session, conversation.id, role="user", author="customer", content="Hi")
+            await conversations.add_message(session, conversation.id, author="customer", content="Hi")
     await idle_for(db, 2, *(c.id for c in made))
     await tenant.client.patch("/api/account", json={"conversation_retention_days": 1})
     assert await upkeep_on(db).erase_expired_conversations() == RETENTION_BATCH * 2 + 1

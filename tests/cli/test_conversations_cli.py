@@ -63,7 +63,6 @@ def insert_conversation(
                 await conversations.add_message(
                     session,
                     conversation_id,
-                    role="assistant",
                     author="ai",
                     content="Booked.",
                     function_calls=function_calls,

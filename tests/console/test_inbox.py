@@ -188,7 +188,7 @@ async def test_a_long_conversation_opened_in_the_pane_loads_its_earlier_messages
     conversation_id = (await tenant.reply("m0", customer="+4971031")).json()["conversation_id"]
     async with db() as session, session.begin():
         for n in range(1, HISTORY_LIMIT + 10):
-            await store.add_message(session, conversation_id, role="user", author="customer", content=f"m{n}")
+            await store.add_message(session, conversation_id, author="customer", content=f"m{n}")
     page: Page = await new_page()
     await browser_sign_in(page, tenant.token)
     await wait_until_live(await marked(page))

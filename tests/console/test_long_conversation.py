@@ -36,7 +36,7 @@ async def test_a_long_conversation_loads_earlier_messages_as_the_operator_scroll
     conversation_id = (await tenant.reply("m0")).json()["conversation_id"]  # and the AI's answer
     async with db() as session, session.begin():
         for n in range(1, EARLIER + 1):
-            await conversations.add_message(session, conversation_id, role="user", author="customer", content=f"m{n}")
+            await conversations.add_message(session, conversation_id, author="customer", content=f"m{n}")
     total = EARLIER + 2
     page: Page = await new_page()
     await browser_sign_in(page, tenant.token)

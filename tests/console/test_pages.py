@@ -305,7 +305,7 @@ async def test_a_long_conversation_opens_at_its_end_and_pages_back(
     conversation_id = (await tenant.reply("first words")).json()["conversation_id"]
     async with db() as session, session.begin():
         for n in range(HISTORY_LIMIT):
-            await conversations.add_message(session, conversation_id, role="user", author="customer", content=f"n{n}!")
+            await conversations.add_message(session, conversation_id, author="customer", content=f"n{n}!")
     console: Console = await open_console(tenant)
     latest = (await console.client.get(f"/console/conversations/{conversation_id}")).text
     assert "n0!" in latest and f"n{HISTORY_LIMIT - 1}!" in latest and "first words" not in latest

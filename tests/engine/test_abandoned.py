@@ -38,7 +38,6 @@ async def left_by_a_dead_process(db: async_sessionmaker[AsyncSession], tenant: T
         return await conversations.add_message(
             session,
             conversation.id,
-            role="user",
             author="customer",
             content="Where is my parcel?",
             reply_status="pending",

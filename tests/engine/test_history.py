@@ -57,7 +57,7 @@ async def test_a_message_stored_by_another_writer_between_turns_is_in_the_next_p
     stub_model.enqueue("reply one", "reply two")
     conversation_id = await reply_ok(tenant, "one", "kept-1")
     async with db() as session, session.begin():  # as `replyd conversations say` does, in its own process
-        await conversations.add_message(session, conversation_id, role="assistant", author="agent", content="agent")
+        await conversations.add_message(session, conversation_id, author="agent", content="agent")
     await reply_ok(tenant, "two", "kept-1")
     prompt = prompt_texts(stub_model.requests[-1])
     assert prompt == ["user: one", "assistant: reply one", "assistant: agent", "user: two"]
@@ -76,7 +76,7 @@ async def test_a_message_committed_late_with_an_older_id_is_in_the_next_prompt_i
     await reply_ok(tenant, "two", "kept-2")  # this process now keeps one, its reply, two, its reply
     async with db() as session, session.begin():
         await conversations.delete_conversation(session, tenant.account_id, other_id)
-        late = {"role": "assistant", "author": "agent", "content": "late"}
+        late = {"author": "agent", "content": "late"}
         late["conversation_number"] = number_of(conversation_id)
         await session.execute(insert(MESSAGES).values(id=free_ids[0], function_calls=[], created_at=utcnow(), **late))
     await reply_ok(tenant, "three", "kept-2")

@@ -71,9 +71,9 @@ async def test_every_filter_of_the_list_reads_a_range_of_its_own_index(
 ) -> None:
     sessions, account_id, assistant_id = seeded
     await refresh_statistics(sessions.kw["bind"])
-    deep = ActivityKey(utcnow() + timedelta(seconds=100), "ffffffff")
+    deep = ActivityKey(utcnow() + timedelta(seconds=100), 2**40)
     expected = {
-        ConversationFilter(): "ix_conversations_account_activity (account_id=? AND (updated_at,id)<(?,?))",
+        ConversationFilter(): "ix_conversations_account_activity (account_id=? AND (updated_at,number)<(?,?))",
         ConversationFilter(assistant_id=assistant_id): "ix_conversations_assistant_activity (assistant_id=? AND",
         ConversationFilter(type="widget"): "ix_conversations_type_activity (account_id=? AND type=? AND",
         ConversationFilter(customer_identifier="+4950"): "ix_conversations_customer (account_id=? AND customer",

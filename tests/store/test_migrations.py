@@ -74,9 +74,7 @@ async def seed_conversations(database_url: str, *costs_per_conversation: list[in
         for n, costs in enumerate(costs_per_conversation):
             started = await conversations.insert_conversation(session, account.id, assistant.id, f"c{n}", {})
             for cost in costs:
-                await conversations.add_message(
-                    session, started.id, role="user", author="ai", content="-", cost_micros=cost
-                )
+                await conversations.add_message(session, started.id, author="ai", content="-", cost_micros=cost)
             ids.append(started.id)
         return ids
 
@@ -102,6 +100,32 @@ def test_messages_and_charges_keep_their_conversation_through_0029_and_back(data
     ]
     [third] = asyncio.run(seed_conversations(database_url, [1]))
     assert asyncio.run(run(database_url, f"SELECT number FROM conversations WHERE id = '{third}'")) == [(3,)]
+
+
+def test_zero_amounts_are_null_on_postgresql_from_0030_and_lists_break_ties_by_number(database_url: str) -> None:
+    upgrade_database(database_url)
+    [conversation] = asyncio.run(seed_conversations(database_url, [0, 9]))
+    stored = "SELECT cost_micros, reserved_micros, prompt_tokens FROM messages ORDER BY id"
+    zero = None if database_url.startswith("postgresql") else 0
+    assert asyncio.run(run(database_url, stored)) == [(zero, zero, zero), (9, zero, zero)]
+    assert asyncio.run(numbered_messages(database_url, conversation)) == [(conversation, 0), (conversation, 9)]
+    assert asyncio.run(activity_index_columns(database_url))[-1] == "number"
+
+    command.downgrade(alembic_config(database_url), "0029")
+    assert asyncio.run(run(database_url, stored)) == [(0, 0, 0), (9, 0, 0)]
+    assert asyncio.run(activity_index_columns(database_url))[-1] == "id"
+    upgrade_database(database_url)
+    assert asyncio.run(run(database_url, stored)) == [(zero, zero, zero), (9, zero, zero)]
+
+
+async def activity_index_columns(database_url: str) -> list[str | None]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            indexes = await connection.run_sync(lambda sync: inspect(sync).get_indexes("conversations"))
+        return next(index["column_names"] for index in indexes if index["name"] == "ix_conversations_account_activity")
+    finally:
+        await engine.dispose()
 
 
 async def charge(database_url: str, conversation_id: str) -> None:
@@ -192,7 +216,7 @@ async def seed_searchable(database_url: str, customers: list[tuple[str, dict[str
         for customer, variables, words in customers:
             started = await conversations.insert_conversation(session, account.id, assistant.id, customer, variables)
             if words is not None:
-                await conversations.add_message(session, started.id, role="user", author="customer", content=words)
+                await conversations.add_message(session, started.id, author="customer", content=words)
 
 
 def searched(database_url: str, text: str) -> list[str | None]:

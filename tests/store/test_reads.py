@@ -78,7 +78,7 @@ async def test_a_count_stops_at_its_cap_and_looks_at_the_newest_conversations_on
         anna, ben = [(await accounts.create_token(session, account_id, scope="operator")).token.id for _ in "ab"]
         talked = list((await session.scalars(conversations.newest_conversations(account_id, everything, 150))).all())
         for conversation_id in talked:
-            await conversations.add_message(session, conversation_id, role="user", author="customer", content="hi")
+            await conversations.add_message(session, conversation_id, author="customer", content="hi")
         await reads.mark_read(session, talked[0], anna, 2**40)
 
     async with sessions() as session:
