@@ -31,7 +31,7 @@ class MessageView(RowView):
     conversation_id: str
     role: str
     author: str
-    """``customer``, ``ai``, ``agent`` (a human operator) or ``system``."""
+    """``customer``, ``ai`` or ``agent`` (a human operator)."""
     content: str
     function_calls: list[Any]
     prompt_tokens: int
