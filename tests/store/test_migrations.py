@@ -102,20 +102,39 @@ def test_messages_and_charges_keep_their_conversation_through_0029_and_back(data
     assert asyncio.run(run(database_url, f"SELECT number FROM conversations WHERE id = '{third}'")) == [(3,)]
 
 
-def test_zero_amounts_are_null_on_postgresql_from_0030_and_lists_break_ties_by_number(database_url: str) -> None:
+def test_0030_keeps_zero_amounts_as_null_on_postgresql_roles_by_author_and_list_ties_by_number(
+    database_url: str,
+) -> None:
     upgrade_database(database_url)
     [conversation] = asyncio.run(seed_conversations(database_url, [0, 9]))
+    asyncio.run(add_messages(database_url, conversation, ["customer", "agent"]))
     stored = "SELECT cost_micros, reserved_micros, prompt_tokens FROM messages ORDER BY id"
     zero = None if database_url.startswith("postgresql") else 0
-    assert asyncio.run(run(database_url, stored)) == [(zero, zero, zero), (9, zero, zero)]
-    assert asyncio.run(numbered_messages(database_url, conversation)) == [(conversation, 0), (conversation, 9)]
+    assert asyncio.run(run(database_url, stored)) == [(zero, zero, zero), (9, zero, zero)] + [(zero, zero, zero)] * 2
+    assert asyncio.run(numbered_messages(database_url, conversation)) == [(conversation, c) for c in (0, 9, 0, 0)]
+    roles = [("ai", "assistant"), ("ai", "assistant"), ("customer", "user"), ("agent", "assistant")]
+    assert asyncio.run(authors_and_roles(database_url, conversation)) == roles
     assert asyncio.run(activity_index_columns(database_url))[-1] == "number"
 
     command.downgrade(alembic_config(database_url), "0029")
-    assert asyncio.run(run(database_url, stored)) == [(0, 0, 0), (9, 0, 0)]
+    assert asyncio.run(run(database_url, stored)) == [(0, 0, 0), (9, 0, 0), (0, 0, 0), (0, 0, 0)]
+    assert asyncio.run(run(database_url, "SELECT author, role FROM messages ORDER BY id")) == roles
     assert asyncio.run(activity_index_columns(database_url))[-1] == "id"
     upgrade_database(database_url)
-    assert asyncio.run(run(database_url, stored)) == [(zero, zero, zero), (9, zero, zero)]
+    assert asyncio.run(run(database_url, stored)) == [(zero, zero, zero), (9, zero, zero)] + [(zero, zero, zero)] * 2
+    assert asyncio.run(authors_and_roles(database_url, conversation)) == roles
+
+
+async def add_messages(database_url: str, conversation_id: str, authors: list[str]) -> None:
+    async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+        for author in authors:
+            await conversations.add_message(session, conversation_id, author=author, content=author)
+
+
+async def authors_and_roles(database_url: str, conversation_id: str) -> list[tuple[str, str]]:
+    """The conversation's messages as this replyd reads them: their author, their chat role."""
+    async with sessions_on(database_url) as sessions, sessions() as session:
+        return [(m.author, m.role) for m in await conversations.all_messages(session, conversation_id)]
 
 
 async def activity_index_columns(database_url: str) -> list[str | None]:
