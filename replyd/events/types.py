@@ -6,7 +6,8 @@
 ``id`` is also the ``webhook-id`` header of every delivery of the event (retries and replays
 alike), so a receiver can drop a duplicate. docs/events.md shows each type's ``data``."""
 
-import uuid
+import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,11 @@ channel its conversation is on, whose own endpoint sends it to the platform."""
 
 
 def new_event_id() -> str:
-    return "evt_" + uuid.uuid4().hex
+    """``evt_`` and 32 hex digits: the microsecond it was made (14 digits) and 72 random bits.
+    Ids made later sort after, so the unique index on them grows at its end, as the table does,
+    rather than each new id landing on a page of its own: in a table of 200,000 events, 16 µs
+    less CPU for each event written, of about 150 (docs/performance.md)."""
+    return f"evt_{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
 
 
 def envelope(public_id: str, type: str, created_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
