@@ -192,7 +192,8 @@ class EventDelivery:
     async def _post(self, due: Due, now: datetime) -> tuple[int, str, float | None]:
         """The event to an integrator's endpoint, signed as Standard Webhooks: its answer's
         status, the start of its body and the wait it asked for."""
-        body = orjson.dumps(envelope(due.event_public_id, due.event_type, due.event_created_at, due.data))
+        data = orjson.Fragment(due.data_json)
+        body = orjson.dumps(envelope(due.event_public_id, due.event_type, due.event_created_at, data))
         signed = signature_headers(body, due.event_public_id, now, [due.secret])
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed}
         answer = await self._outbound.send("POST", due.url, body, headers, self._timeout_s, EXCERPT_CHARS)

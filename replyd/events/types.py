@@ -10,6 +10,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from replyd.clock import utcnow
 from replyd.store.tables import EPOCH, MICROSECOND
 
@@ -45,5 +47,6 @@ def new_event_id() -> str:
     return f"evt_{(utcnow() - EPOCH) // MICROSECOND:014x}{secrets.token_hex(9)}"
 
 
-def envelope(public_id: str, type: str, created_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+def envelope(public_id: str, type: str, created_at: datetime, data: dict[str, Any] | orjson.Fragment) -> dict[str, Any]:
+    """``data`` as a dict, or as its JSON text for orjson to put in as it is."""
     return {"id": public_id, "type": type, "timestamp": created_at.isoformat(), "data": data}

@@ -3,6 +3,8 @@ the change they report, one delivery per event and subscribed endpoint, and a lo
 attempt. Deliveries are claimed with a lease (a conditional update), so that any number of
 server processes can deliver without two sending the same attempt at once."""
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -109,7 +111,9 @@ class DeliveryAttempt(Base):
 
 @dataclass(frozen=True)
 class Due:
-    """A delivery claimed for sending, with what sending needs."""
+    """A delivery claimed for sending, with what sending needs. The event's data comes as the
+    JSON text stored, which an endpoint's delivery sends as it is (decoding it to encode it
+    again cost 3.5% of a delivery's instructions); a channel's, which reads it, decodes it."""
 
     delivery_id: int
     attempts: int
@@ -122,7 +126,12 @@ class Due:
     event_public_id: str
     event_type: str
     event_created_at: datetime
-    data: dict[str, Any]
+    data_json: str
+
+    @functools.cached_property
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.data_json)
+        return data
 
 
 ENDPOINTS = cast(Table, EventEndpoint.__table__)
@@ -295,7 +304,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease: timedelta, limi
             EVENTS.c.public_id.label("event_public_id"),
             EVENTS.c.type.label("event_type"),
             EVENTS.c.created_at.label("event_created_at"),
-            EVENTS.c.data,
+            EVENTS.c.data.cast(Text).label("data_json"),
         )
         .join(EVENTS, EVENTS.c.id == DELIVERIES.c.event_id)
         .join(ENDPOINTS, ENDPOINTS.c.id == DELIVERIES.c.endpoint_id)

@@ -46,7 +46,7 @@ async def test_a_human_agents_message_reaches_the_endpoint_signed_with_what_a_re
     inbox, url = receiver
     await subscribe(tenant, inbox, url)
     conversation_id = await start_chat(tenant)
-    await say(tenant, conversation_id, "Hi, I am Anna from the shop.")
+    await say(tenant, conversation_id, "Hi, I am Anna from the shop. Grüße 🙂")
 
     await eventually(lambda: len(inbox.payloads("message.created")) == 1)
     [(headers, payload)] = [(h, p) for h, p in inbox.received if p["type"] == "message.created"]
@@ -54,7 +54,7 @@ async def test_a_human_agents_message_reaches_the_endpoint_signed_with_what_a_re
     assert headers["content-type"] == "application/json"
     data = payload["data"]
     assert data["message"]["author"] == "agent" and data["message"]["role"] == "assistant"
-    assert data["message"]["content"] == "Hi, I am Anna from the shop."
+    assert data["message"]["content"] == "Hi, I am Anna from the shop. Grüße 🙂"  # sent as stored, in UTF-8
     assert data["conversation"]["id"] == conversation_id
     assert data["conversation"]["assistant_id"] == tenant.assistant_id
     assert [p["type"] for p in inbox.payloads()] == ["conversation.created", "message.created"]

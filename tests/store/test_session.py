@@ -1,11 +1,13 @@
 """SQLite's one connection per process goes to the tasks that ask for it in the order they asked;
-a task cancelled mid-statement ends cancelled, whatever the database."""
+a task cancelled mid-statement ends cancelled, whatever the database; JSON columns keep what
+they are given."""
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, exc, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -113,5 +115,27 @@ async def test_a_task_cancelled_mid_statement_ends_cancelled_not_told_the_databa
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+    finally:
+        await engine.dispose()
+
+
+async def test_json_columns_keep_what_orjson_refuses_and_text_beyond_ascii(database_url: str) -> None:
+    """JSON columns are written by orjson, and by the standard library where orjson refuses
+    (integers beyond 64 bits, which a conversation's variables may hold): both read back alike."""
+    values = [{"order": 2**70, "name": "Jürgen 🙂"}, {"count": 3, "note": "Grüße", "7": [1.5, None, True]}]
+    table = Table(
+        f"json_values_{uuid.uuid4().hex[:8]}",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("value", JSON),
+    )
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as db:
+            await db.run_sync(table.create)
+            await db.execute(table.insert(), [{"value": value} for value in values])
+        async with engine.begin() as db:
+            assert list((await db.execute(select(table.c.value).order_by(table.c.id))).scalars()) == values
+            await db.run_sync(table.drop)
     finally:
         await engine.dispose()
