@@ -25,7 +25,9 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    not_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,11 +61,16 @@ class EventEndpoint(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_fan_out", "fanned_out", "id"),)
+    __table_args__ = (
+        Index(
+            "ix_events_to_fan_out", "id", sqlite_where=text("fanned_out = 0"), postgresql_where=text("NOT fanned_out")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(40), unique=True)
-    """``evt_...``: the ``webhook-id`` of every delivery of it, retries and replays alike."""
+    public_id: Mapped[str] = mapped_column(String(40))
+    """``evt_...``: the ``webhook-id`` of every delivery of it, retries and replays alike.
+    Unique as it is made, without an index to say so (nothing looks an event up by it)."""
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(64))
     conversation_id: Mapped[str | None] = mapped_column(String(36), index=True)
@@ -185,13 +192,11 @@ async def fan_out(session: AsyncSession, now: datetime, limit: int) -> int:
     whichever process marks it first. A process waits for the events another marks rather
     than skip them: a conversation's later event must not get its delivery before an earlier
     one (each process locks in the events' order, so two never wait on each other)."""
-    unmarked = (
-        select(EVENTS.c.id).where(EVENTS.c.fanned_out.is_(False)).order_by(EVENTS.c.id).limit(limit).with_for_update()
-    )
+    unmarked = select(EVENTS.c.id).where(not_(EVENTS.c.fanned_out)).order_by(EVENTS.c.id).limit(limit).with_for_update()
     marked = (
         await session.execute(
             update(EVENTS)
-            .where(EVENTS.c.id.in_(unmarked), EVENTS.c.fanned_out.is_(False))
+            .where(EVENTS.c.id.in_(unmarked), not_(EVENTS.c.fanned_out))
             .values(fanned_out=True)
             .returning(EVENTS.c.id, EVENTS.c.account_id, EVENTS.c.type, EVENTS.c.conversation_id, EVENTS.c.channel_id)
         )

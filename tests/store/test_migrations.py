@@ -388,3 +388,55 @@ async def message_time(database_url: str, conversation_id: str) -> datetime:
     async with sessions_on(database_url) as sessions, sessions() as session:
         [turn] = await conversations.recent_turns(session, conversation_id, 1)
         return (await conversations.get_message(session, turn.id)).created_at
+
+
+def test_0031_keeps_every_event_delivery_and_attempt_and_fans_out_what_waited(database_url: str) -> None:
+    """SQLite makes the events table again to drop its public id's uniqueness: with foreign
+    keys enforced, dropping the old table would have deleted its deliveries and their attempts."""
+    upgrade_database(database_url, "0030")
+    asyncio.run(outbox_of_an_older_replyd(database_url))
+    counted = (
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries), "
+        "(SELECT count(*) FROM delivery_attempts)"
+    )
+    assert asyncio.run(run(database_url, counted)) == [(3, 2, 1)]
+
+    upgrade_database(database_url)
+    assert asyncio.run(run(database_url, counted)) == [(3, 2, 1)]
+    assert not any(c["column_names"] == ["public_id"] for c in asyncio.run(unique_constraints(database_url, "events")))
+    assert asyncio.run(fan_out(database_url)) == 1  # the event 0030 left waiting
+    assert asyncio.run(run(database_url, counted)) == [(3, 3, 1)]
+
+    command.downgrade(alembic_config(database_url), "0030")
+    assert asyncio.run(run(database_url, counted)) == [(3, 3, 1)]
+    assert any(c["column_names"] == ["public_id"] for c in asyncio.run(unique_constraints(database_url, "events")))
+    upgrade_database(database_url)
+    assert asyncio.run(run(database_url, counted)) == [(3, 3, 1)]
+
+
+async def outbox_of_an_older_replyd(database_url: str) -> None:
+    """An account's endpoint with two events fanned out (one attempted) and one waiting."""
+    async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+        account = await accounts.create_account(session, "old", 0, new_webhook_secret())
+        await events.create_endpoint(session, account.id, "https://example.com/events", [], new_webhook_secret())
+        for n in range(2):
+            await events.record_event(session, account.id, "message.created", {"n": n}, f"evt_{n}", "c1")
+        await events.fan_out(session, utcnow(), 100)
+        [due, _] = await events.claim_due(session, utcnow(), timedelta(seconds=60), 100)
+        attempt = events.Attempt(due.delivery_id, utcnow(), 204, 3, "", None, "delivered", 1, utcnow())
+        await events.settle(session, [attempt])
+        await events.record_event(session, account.id, "message.created", {"n": 2}, "evt_2", "c1")
+
+
+async def unique_constraints(database_url: str, table: str) -> list[Any]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda sync: inspect(sync).get_unique_constraints(table))
+    finally:
+        await engine.dispose()
+
+
+async def fan_out(database_url: str) -> int:
+    async with sessions_on(database_url) as sessions, sessions() as session, session.begin():
+        return await events.fan_out(session, utcnow(), 100)
