@@ -209,7 +209,7 @@ class EventDelivery:
         if unsent:
             await events.release(session, unsent)
         attempts = [self._attempt(outcome, now) for outcome in outcomes]
-        await events.settle(session, attempts)
+        await events.settle(session, attempts, now)
         refused = [
             (o.due.data["message"]["id"], a.status == "failed", o.error or f"HTTP {o.status_code}")
             for o, a in zip(outcomes, attempts, strict=True)

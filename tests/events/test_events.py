@@ -5,7 +5,7 @@ guard refuses is never called; every attempt is logged and can be replayed."""
 
 import asyncio
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -101,6 +101,10 @@ async def test_a_receiver_that_fails_for_a_while_gets_everything_once_in_order(
         ("delivered", 1, 200),
         ("delivered", 4, 200),
     ]
+    created = [datetime.fromisoformat(d["created_at"]) for d in deliveries]
+    delivered = [datetime.fromisoformat(d["delivered_at"]) for d in deliveries]
+    assert all(made <= done <= utcnow() for made, done in zip(created, delivered, strict=True))
+    assert delivered[2] - created[2] >= timedelta(seconds=3 * 0.2 * 0.8)  # its last attempt, after three waits
 
 
 @pytest.mark.parametrize("asked", ["seconds", "date"])

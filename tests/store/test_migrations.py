@@ -424,7 +424,7 @@ async def outbox_of_an_older_replyd(database_url: str) -> None:
         await events.fan_out(session, utcnow(), 100)
         [due, _] = await events.claim_due(session, utcnow(), timedelta(seconds=60), 100)
         attempt = events.Attempt(due.delivery_id, utcnow(), 204, 3, "", None, "delivered", 1, utcnow())
-        await events.settle(session, [attempt])
+        await events.settle(session, [attempt], utcnow())
         await events.record_event(session, account.id, "message.created", {"n": 2}, "evt_2", "c1")
 
 
