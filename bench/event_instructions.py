@@ -14,7 +14,8 @@ speed; under callgrind, where Python runs some 50 times slower, rounds come ever
 of 0.25 s, long enough for a round's sends to end before the next round starts, whatever the
 machine's load (else the count would hold a varying number of rounds that find nothing to do).
 
-Each part runs in a process of its own under callgrind, which counts only while it measures.
+Each part runs in a process of its own under callgrind, which counts only while it measures,
+on uvloop, the event loop ``replyd serve`` runs on (uvicorn's).
 
 Run from the repository root:  .venv/bin/python -m bench.event_instructions
 (``--part write`` or ``--part deliver`` for one, ``--repeat 2``; a few minutes a part). To
@@ -36,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from sqlalchemy import func, select, text
 
 from bench.events import payload, seed
@@ -174,7 +176,8 @@ def child(args: argparse.Namespace) -> None:
     callgrind = Callgrind(args.out)
     with tempfile.TemporaryDirectory() as work, fresh_database(Path(work), None) as database_url:
         measure = measure_write if args.child == "write" else measure_delivery
-        counts = asyncio.run(measure(args, database_url, callgrind))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # replyd serve's loop (uvicorn's)
+            counts = runner.run(measure(args, database_url, callgrind))
     print("COUNTS", " ".join(f"{count:.0f}" for count in counts))
 
 
