@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     delivery fails for good when they run out."""
     webhook_disable_after_s: float = Field(default=3 * 24 * 3600, gt=0)
     """An event endpoint whose deliveries keep failing this long is disabled."""
+    webhook_log_days: int = Field(default=30, ge=0)
+    """Days an event is kept once nothing will send it again (each of its deliveries delivered or
+    failed for good), with its deliveries and their attempts' log; 0 keeps them for ever."""
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     """How long an event endpoint has to answer a delivery (the whole answer, read)."""
     webhook_lease_s: float = Field(default=20.0, gt=0)

@@ -241,9 +241,12 @@ def conversations_on(sessions: async_sessionmaker[AsyncSession]) -> Conversation
 
 
 def upkeep_on(sessions: async_sessionmaker[AsyncSession]) -> Upkeep:
-    """The database upkeep a server runs (its default 24-hour Idempotency-Key window), here on
-    the test's sessions, for a test to run a round of it when it likes."""
-    return Upkeep(sessions.kw["bind"], sessions, conversations_on(sessions), idempotency_ttl_s=24 * 3600)
+    """The database upkeep a server runs (its default 24-hour Idempotency-Key window and 30
+    days of event deliveries), here on the test's sessions, for a test to run a round of it
+    when it likes."""
+    return Upkeep(
+        sessions.kw["bind"], sessions, conversations_on(sessions), idempotency_ttl_s=24 * 3600, event_log_days=30
+    )
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ class Services:
                 settings.webhook_lease_s,
                 settings.event_round_s,
             ),
-            upkeep=Upkeep(db, sessions, conversation_service, settings.idempotency_ttl_s),
+            upkeep=Upkeep(db, sessions, conversation_service, settings.idempotency_ttl_s, settings.webhook_log_days),
             telemetry=telemetry,
         )
 

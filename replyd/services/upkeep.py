@@ -3,10 +3,12 @@ refreshed when the process starts and every hour after, so its planner keeps pic
 index each list's filter was given as the tables grow; Idempotency-Key answers deleted once
 their window is over, a small batch at a time; and, in accounts that keep their conversations
 for a number of days, the conversations idle longer than that erased, one at a time, as
-``DELETE /api/conversations/{id}`` erases them."""
+``DELETE /api/conversations/{id}`` erases them; and events that nothing will send again
+deleted with their deliveries' log once ``REPLYD_WEBHOOK_LOG_DAYS`` have passed."""
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from replyd.background import repeat
 from replyd.clock import utcnow
 from replyd.services.conversations import ConversationService
-from replyd.store import accounts, conversations, idempotency
+from replyd.store import accounts, conversations, events, idempotency
 from replyd.store.session import refresh_statistics
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ RETENTION_EVERY_S = 600.0
 RETENTION_BATCH = 100
 """Idle conversations looked up at a time; each is then erased in a transaction of its own,
 under its lock, so a reply waits at most for one conversation's erasure."""
+EVENTS_EVERY_S = 600.0
+EVENTS_BATCH = 500
+"""Events deleted per transaction (with their deliveries and attempts), oldest first."""
 
 
 class Upkeep:
@@ -40,28 +45,49 @@ class Upkeep:
         sessions: async_sessionmaker[AsyncSession],
         conversations: ConversationService,
         idempotency_ttl_s: int,
+        event_log_days: int,
     ) -> None:
         self._db = db
         self._sessions = sessions
         self._conversations = conversations
         self._idempotency_ttl = timedelta(seconds=idempotency_ttl_s)
+        self._event_log = timedelta(days=event_log_days) if event_log_days else None
+        """None: events are kept for ever."""
 
     async def refresh_statistics(self) -> None:
         await refresh_statistics(self._db)
 
     async def forget_expired_keys(self) -> int:
         """Delete the Idempotency-Keys older than their window (a request repeating one is new
-        by then anyway), batch after batch until none is left; how many."""
-        before, deleted = utcnow() - self._idempotency_ttl, 0
-        while True:
-            async with self._sessions() as session, session.begin():
-                batch = await idempotency.delete_expired(session, before, KEYS_BATCH)
-            deleted += batch
-            if batch < KEYS_BATCH:
-                break
+        by then anyway); how many."""
+        before = utcnow() - self._idempotency_ttl
+        deleted = await self._in_batches(lambda session: idempotency.delete_expired(session, before, KEYS_BATCH))
         if deleted:
             log.info("deleted %d expired Idempotency-Keys", deleted)
         return deleted
+
+    async def forget_settled_events(self) -> int:
+        """Delete the events older than the delivery log's days that nothing will send again,
+        with their deliveries and attempts; how many."""
+        if self._event_log is None:
+            return 0
+        before = utcnow() - self._event_log
+        deleted = await self._in_batches(lambda session: events.delete_settled(session, before, EVENTS_BATCH))
+        if deleted:
+            log.info("deleted %d delivered events and their deliveries' log", deleted)
+        return deleted
+
+    async def _in_batches(self, delete: Callable[[AsyncSession], Awaitable[int]]) -> int:
+        """``delete`` a batch in a transaction of its own, again until a batch finds nothing
+        left; how many in all. Each transaction holds its locks (SQLite's one writer) briefly."""
+        deleted = 0
+        while batch := await self._delete_batch(delete):
+            deleted += batch
+        return deleted
+
+    async def _delete_batch(self, delete: Callable[[AsyncSession], Awaitable[int]]) -> int:
+        async with self._sessions() as session, session.begin():
+            return await delete(session)
 
     async def erase_expired_conversations(self) -> int:
         """In every account with a retention (``conversation_retention_days``), erase the
@@ -93,4 +119,5 @@ class Upkeep:
             repeat(STATISTICS_EVERY_S, self.refresh_statistics, "refreshing the database's statistics", at_once=True),
             repeat(KEYS_EVERY_S, self.forget_expired_keys, "deleting expired Idempotency-Keys"),
             repeat(RETENTION_EVERY_S, self.erase_expired_conversations, "erasing conversations past retention"),
+            repeat(EVENTS_EVERY_S, self.forget_settled_events, "deleting delivered events"),
         )

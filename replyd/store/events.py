@@ -334,6 +334,22 @@ async def claim_due(session: AsyncSession, now: datetime, lease: timedelta, limi
     return [Due(*row) for row in await session.execute(CLAIMED, {"ids": list(claimed)})]
 
 
+async def delete_settled(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` events made before ``before`` that nothing will send again (each
+    of their deliveries delivered or failed for good; none pending, at a disabled endpoint
+    either), oldest first, their deliveries and attempts with them (the foreign keys cascade);
+    how many."""
+    pending = select(DELIVERIES.c.id).where(DELIVERIES.c.event_id == EVENTS.c.id, DELIVERIES.c.status == "pending")
+    settled = (
+        select(EVENTS.c.id)
+        .where(EVENTS.c.created_at < before, EVENTS.c.fanned_out, ~pending.exists())
+        .order_by(EVENTS.c.id)
+        .limit(limit)
+    )
+    deleted = await session.execute(delete(EVENTS).where(EVENTS.c.id.in_(settled)))
+    return int(deleted.rowcount)  # type: ignore[attr-defined]
+
+
 async def release(session: AsyncSession, delivery_ids: list[int]) -> None:
     """Let go of claimed deliveries that were not attempted: due again at once."""
     await session.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(delivery_ids)).values(locked_until=None))
