@@ -18,9 +18,9 @@ Each part runs in a process of its own under callgrind, which counts only while 
 on uvloop, the event loop ``replyd serve`` runs on (uvicorn's).
 
 Run from the repository root:  .venv/bin/python -m bench.event_instructions
-(``--part write`` or ``--part deliver`` for one, ``--repeat 2``; a few minutes a part). To
-compare two versions, run each from its own checkout (``git worktree``, ``PYTHONPATH`` set to
-it) side by side.
+(``--part write`` or ``--part deliver`` for one, ``--repeat 2``, ``--postgres URL`` to count on
+PostgreSQL: replyd's instructions alone, not the server's; a few minutes a part). To compare two
+versions, run each from its own checkout (``git worktree``, ``PYTHONPATH`` set to it) side by side.
 """
 
 import argparse
@@ -91,6 +91,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1000, help="events delivered (default 1000)")
     parser.add_argument("--writes", type=int, default=500, help="transactions a write leg (default 500)")
     parser.add_argument("--stored", type=int, default=20000, help="events in the outbox before writing (default 20000)")
+    parser.add_argument("--postgres", metavar="URL", help="count on a PostgreSQL server (a fresh database is made)")
     parser.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--receiver", help=argparse.SUPPRESS)
@@ -112,7 +113,8 @@ async def measure_write(args: argparse.Namespace, database_url: str, callgrind: 
     every_type = Subscriptions(frozenset(), True)
     conversation = Conversation()
     async with engine.begin() as db:
-        await db.execute(text("CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, body TEXT)"))
+        key = "SERIAL" if args.postgres else "INTEGER"
+        await db.execute(text(f"CREATE TABLE bench_rows (id {key} PRIMARY KEY, body TEXT)"))
 
     async def transactions(count: int, with_event: bool) -> None:
         for n in range(count):
@@ -174,7 +176,7 @@ async def measure_delivery(args: argparse.Namespace, database_url: str, callgrin
 def child(args: argparse.Namespace) -> None:
     """One part, in this process, under callgrind; prints its counts."""
     callgrind = Callgrind(args.out)
-    with tempfile.TemporaryDirectory() as work, fresh_database(Path(work), None) as database_url:
+    with tempfile.TemporaryDirectory() as work, fresh_database(Path(work), args.postgres) as database_url:
         measure = measure_write if args.child == "write" else measure_delivery
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # replyd serve's loop (uvicorn's)
             counts = runner.run(measure(args, database_url, callgrind))
@@ -184,6 +186,7 @@ def child(args: argparse.Namespace) -> None:
 def run_part(args: argparse.Namespace, part: str, work: Path, receiver: str) -> list[float]:
     out = Path(tempfile.mkdtemp(dir=work))
     options = ["--events", str(args.events), "--writes", str(args.writes), "--stored", str(args.stored)]
+    options += ["--postgres", args.postgres] if args.postgres else []
     command = [
         sys.executable,
         "-m",
@@ -225,7 +228,7 @@ def main() -> None:
         "write": f"an event written in a reply-like transaction ({args.stored:,} events stored before)",
         "deliver": f"an event delivered ({args.events:,} of one conversation, rounds every {ROUND_S:g} s)",
     }
-    print(f"\n{machine(Deployment(), 'callgrind')}\n")
+    print(f"\n{machine(Deployment(postgres_url=args.postgres), 'callgrind')}\n")
     print("| part | what is counted | thousand instructions an event |")
     print("|---|---|---:|")
     for part, counts in rows:
