@@ -240,13 +240,12 @@ def conversations_on(sessions: async_sessionmaker[AsyncSession]) -> Conversation
     return ConversationService(sessions, ConversationLocks(), Notices(None, f"{RUN_PREFIX}:live"), 10_000)
 
 
-def upkeep_on(sessions: async_sessionmaker[AsyncSession]) -> Upkeep:
-    """The database upkeep a server runs (its default 24-hour Idempotency-Key window and 30
-    days of event deliveries), here on the test's sessions, for a test to run a round of it
-    when it likes."""
-    return Upkeep(
-        sessions.kw["bind"], sessions, conversations_on(sessions), idempotency_ttl_s=24 * 3600, event_log_days=30
-    )
+def upkeep_on(sessions: async_sessionmaker[AsyncSession], event_log_days: int = 30) -> Upkeep:
+    """The database upkeep a server runs (its default 24-hour Idempotency-Key window and, unless
+    told, 30 days of event deliveries), here on the test's sessions, for a test to run a round
+    of it when it likes."""
+    conversations = conversations_on(sessions)
+    return Upkeep(sessions.kw["bind"], sessions, conversations, 24 * 3600, event_log_days)
 
 
 @pytest.fixture

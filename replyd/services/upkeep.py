@@ -81,13 +81,12 @@ class Upkeep:
         """``delete`` a batch in a transaction of its own, again until a batch finds nothing
         left; how many in all. Each transaction holds its locks (SQLite's one writer) briefly."""
         deleted = 0
-        while batch := await self._delete_batch(delete):
+        while True:
+            async with self._sessions() as session, session.begin():
+                batch = await delete(session)
+            if not batch:
+                return deleted
             deleted += batch
-        return deleted
-
-    async def _delete_batch(self, delete: Callable[[AsyncSession], Awaitable[int]]) -> int:
-        async with self._sessions() as session, session.begin():
-            return await delete(session)
 
     async def erase_expired_conversations(self) -> int:
         """In every account with a retention (``conversation_retention_days``), erase the

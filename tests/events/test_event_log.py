@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.clock import utcnow
 from replyd.functions.signing import new_webhook_secret
-from replyd.services.upkeep import EVENTS_BATCH, Upkeep
+from replyd.services.upkeep import EVENTS_BATCH
 from replyd.store import events
 from replyd.store.events import ATTEMPTS, DELIVERIES, EVENTS
-from tests.conftest import Tenant, conversations_on, upkeep_on
+from tests.conftest import Tenant, upkeep_on
 
 
 async def outbox(db: async_sessionmaker[AsyncSession], account_id: int) -> tuple[set[str], int, int]:
@@ -56,8 +56,7 @@ async def test_events_nothing_will_send_again_are_deleted_after_the_log_days_wit
     await made_days_ago(db, 40, "delivered", "failed", "pending")
     await made_days_ago(db, 29.9, "borderline")
     assert await outbox(db, tenant.account_id) == (set(names), 5, 4)
-    keeping_all = Upkeep(db.kw["bind"], db, conversations_on(db), idempotency_ttl_s=3600, event_log_days=0)
-    assert await keeping_all.forget_settled_events() == 0
+    assert await upkeep_on(db, event_log_days=0).forget_settled_events() == 0
     assert await outbox(db, tenant.account_id) == (set(names), 5, 4)
 
     assert await upkeep_on(db).forget_settled_events() == 2
