@@ -16,6 +16,7 @@ replies/s), and the round's queries would be shared by fewer. The rounds come ev
 shows how many replies a round held, to compare with the 50 at full speed.
 
 Run from the repository root:  .venv/bin/python -m bench.instructions [--rounds 3] [--replies 100]
+(``--postgres URL`` to count on PostgreSQL: replyd's instructions alone, not the server's)
 Where the instructions go:  --dumps DIR, then  callgrind_annotate DIR/cg.PID.N | head -40
 """
 
@@ -78,6 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--round-s", type=float, default=12.5, help="replyd's REPLYD_EVENT_ROUND_S under callgrind (default 12.5)"
     )
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to run on (a fresh database is made)")
     return parser.parse_args()
 
 
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace, work: Path) -> list[tuple[Leg, Leg]]:
         args.dumps.mkdir(parents=True, exist_ok=True)
     callgrind = Callgrind(args.dumps or work)
     replies = args.replies + WARMUP_PER_CUSTOMER
-    with fresh_database(work, None) as database_url, ExitStack() as servers:
+    with fresh_database(work, args.postgres) as database_url, ExitStack() as servers:
         stub_port, receiver_port, replyd_port = free_port(), free_port(), free_port()
         stub = [sys.executable, "-c", STUB_SERVER, str(stub_port)]
         servers.enter_context(running("the stub model", stub, stub_port, work / "stub.log", cwd=REPO))
@@ -144,7 +146,8 @@ def main() -> None:
         found = run(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{machine(Deployment(), 'callgrind; one customer, a closed loop; ' + MESSAGE[:20] + '...')}\n")
+    described = machine(Deployment(args.postgres), f"callgrind; one customer, a closed loop; {MESSAGE[:20]}...")
+    print(f"\n{described}\n")
     print("| round | M instructions/reply | with 1 endpoint | extra | extra / reply | replies a delivery round |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n, (without, with_one) in enumerate(found, 1):
