@@ -57,8 +57,9 @@ def create_engine(url: str) -> AsyncEngine:
     if not full_url.startswith("sqlite"):
         # Timestamps are UTC everywhere; PostgreSQL sessions say so too, for date arithmetic.
         utc = {"server_settings": {"timezone": "UTC"}}
-        server = create_async_engine(full_url, connect_args=utc, pool_pre_ping=True, json_serializer=json_text)
+        server = create_async_engine(full_url, connect_args=utc, json_serializer=json_text)
         event.listen(server.sync_engine, "do_connect", _connect_or_unavailable)
+        event.listen(server.sync_engine, "checkout", _ping)
         event.listen(server.sync_engine, "handle_error", _lost_is_unavailable)
         return server
     # SQLite takes one writer at a time and makes others poll for the lock, so under load a
@@ -130,14 +131,27 @@ def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: Any, cparams:
         raise ServiceUnavailable() from exc
 
 
+def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Make sure a pooled PostgreSQL connection still works before a transaction starts on it
+    (the server may have restarted, or a firewall dropped it); if not, it and all pooled before
+    it are replaced, as SQLAlchemy's ``pool_pre_ping`` would. That ping, on asyncpg, is three
+    round trips (BEGIN, a query, ROLLBACK: for PgBouncer's transaction mode, which replyd does
+    not use); this is one, ``SELECT 1``: two round trips fewer for every transaction, a
+    reply's two or three among them (docs/performance.md)."""
+    try:
+        await_(dbapi_connection.driver_connection.execute("SELECT 1"))
+    except Exception as lost:
+        raise exc.InvalidatePoolError(str(lost)) from lost
+
+
 def _lost_is_unavailable(context: ExceptionContext) -> None:
     """A connection lost mid-transaction is ``ServiceUnavailable`` too (SQLAlchemy has already
     dropped it from the pool). If it was lost during a COMMIT, the transaction may have been
-    stored all the same; a retry with the same Idempotency-Key then gets its answer. A pooled
-    connection found dead by the ping before use is left alone: the pool connects anew. So is
-    a task cancelled mid-statement (SQLAlchemy drops the connection then too): it must end
-    cancelled, or a background loop would take it for an outage and never stop."""
-    if context.is_disconnect and not context.is_pre_ping and isinstance(context.original_exception, Exception):
+    stored all the same; a retry with the same Idempotency-Key then gets its answer. A task
+    cancelled mid-statement (SQLAlchemy drops the connection then too) is left alone: it must
+    end cancelled, or a background loop would take it for an outage and never stop. (A pooled
+    connection found dead by ``_ping`` never gets here: the pool connects anew.)"""
+    if context.is_disconnect and isinstance(context.original_exception, Exception):
         raise ServiceUnavailable() from context.original_exception
 
 
