@@ -3,9 +3,10 @@
 counted steadily enough to compare two versions of the code (runs of one version agree within
 about 1%), where CPU time on this shared machine does not.
 
-write: reply-like transactions on SQLite, each with a row of its own and, in every other leg,
-the ``message.created`` a reply writes (``events.outbox.emit_message``), with ``--stored``
-events already in the outbox; an event's count is the difference between the legs.
+write: transactions that each store a message in a conversation as a reply does
+(``store.conversations.add_message``) and, in every other leg, the ``message.created`` a reply
+writes with it (its ``told``), with ``--stored`` events already in the outbox; an event's count
+is the difference between the legs.
 
 deliver: ``--events`` events of one conversation written into the outbox at once, then sent by
 the delivery loop of ``replyd serve`` (``EventDelivery``, run here) to a receiver answering 204
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench.events import payload, seed
 from bench.instructions import Callgrind
@@ -47,12 +48,14 @@ from bench.overhead.replyd_server import Deployment, fresh_database
 from bench.overhead.report import machine
 from bench.processes import free_port, running
 from replyd.clock import utcnow
-from replyd.events.outbox import Subscriptions, emit_message
+from replyd.events.outbox import Subscriptions, message_events
 from replyd.events.types import MESSAGE_CREATED, new_event_id
 from replyd.services import Services
+from replyd.services.assistant_config import AssistantConfig
 from replyd.settings import Settings
-from replyd.store import events
-from replyd.store.session import create_engine
+from replyd.store import conversations, events
+from replyd.store.assistants import create_assistant
+from replyd.store.session import create_engine, session_factory
 from replyd.telemetry import Telemetry
 
 PARTS = ("write", "deliver")
@@ -107,22 +110,34 @@ async def counted(callgrind: Callgrind, work: Any) -> int:
 
 
 async def measure_write(args: argparse.Namespace, database_url: str, callgrind: Callgrind) -> list[float]:
-    """Instructions an event adds to a reply-like transaction, for each pair of legs."""
+    """Instructions an event adds to a message's transaction, for each pair of legs."""
     account_id, _ = await seed(database_url, "http://127.0.0.1:9/events")
     engine = create_engine(database_url)
     every_type = Subscriptions(frozenset(), True)
-    conversation = Conversation()
-    async with engine.begin() as db:
-        key = "SERIAL" if args.postgres else "INTEGER"
-        await db.execute(text(f"CREATE TABLE bench_rows (id {key} PRIMARY KEY, body TEXT)"))
+    async with session_factory(engine)() as session, session.begin():
+        config = AssistantConfig(name="bench", model="openai:stub-model")
+        assistant = await create_assistant(session, account_id, config.to_columns())
+        conversation = Conversation(assistant_id=assistant.id)
+        await conversations.create_conversation(
+            session,
+            conversation.id,
+            account_id=account_id,
+            assistant_id=assistant.id,
+            customer_identifier=conversation.customer_identifier,
+            type=conversation.type,
+            variables=conversation.variables,
+        )
+
+    def told(message_id: int) -> list[dict[str, Any]]:
+        said = Message(message_id, "assistant", "ai", TEXT, utcnow())
+        return message_events(account_id, conversation, said, every_type)
 
     async def transactions(count: int, with_event: bool) -> None:
-        for n in range(count):
+        for _ in range(count):
             async with engine.begin() as db:
-                await db.execute(text("INSERT INTO bench_rows (body) VALUES (:body)"), {"body": TEXT})
-                if with_event:
-                    said = Message(n, "assistant", "ai", TEXT, utcnow())
-                    await emit_message(db, account_id, conversation, said, every_type)
+                await conversations.add_message(
+                    db, conversation.id, author="ai", content=TEXT, told=told if with_event else None
+                )
 
     try:
         await transactions(args.stored, True)
@@ -153,7 +168,8 @@ async def measure_delivery(args: argparse.Namespace, database_url: str, callgrin
         chat = str(uuid.uuid4())
         async with services.sessions() as session, session.begin():
             for n in range(count):
-                await events.record_event(session, account_id, MESSAGE_CREATED, payload(chat, n), new_event_id(), chat)
+                row = events.event_row(account_id, MESSAGE_CREATED, payload(chat, n), new_event_id(), chat)
+                await events.record_events(session, [row])
 
     async def deliver_all() -> None:
         while True:
@@ -225,7 +241,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     what = {
-        "write": f"an event written in a reply-like transaction ({args.stored:,} events stored before)",
+        "write": f"an event written with its message, as a reply writes it ({args.stored:,} events stored before)",
         "deliver": f"an event delivered ({args.events:,} of one conversation, rounds every {ROUND_S:g} s)",
     }
     print(f"\n{machine(Deployment(postgres_url=args.postgres), 'callgrind')}\n")

@@ -93,9 +93,8 @@ async def burst(database_url: str, account_id: int, count: int, conversations: i
             for n in range(count):
                 chat = chats[n % conversations]
                 data = payload(chat, n)
-                await events.record_event(
-                    session, account_id, MESSAGE_CREATED, data, public_id=new_event_id(), conversation_id=chat
-                )
+                row = events.event_row(account_id, MESSAGE_CREATED, data, new_event_id(), chat)
+                await events.record_events(session, [row])
         return time.perf_counter()
     finally:
         await engine.dispose()

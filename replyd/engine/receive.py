@@ -2,8 +2,10 @@
 customer's first message) with its variables merged, the balance checked, the recent history
 read, and the customer's message kept, before any model is called (see ``reply.py``)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -71,12 +73,14 @@ async def keep_message(
     unanswered: StoredTurn | None,
     reserved_micros: int,
     now: datetime,
+    told: Callable[[int], list[dict[str, Any]]],
 ) -> int:
-    """Store the customer's message as ``pending``, holding ``reserved_micros``, and return its
-    id. The conversation's last message, if ``unanswered`` (a customer's, still awaiting an
-    answer) and this same text (its request failed, or its process died), is answered now
-    instead of stored twice. A message left ``pending`` by a process that died (this turn
-    holds the lock: nobody else answers it) is marked failed, and its reservation given back."""
+    """Store the customer's message as ``pending``, holding ``reserved_micros``, with the events
+    ``told`` makes of it, and return its id. The conversation's last message, if ``unanswered``
+    (a customer's, still awaiting an answer) and this same text (its request failed, or its
+    process died), is answered now instead of stored twice (and was told of when first kept).
+    A message left ``pending`` by a process that died (this turn holds the lock: nobody else
+    answers it) is marked failed, and its reservation given back."""
     if unanswered is not None:
         await accounts.release(db, account_id, unanswered.reserved_micros)  # only a dead process's message holds any
         if unanswered.content == text:
@@ -93,6 +97,7 @@ async def keep_message(
         reply_status="pending",
         reserved_micros=reserved_micros,
         created_at=now,
+        told=told,
     )
     return message_id
 

@@ -34,7 +34,7 @@ from replyd.engine.settings_cache import CachedAssistant, CachedToken, Caller, S
 from replyd.engine.summary_ahead import SummariesAhead, SummaryJob
 from replyd.engine.variables import Scalar
 from replyd.errors import AssistantNotFound, ConversationNotFound, Forbidden, ReplydError, Unauthenticated
-from replyd.events.outbox import Subscriptions, conversation_data, emit, emit_message, subscriptions
+from replyd.events.outbox import Subscriptions, conversation_data, emit, expect_sending, message_events, subscriptions
 from replyd.events.types import CONVERSATION_CREATED, FUNCTION_FAILED, HANDOFF_REQUESTED
 from replyd.functions.signing import valid_secrets
 from replyd.functions.spec import FunctionSpec
@@ -103,6 +103,23 @@ class Said:
     author: str
     content: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Telling:
+    """The events telling of a message about to be stored, made once it has its id: the store
+    writes them with the message (``conversations.add_message``'s ``told``)."""
+
+    account_id: int
+    conversation: OpenConversation
+    subscribed: Subscriptions
+    author: str
+    content: str
+    created_at: datetime
+
+    def __call__(self, message_id: int) -> list[dict[str, Any]]:
+        said = Said(message_id, role_of(self.author), self.author, self.content, self.created_at)
+        return message_events(self.account_id, self.conversation, said, self.subscribed)
 
 
 @dataclass(frozen=True)
@@ -261,12 +278,10 @@ class ReplyEngine:
             history = History([]) if is_new else await self._histories.read(db, conversation, limit)
             reserved = receive.most_a_reply_costs(assistant)
             now = utcnow()
+            told = Telling(account_id, conversation, subscribed, "customer", request.message, now)
             message_id = await receive.keep_message(
-                db, account_id, conversation.id, request.message, history.unanswered, reserved, now
+                db, account_id, conversation.id, request.message, history.unanswered, reserved, now, told
             )
-            if history.unanswered is None or message_id != history.unanswered.id:  # else told when first kept
-                said = Said(message_id, "user", "customer", request.message, now)
-                await emit_message(db, account_id, conversation, said, subscribed)
             await receive.hold_funds(db, account_id, funds, reserved)
             memory = Memory(
                 conversation.summary,
@@ -302,11 +317,11 @@ class ReplyEngine:
     ) -> int:
         """Keep a message of the customer's or the AI's that is final as it is stored, and tell of it."""
         now = utcnow()
+        told = Telling(account_id, conversation, subscribed, author, text, now)
         message_id = await conversations.add_message(
-            db, conversation.id, author=author, content=text, created_at=now, **usage
+            db, conversation.id, author=author, content=text, created_at=now, told=told, **usage
         )
-        said = Said(message_id, role_of(author), author, text, now)
-        await emit_message(db, account_id, conversation, said, subscribed)
+        await expect_sending(db, conversation, author, message_id, subscribed)
         return message_id
 
     async def _hand_off(

@@ -49,7 +49,8 @@ async def emit(
         subscribed = await subscriptions(db, account_id)
     if not subscribed.want(type):
         return False
-    await events.record_event(db, account_id, type, data, new_event_id(), conversation_id, channel_id)
+    row = events.event_row(account_id, type, data, new_event_id(), conversation_id, channel_id)
+    await events.record_events(db, [row])
     return True
 
 
@@ -60,15 +61,45 @@ async def emit_message(
     message: "MessageFacts",
     subscribed: Subscriptions | None = None,
 ) -> None:
-    """``message.created``; and, for the AI's or an agent's message in a conversation on a
-    channel, ``channel.outgoing`` for that channel: how the message reaches the customer there
-    (its status ``pending`` from now on; none while the channel cannot send)."""
-    await emit(db, account_id, MESSAGE_CREATED, message_event(conversation, message), conversation.id, subscribed)
-    channel_id = conversation.channel_id
-    if channel_id is not None and message.author != "customer":
+    """Tell of a message stored already (``message_events``)."""
+    if subscribed is None:
+        subscribed = await subscriptions(db, account_id)
+    told = message_events(account_id, conversation, message, subscribed)
+    if told:
+        await events.record_events(db, told)
+    await expect_sending(db, conversation, message.author, message.id, subscribed)
+
+
+def message_events(
+    account_id: int, conversation: "ConversationFacts", message: "MessageFacts", subscribed: Subscriptions
+) -> list[dict[str, Any]]:
+    """The outbox's rows telling of a message, for the endpoints that take them:
+    ``message.created``; and, for the AI's or an agent's message in a conversation on a
+    channel, ``channel.outgoing`` for that channel (how the message reaches the customer there;
+    ``expect_sending`` then marks it pending)."""
+    told = []
+    if subscribed.want(MESSAGE_CREATED):
+        data = message_event(conversation, message)
+        told.append(events.event_row(account_id, MESSAGE_CREATED, data, new_event_id(), conversation.id))
+    if _goes_out(conversation, message.author, subscribed):
         data = {"to": conversation.customer_identifier, "message": message_data(message)}
-        if await emit(db, account_id, CHANNEL_OUTGOING, data, conversation.id, subscribed, channel_id):
-            await channels.expect_sending(db, channel_id, message.id)
+        channel_id = conversation.channel_id
+        told.append(events.event_row(account_id, CHANNEL_OUTGOING, data, new_event_id(), conversation.id, channel_id))
+    return told
+
+
+async def expect_sending(
+    db: Executor, conversation: "ConversationFacts", author: str, message_id: int, subscribed: Subscriptions
+) -> None:
+    """A message told to its conversation's channel (``channel.outgoing``) is ``pending`` there
+    from now on (none while the channel cannot send)."""
+    if _goes_out(conversation, author, subscribed):
+        assert conversation.channel_id is not None
+        await channels.expect_sending(db, conversation.channel_id, message_id)
+
+
+def _goes_out(conversation: "ConversationFacts", author: str, subscribed: Subscriptions) -> bool:
+    return conversation.channel_id is not None and author != "customer" and subscribed.want(CHANNEL_OUTGOING)
 
 
 class ConversationFacts(Protocol):

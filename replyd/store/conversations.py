@@ -6,6 +6,7 @@ account, so one account never reaches another's conversations; only the operator
 line, which sees every account, uses ``get_any_conversation`` and lists with no account."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -29,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replyd.clock import utcnow
 from replyd.store import labels, notes, reads, search
 from replyd.store.accounts import count_erasure
-from replyd.store.session import Executor
+from replyd.store.events import EVENTS, record_events
+from replyd.store.session import Executor, on_postgresql
 from replyd.store.tables import CONVERSATIONS, MESSAGES, Assistant, Conversation, Message, number_of
 
 
@@ -187,6 +189,15 @@ COUNT_MESSAGE = (
         total_cost_micros=CONVERSATIONS.c.total_cost_micros + bindparam("cost_micros"),
     )
 )
+COUNT_MESSAGE_TELLING = (
+    insert(EVENTS)
+    .values({column.name: bindparam(f"event_{column.name}") for column in EVENTS.c if column.name != "id"})
+    .add_cte(COUNT_MESSAGE.cte("counted"))
+)
+"""On PostgreSQL, a message counted and its first event written in one statement (a
+data-modifying ``WITH``, which SQLite has not). The event's parameters are named apart:
+SQLAlchemy takes a parameter named like a column of ``conversations`` (``account_id``,
+``type``, ``channel_id``, ``created_at``) for a value to SET in the counting ``UPDATE``."""
 SET_REPLY_STATUS = (
     update(MESSAGES)
     .where(MESSAGES.c.id == bindparam("message_id"), MESSAGES.c.reply_status.in_(bindparam("was", expanding=True)))
@@ -565,8 +576,12 @@ async def add_message(
     reply_status: str | None = None,
     reserved_micros: int = 0,
     created_at: datetime | None = None,
+    told: Callable[[int], list[dict[str, Any]]] | None = None,
 ) -> int:
-    """Store a message, counted on its conversation in the same transaction; its id."""
+    """Store a message, counted on its conversation in the same transaction, with the events
+    ``told`` makes of its id (``events.event_row``s, none if not given); its id. On PostgreSQL
+    the count carries the first event: telling of a message costs no round trip of its own
+    (docs/performance.md)."""
     row = {
         "conversation_id": conversation_id,
         "author": author,
@@ -582,7 +597,15 @@ async def add_message(
         "created_at": created_at or utcnow(),
     }
     message_id: int = (await db.execute(INSERT_MESSAGE, row)).scalar_one()
-    await db.execute(COUNT_MESSAGE, {"conversation_id": conversation_id, "cost_micros": cost_micros})
+    counted = {"conversation_id": conversation_id, "cost_micros": cost_micros}
+    events = told(message_id) if told else []
+    if events and on_postgresql(db):
+        first, *events = events
+        await db.execute(COUNT_MESSAGE_TELLING, counted | {f"event_{name}": value for name, value in first.items()})
+    else:
+        await db.execute(COUNT_MESSAGE, counted)
+    if events:
+        await record_events(db, events)
     return message_id
 
 

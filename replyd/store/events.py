@@ -142,33 +142,36 @@ class Due:
 
 
 ENDPOINTS = cast(Table, EventEndpoint.__table__)
-INSERT_EVENT = insert(cast(Table, Event.__table__))
+EVENTS = cast(Table, Event.__table__)
+INSERT_EVENT = insert(EVENTS)
 """Built once: replies write events."""
 
 
-async def record_event(
-    db: Executor,
+def event_row(
     account_id: int,
     type: str,
     data: dict[str, Any],
     public_id: str,
     conversation_id: str | None,
     channel_id: int | None = None,
-) -> None:
-    """Write an event into the outbox, in the caller's transaction with the change it reports."""
-    await db.execute(
-        INSERT_EVENT,
-        {
-            "public_id": public_id,
-            "account_id": account_id,
-            "type": type,
-            "conversation_id": conversation_id,
-            "data": data,
-            "channel_id": channel_id,
-            "fanned_out": False,
-            "created_at": utcnow(),
-        },
-    )
+) -> dict[str, Any]:
+    """An event as the outbox stores it (``INSERT_EVENT``'s parameters)."""
+    return {
+        "public_id": public_id,
+        "account_id": account_id,
+        "type": type,
+        "conversation_id": conversation_id,
+        "data": data,
+        "channel_id": channel_id,
+        "fanned_out": False,
+        "created_at": utcnow(),
+    }
+
+
+async def record_events(db: Executor, rows: list[dict[str, Any]]) -> None:
+    """Write events (``event_row``s) into the outbox, in the caller's transaction with the change
+    they report."""
+    await db.execute(INSERT_EVENT, rows)
 
 
 ENABLED_TYPES = select(ENDPOINTS.c.event_types).where(
@@ -181,7 +184,6 @@ async def enabled_endpoint_types(db: Executor, account_id: int) -> list[list[str
     return list((await db.execute(ENABLED_TYPES, {"account_id": account_id})).scalars().all())
 
 
-EVENTS = cast(Table, Event.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 

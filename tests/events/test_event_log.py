@@ -14,7 +14,7 @@ from replyd.clock import utcnow
 from replyd.functions.signing import new_webhook_secret
 from replyd.services.upkeep import EVENTS_BATCH
 from replyd.store import events
-from replyd.store.events import ATTEMPTS, DELIVERIES, EVENTS
+from replyd.store.events import ATTEMPTS, DELIVERIES, EVENTS, event_row
 from tests.conftest import Tenant, upkeep_on
 
 
@@ -43,7 +43,9 @@ async def test_events_nothing_will_send_again_are_deleted_after_the_log_days_wit
     async with db() as session, session.begin():
         await events.create_endpoint(session, tenant.account_id, "https://example.com/events", [], new_webhook_secret())
         for name in names:
-            await events.record_event(session, tenant.account_id, "message.created", {"n": name}, name, "c1")
+            await events.record_events(
+                session, [event_row(tenant.account_id, "message.created", {"n": name}, name, "c1")]
+            )
         await events.fan_out(session, utcnow(), 100)
         due = await events.claim_due(session, utcnow(), timedelta(seconds=60), 100)
         by_name = {d.event_public_id: d for d in due}
@@ -71,7 +73,9 @@ async def test_the_upkeep_deletes_old_events_batch_after_batch(
     count = 2 * EVENTS_BATCH + 1
     async with db() as session, session.begin():
         for n in range(count):  # no endpoint takes them: fanned out, they have no delivery
-            await events.record_event(session, tenant.account_id, "message.created", {"n": n}, f"evt_{n}", "c1")
+            await events.record_events(
+                session, [event_row(tenant.account_id, "message.created", {"n": n}, f"evt_{n}", "c1")]
+            )
         await events.fan_out(session, utcnow(), count)
         old = utcnow() - timedelta(days=31)
         await session.execute(update(EVENTS).where(EVENTS.c.account_id == tenant.account_id).values(created_at=old))

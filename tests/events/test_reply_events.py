@@ -3,11 +3,18 @@ the transaction that stores it (the customer's message, the AI's answer, a new c
 a handoff by the model or by a trigger, a function that failed, a balance gone low), checked
 by a real receiver with the standardwebhooks library."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from replyd.events.types import EVENT_TYPES
+from replyd.store import conversations
 from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import Tenant
 from tests.events.test_events import subscribe
@@ -54,6 +61,57 @@ async def test_a_reply_tells_of_the_new_conversation_and_both_messages_in_order(
     ids = [m["message"]["id"] for m in messages]
     assert ids == sorted(set(ids))
     assert inbox.unverified == 0
+
+
+COUNTING = "UPDATE conversations SET message_count"
+TELLING = "INSERT INTO events"
+COUNTING_AND_TELLING = "WITH counted AS (UPDATE conversations"
+
+
+@contextmanager
+def counts_and_events() -> Iterator[list[str]]:
+    """Which of the statements above any engine of this process runs, in order."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        text = " ".join(statement.split())
+        seen.extend(kind for kind in (COUNTING, TELLING, COUNTING_AND_TELLING) if text.startswith(kind))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+async def test_a_messages_event_rides_on_its_count_on_postgresql_and_both_agree_with_what_is_stored(
+    tenant: Tenant,
+    stub_model: StubModel,
+    receiver: tuple[EventReceiver, str],
+    db: async_sessionmaker[AsyncSession],
+    database_url: str,
+) -> None:
+    """Telling of a message costs PostgreSQL no round trip of its own: the statement counting
+    the message on its conversation writes the event too (a data-modifying WITH). SQLite,
+    which has no such WITH, writes it apart. Either way the count, the cost and the events
+    agree with the messages stored."""
+    inbox, url = receiver
+    await subscribe(tenant, inbox, url, ["message.created"])
+    stub_model.enqueue("We open at 9.", "Yes, on Saturdays too.")
+    first = (await tenant.reply("When do you open?", customer="+4917000002")).json()
+    with counts_and_events() as seen:
+        await tenant.reply("Saturdays?", customer="+4917000002")
+
+    apart = [COUNTING, TELLING] * 2
+    assert seen == ([COUNTING_AND_TELLING] * 2 if database_url.startswith("postgresql") else apart)
+    await eventually(lambda: len(inbox.payloads()) == 4)
+    async with db() as session:
+        stored = await conversations.get_conversation(session, tenant.account_id, first["conversation_id"])
+        messages = await conversations.newest_messages(session, first["conversation_id"], 10)
+    assert stored is not None
+    assert [payload["data"]["message"]["id"] for payload in inbox.payloads()] == [m.id for m in reversed(messages)]
+    assert (stored.message_count, stored.total_cost_micros) == (4, sum(m.cost_micros or 0 for m in messages))
+    assert stored.total_cost_micros > 0
 
 
 async def test_an_endpoint_added_after_replies_started_gets_the_next_ones(

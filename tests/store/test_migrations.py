@@ -420,12 +420,14 @@ async def outbox_of_an_older_replyd(database_url: str) -> None:
         account = await accounts.create_account(session, "old", 0, new_webhook_secret())
         await events.create_endpoint(session, account.id, "https://example.com/events", [], new_webhook_secret())
         for n in range(2):
-            await events.record_event(session, account.id, "message.created", {"n": n}, f"evt_{n}", "c1")
+            await events.record_events(
+                session, [events.event_row(account.id, "message.created", {"n": n}, f"evt_{n}", "c1")]
+            )
         await events.fan_out(session, utcnow(), 100)
         [due, _] = await events.claim_due(session, utcnow(), timedelta(seconds=60), 100)
         attempt = events.Attempt(due.delivery_id, utcnow(), 204, 3, "", None, "delivered", 1, utcnow())
         await events.settle(session, [attempt], utcnow())
-        await events.record_event(session, account.id, "message.created", {"n": 2}, "evt_2", "c1")
+        await events.record_events(session, [events.event_row(account.id, "message.created", {"n": 2}, "evt_2", "c1")])
 
 
 async def unique_constraints(database_url: str, table: str) -> list[Any]:
