@@ -1,18 +1,17 @@
 """The reply engine keeps each conversation's recent messages between turns (engine/history.py);
 whatever another writer stores meanwhile is still in the next prompt, in its place."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import event, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert
 
 from replyd.clock import utcnow
 from replyd.store import conversations
 from replyd.store.tables import MESSAGES, number_of
 from tests.conftest import Tenant
 from tests.servers import StubModel
+from tests.statements import statements_starting
 
 
 def prompt_texts(request: dict[str, Any]) -> list[str]:
@@ -27,20 +26,9 @@ async def reply_ok(tenant: Tenant, message: str, customer: str) -> str:
     return conversation_id
 
 
-@contextmanager
-def history_reads() -> Iterator[list[str]]:
+def history_reads() -> AbstractContextManager[list[str]]:
     """The statements reading a conversation's recent messages, by any engine of this process."""
-    reads: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("SELECT messages.id, messages.role"):
-            reads.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield reads
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
+    return statements_starting("SELECT messages.id, messages.role")
 
 
 async def test_the_next_turn_of_a_conversation_answered_here_reads_no_message_again(tenant: Tenant) -> None:

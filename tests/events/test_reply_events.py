@@ -3,14 +3,10 @@ the transaction that stores it (the customer's message, the AI's answer, a new c
 a handoff by the model or by a trigger, a function that failed, a balance gone low), checked
 by a real receiver with the standardwebhooks library."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replyd.events.types import EVENT_TYPES
@@ -20,6 +16,7 @@ from tests.conftest import Tenant
 from tests.events.test_events import subscribe
 from tests.functions.test_function_calls import function
 from tests.servers import EventReceiver, Scripted, StubModel, Webhook, eventually, serve_in_thread
+from tests.statements import statements_starting
 
 
 def types_of(inbox: EventReceiver) -> list[str]:
@@ -68,22 +65,6 @@ TELLING = "INSERT INTO events"
 COUNTING_AND_TELLING = "WITH counted AS (UPDATE conversations"
 
 
-@contextmanager
-def counts_and_events() -> Iterator[list[str]]:
-    """Which of the statements above any engine of this process runs, in order."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        text = " ".join(statement.split())
-        seen.extend(kind for kind in (COUNTING, TELLING, COUNTING_AND_TELLING) if text.startswith(kind))
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
-
-
 async def test_a_messages_event_rides_on_its_count_on_postgresql_and_both_agree_with_what_is_stored(
     tenant: Tenant,
     stub_model: StubModel,
@@ -99,7 +80,7 @@ async def test_a_messages_event_rides_on_its_count_on_postgresql_and_both_agree_
     await subscribe(tenant, inbox, url, ["message.created"])
     stub_model.enqueue("We open at 9.", "Yes, on Saturdays too.")
     first = (await tenant.reply("When do you open?", customer="+4917000002")).json()
-    with counts_and_events() as seen:
+    with statements_starting(COUNTING, TELLING, COUNTING_AND_TELLING) as seen:
         await tenant.reply("Saturdays?", customer="+4917000002")
 
     apart = [COUNTING, TELLING] * 2
