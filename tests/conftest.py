@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 import redis
+from hypothesis import settings
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,6 +45,11 @@ from tests.servers import (
     receiving,
     serve_in_thread,
 )
+
+# Tests assert what replyd does, never how fast: no deadline for a hypothesis example, which a
+# busy CI host can pause past the default 200 ms.
+settings.register_profile("replyd", deadline=None)
+settings.load_profile("replyd")
 
 pytest_plugins = ["tests.processes"]  # real `replyd serve` processes, for tests/scale and tests/faults
 

@@ -139,7 +139,7 @@ def test_the_api_keeps_its_documented_contract(method: str, path: str, live: tup
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=25, suppress_health_check=list(HealthCheck), database=None)
     def keeps_contract(case: Any) -> None:
         case.call_and_validate(
             base_url=url,

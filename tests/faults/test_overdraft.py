@@ -52,7 +52,7 @@ async def test_a_failed_reply_gives_its_reservation_back(
     assert (await snapshot(tenant.account_id)).balance_micros == 0
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     balance=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("0.20"), places=2),
     fee=st.decimals(min_value=Decimal("0.005"), max_value=Decimal("0.05"), places=3),
