@@ -403,7 +403,7 @@ class ReplyEngine:
     async def _settle(
         self, account_id: int, request: ReplyRequest, turn: Turn, thought: Thought, key: IdempotencyKey | None
     ) -> ReplyResult:
-        """Step 3, one transaction: the reply, the answered mark, the charge and the key's answer."""
+        """Step 3, one transaction: the reply, the answered mark, the key's answer and, last, the charge."""
         assistant, prompt, reply = turn.assistant, thought.prompt, thought.reply
         usage = reply.usage + prompt.usage
         cost = reply_cost_micros(
@@ -442,6 +442,8 @@ class ReplyEngine:
                 await emit(db, account_id, FUNCTION_FAILED, data, conversation.id, turn.subscribed)
             if prompt.summary_through_id != turn.memory.summary_through_id:
                 await conversations.set_summary(db, turn.conversation_id, prompt.summary, prompt.summary_through_id)
+            await _remember_answer(db, account_id, key, result)
+            # The charge comes last: from it to the commit, the account's row is locked.
             await ledger.record(
                 db,
                 account_id,
@@ -456,7 +458,6 @@ class ReplyEngine:
             )
             if turn.balance_low_micros is not None:
                 await balance_alert.check(db, account_id, cost, turn.balance_low_micros, turn.subscribed)
-            await _remember_answer(db, account_id, key, result)
         exchange = [
             stored_turn(turn.message_id, "user", request.message, []),
             stored_turn(message_id, "assistant", reply.text, reply.function_calls),

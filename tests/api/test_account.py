@@ -1,5 +1,6 @@
 """The account: balance, limits, the ledger and totals."""
 
+import asyncio
 import base64
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from replyd.store.tables import LedgerEntry
 from tests.api.test_errors import assert_error, detail_fields
 from tests.conftest import STUB_MODEL, Tenant
 from tests.servers import Scripted, StubModel
+from tests.statements import statements_starting
 from tests.store.plans import statements_of
 
 
@@ -75,6 +77,37 @@ async def test_usage_totals_equal_the_ledgers_sums_after_replies_failures_and_to
     today = utcnow().date().isoformat()
     assert [(d["day"], d["spent_micros"], d["replies"]) for d in totals["per_day"]] == [(today, 50_000, 5)]
     assert (totals["since"], totals["until"]) == ((utcnow().date() - timedelta(days=29)).isoformat(), today)
+
+
+CHARGING_APART = ["UPDATE accounts SET balance_micros", "INSERT INTO usage_totals", "INSERT INTO ledger_entries"]
+CHARGING_AT_ONCE = "WITH moved AS (UPDATE accounts"
+
+
+async def test_replies_charged_at_once_on_postgresql_keep_balance_totals_and_ledger_equal(
+    make_tenant: Any, db: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """A reply's charge locks its account's row until the commit, and every reply of the
+    account waits for it: on PostgreSQL the balance, the totals and the entry are written in one
+    statement, so that the lock is held for one round trip, not three. Concurrent replies of
+    one account are all charged, once each, and the balance, the totals and the ledger agree."""
+    tenant: Tenant = await make_tenant(balance="1.00", reply_fee="0.01")
+    with statements_starting(*CHARGING_APART, CHARGING_AT_ONCE) as seen:
+        assert (await tenant.reply("first", customer="c-0")).status_code == 200
+    assert seen == ([CHARGING_AT_ONCE] if database_url.startswith("postgresql") else CHARGING_APART)
+
+    answers = await asyncio.gather(*(tenant.reply(f"m{n}", customer=f"c-{n % 4}") for n in range(12)))
+    assert [answer.status_code for answer in answers] == [200] * 12
+    account = (await tenant.client.get("/api/account")).json()
+    totals = (await tenant.client.get("/api/account/usage")).json()["totals"]
+    async with db() as session:
+        charged = await session.scalar(
+            select(func.sum(-LedgerEntry.amount_micros)).where(
+                LedgerEntry.account_id == tenant.account_id, LedgerEntry.kind == "reply"
+            )
+        )
+    assert charged == 13 * 10_000 > 0
+    assert account["balance_micros"] == 1_000_000 - charged
+    assert [(d["spent_micros"], d["replies"]) for d in totals["per_day"]] == [(charged, 13)]
 
 
 async def test_usage_reads_of_the_ledger_only_its_page(tenant: Tenant, db: async_sessionmaker[AsyncSession]) -> None:
