@@ -63,5 +63,17 @@ async def test_each_request_logs_one_json_line_without_text_or_token(
     line = json.loads(lines[0])
     assert line["request_id"] == response.headers["X-Request-Id"]
     assert (line["route"], line["status"], line["token_id"]) == ("/api/ai/generate-reply", 200, tenant.token_id)
-    assert isinstance(line["duration_ms"], float)
+    documented = [
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "token_id",
+    ]
+    assert sorted(line) == sorted(documented), "the fields docs/operations.md shows, and no others"
     assert "secret" not in lines[0] and tenant.token not in lines[0]
